@@ -1,0 +1,294 @@
+//! The jobs in the store: listing them oldest first, with their true status,
+//! and resolving a reference (id, unique id prefix, or name) to one job.
+//!
+//! Rule: a damaged state directory never hides a job. Every job is listed, or
+//! reported once as a problem; nothing found on disk makes this panic or
+//! block. Paths always come from the id, never from a record's contents.
+
+use crate::error::{Error, Result, code};
+use crate::record::{Record, Status};
+use crate::store::{LOG, PID, RECORD, Store, open_read};
+use std::collections::HashMap;
+use std::io::Read;
+
+pub struct Job {
+    /// The job's record, or one made up from the files of a job without a
+    /// readable record (`legacy` or damaged).
+    pub record: Record,
+    pub status: Status,
+    /// A job of the original shell version: `ID.pid` and `ID.log` only.
+    pub legacy: bool,
+    /// Whether `record` was read from `ID.json` rather than made up.
+    pub recorded: bool,
+}
+
+impl Job {
+    pub fn id(&self) -> &str {
+        &self.record.id
+    }
+
+    /// The command line, quoted and escaped for a terminal.
+    pub fn command_line(&self) -> String {
+        if !self.recorded {
+            // Taken whole from a log header: show it as it was, defused.
+            crate::quote::escape(self.record.command.first().map_or("", |c| c.as_str()))
+        } else {
+            crate::quote::shell_join_str(&self.record.command)
+        }
+    }
+}
+
+pub struct Listing {
+    pub jobs: Vec<Job>,
+    /// One line for each thing in the directory that is not quite right.
+    pub problems: Vec<String>,
+}
+
+const HAS_RECORD: u8 = 1;
+const HAS_LOG: u8 = 2;
+const HAS_PID: u8 = 4;
+
+/// Every job in the store, oldest first.
+pub fn list(store: &Store) -> Result<Listing> {
+    let entries = std::fs::read_dir(store.dir())
+        .map_err(|e| Error::io("cannot read state directory", store.dir(), e))?;
+    let mut files: HashMap<String, u8> = HashMap::new();
+    let mut problems = Vec::new();
+    for entry in entries.flatten() {
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        let Some((id, bit)) = split_name(&name) else {
+            continue;
+        };
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            problems.push(format!(
+                "{}: a directory named like a job file; ignored",
+                crate::quote::escape(&name)
+            ));
+            continue;
+        }
+        *files.entry(id.to_string()).or_default() |= bit;
+    }
+    let mut jobs: Vec<Job> = files
+        .into_iter()
+        .map(|(id, bits)| load(store, id, bits, &mut problems))
+        .collect();
+    // Start times come from the records (or the id's stamp), to the
+    // microsecond, so jobs of the same second keep their order.
+    jobs.sort_unstable_by(|a, b| {
+        (a.record.started.total_cmp(&b.record.started)).then_with(|| a.id().cmp(b.id()))
+    });
+    Ok(Listing { jobs, problems })
+}
+
+/// `x_20251205_163539.json` → (`x_20251205_163539`, HAS_RECORD). Hidden
+/// (temporary) files and foreign names are not job files.
+fn split_name(name: &str) -> Option<(&str, u8)> {
+    if name.starts_with('.') {
+        return None;
+    }
+    [(RECORD, HAS_RECORD), (LOG, HAS_LOG), (PID, HAS_PID)]
+        .into_iter()
+        .find_map(|(suffix, bit)| Some((name.strip_suffix(suffix)?, bit)))
+        .filter(|(id, _)| !id.is_empty())
+}
+
+/// `build_20251205_163539_2` → (20251205163539, 2, "build").
+pub fn parse_stamp(id: &str) -> Option<(u64, u32, &str)> {
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let mut parts = id.rsplitn(4, '_');
+    let (a, b, c) = (parts.next()?, parts.next()?, parts.next()?);
+    let rest = parts.next();
+    if digits(b, 8) && digits(a, 6) {
+        let name_len = id.len() - a.len() - b.len() - 2;
+        return Some((format!("{b}{a}").parse().ok()?, 1, &id[..name_len]));
+    }
+    let suffix: u32 = a.parse().ok().filter(|_| digits(a, a.len()))?;
+    if digits(c, 8) && digits(b, 6) && rest.is_some() {
+        let name_len = id.len() - a.len() - b.len() - c.len() - 3;
+        return Some((format!("{c}{b}").parse().ok()?, suffix, &id[..name_len]));
+    }
+    None
+}
+
+fn load(store: &Store, id: String, bits: u8, problems: &mut Vec<String>) -> Job {
+    if bits & HAS_RECORD != 0 {
+        match store.read_record(&id) {
+            Ok(Some(mut record)) => {
+                // The file name is the id that every command keys on.
+                record.id = id;
+                let (record, status) = store.status(record);
+                return Job {
+                    record,
+                    status,
+                    legacy: false,
+                    recorded: true,
+                };
+            }
+            Ok(None) => problems.push(format!(
+                "{}{RECORD}: damaged record; listed from its other files",
+                crate::quote::escape(&id)
+            )),
+            Err(e) => problems.push(format!(
+                "{}{RECORD}: cannot read record: {}; listed from its other files",
+                crate::quote::escape(&id),
+                crate::error::describe(&e)
+            )),
+        }
+    }
+    from_files(store, id, bits)
+}
+
+/// A job known only by its log and pid file: one of the original shell
+/// version, or one whose record is damaged or not written yet.
+fn from_files(store: &Store, id: String, bits: u8) -> Job {
+    let started = parse_stamp(&id).and_then(|(stamp, _, _)| stamp_to_unix(stamp));
+    let pid = (bits & HAS_PID != 0)
+        .then(|| read_small(store, &id, PID))
+        .flatten()
+        .and_then(|text| text.trim().parse::<i32>().ok());
+    let command = read_small(store, &id, LOG)
+        .and_then(|text| Some(text.lines().next()?.strip_prefix("$ ")?.to_string()))
+        .unwrap_or_default();
+    let legacy = bits & HAS_PID != 0 && bits & HAS_RECORD == 0;
+    let status = if store.is_locked(&id) {
+        Status::Running
+    } else if legacy {
+        // No lock was ever taken: the best that can be known is whether that
+        // pid lives and started no later than the job did.
+        let alive = pid.is_some_and(|p| {
+            crate::sys::process_exists(p)
+                && crate::sys::process_start_time(p)
+                    .is_none_or(|t| t <= started.unwrap_or(f64::MAX) + 2.0)
+        });
+        if alive {
+            Status::Running
+        } else {
+            Status::Ended
+        }
+    } else {
+        Status::Unknown
+    };
+    Job {
+        record: Record {
+            log: store.path(&id, LOG).to_string_lossy().into_owned(),
+            name: String::new(),
+            command: vec![command],
+            cwd: String::new(),
+            host: String::new(),
+            pid,
+            pgid: None,
+            started: started.unwrap_or(0.0),
+            ended: None,
+            duration: None,
+            exit_code: None,
+            signal: None,
+            status,
+            topic: None,
+            id,
+        },
+        status,
+        legacy,
+        recorded: false,
+    }
+}
+
+/// The first 4 KiB of a job file, as text.
+fn read_small(store: &Store, id: &str, suffix: &str) -> Option<String> {
+    let mut buf = Vec::with_capacity(4096);
+    open_read(&store.path(id, suffix))
+        .ok()?
+        .take(4096)
+        .read_to_end(&mut buf)
+        .ok()?;
+    Some(String::from_utf8_lossy(&buf).into_owned())
+}
+
+fn stamp_to_unix(stamp: u64) -> Option<f64> {
+    let field = |div: u64, modulo: u64| (stamp / div % modulo) as u32;
+    let local = crate::sys::LocalTime {
+        year: (stamp / 10_000_000_000) as i32,
+        month: field(100_000_000, 100),
+        day: field(1_000_000, 100),
+        hour: field(10_000, 100),
+        minute: field(100, 100),
+        second: field(1, 100),
+        offset: 0,
+    };
+    crate::sys::unix_from_local(&local).map(|s| s as f64)
+}
+
+/// Find the one job `reference` means: an exact id, else a unique id prefix,
+/// else the newest job with that name.
+pub fn resolve<'a>(jobs: &'a [Job], reference: &str) -> Result<&'a Job> {
+    if reference.is_empty() {
+        return Err(Error::usage("empty job reference"));
+    }
+    if let Some(job) = jobs.iter().find(|j| j.id() == reference) {
+        return Ok(job);
+    }
+    let by_prefix: Vec<&Job> = jobs
+        .iter()
+        .filter(|j| j.id().starts_with(reference))
+        .collect();
+    let by_name = jobs
+        .iter()
+        .rev()
+        .find(|j| parse_stamp(j.id()).is_some_and(|(_, _, name)| name == reference));
+    match (by_name, by_prefix.as_slice()) {
+        (Some(job), _) => Ok(job),
+        (None, [job]) => Ok(job),
+        (None, []) => Err(Error::new(
+            code::FAILURE,
+            format!(
+                "no job matches {}",
+                crate::quote::shell_quote(reference.as_bytes())
+            ),
+        )),
+        (None, many) => {
+            let mut message = format!(
+                "{} matches {} jobs:",
+                crate::quote::shell_quote(reference.as_bytes()),
+                many.len()
+            );
+            for job in many {
+                message.push_str("\n  ");
+                message.push_str(&crate::quote::escape(job.id()));
+            }
+            Err(Error::new(code::FAILURE, message))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_parse_with_and_without_suffix() {
+        assert_eq!(
+            parse_stamp("build_20251205_163539"),
+            Some((20251205163539, 1, "build"))
+        );
+        assert_eq!(
+            parse_stamp("a_b_20251205_163539_12"),
+            Some((20251205163539, 12, "a_b"))
+        );
+        assert_eq!(parse_stamp("notes"), None);
+        assert_eq!(parse_stamp("x_2025_163539"), None);
+        assert_eq!(parse_stamp("20251205_163539"), None);
+    }
+
+    #[test]
+    fn job_file_names_split() {
+        assert_eq!(
+            split_name("x_20251205_163539.json"),
+            Some(("x_20251205_163539", HAS_RECORD))
+        );
+        assert_eq!(split_name("x.log"), Some(("x", HAS_LOG)));
+        assert_eq!(split_name(".x.json.tmp"), None);
+        assert_eq!(split_name(".log"), None);
+        assert_eq!(split_name("notes.txt"), None);
+    }
+}

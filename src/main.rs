@@ -1,0 +1,53 @@
+//! `run`, one binary under several names: it acts by the name it was invoked
+//! under (`run`, `runs`, `runlog`, `runrm`, `runkill`, `runwait`).
+//!
+//! Rule: this file only dispatches and reports; errors are printed here, once,
+//! as `NAME: message`, and mapped to the exit codes in `error::code`.
+#![deny(unsafe_code)]
+
+mod error;
+mod jobs;
+mod naming;
+mod quote;
+mod record;
+mod run;
+mod runs;
+mod spawn;
+mod store;
+mod sys;
+mod time;
+
+use error::{Error, code};
+use std::ffi::OsString;
+use std::path::Path;
+
+fn main() {
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    let invoked = args
+        .first()
+        .and_then(|a| Path::new(a).file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or("run")
+        .to_string();
+    let rest = args.split_off(1.min(args.len()));
+    let (name, result) = match invoked.as_str() {
+        "runs" => ("runs", runs::main(rest)),
+        name @ ("runlog" | "runrm" | "runkill" | "runwait") => (
+            name,
+            Err(Error::usage("not available yet in this version of run")),
+        ),
+        // Any other name (run-x86_64, a renamed copy) acts as `run`.
+        _ => ("run", run::main(rest)),
+    };
+    match result {
+        Ok(status) => std::process::exit(status),
+        Err(err) => {
+            eprintln!("{name}: {err}");
+            std::process::exit(if err.code == code::OK {
+                code::FAILURE
+            } else {
+                err.code
+            })
+        }
+    }
+}

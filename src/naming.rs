@@ -1,0 +1,202 @@
+//! Job names: derived from the command line, or given with `--name`.
+//!
+//! Rule: a name is only ever `[A-Za-z0-9._-]`, at most 40 characters, and
+//! never starts with a dot, so it is safe as a file name and never hidden.
+
+use std::ffi::{OsStr, OsString};
+use std::path::Path;
+
+const MAX_LEN: usize = 40;
+
+/// Commands whose job is named after what they run, not after themselves.
+const WRAPPERS: &[&str] = &[
+    "sh",
+    "bash",
+    "zsh",
+    "dash",
+    "ksh",
+    "fish",
+    "python",
+    "python2",
+    "python3",
+    "pypy",
+    "pypy3",
+    "node",
+    "deno",
+    "bun",
+    "ruby",
+    "perl",
+    "php",
+    "env",
+    "nice",
+    "nohup",
+    "time",
+    "uv",
+    "uvx",
+    "npx",
+    "exec",
+    "stdbuf",
+    "ionice",
+    "chrt",
+    "taskset",
+    "caffeinate",
+];
+
+fn is_wrapper(base: &str) -> bool {
+    WRAPPERS.contains(&base) || base.starts_with("python3.") || base.starts_with("python2.")
+}
+
+fn is_shell(base: &str) -> bool {
+    matches!(base, "sh" | "bash" | "zsh" | "dash" | "ksh" | "fish")
+}
+
+fn basename(arg: &OsStr) -> String {
+    let base = Path::new(arg).file_name().unwrap_or(arg);
+    base.to_string_lossy().into_owned()
+}
+
+/// `build.sh` → `build`; a leading dot is not an extension.
+fn strip_extension(base: &str) -> &str {
+    match base.rfind('.') {
+        Some(i) if i > 0 => &base[..i],
+        _ => base,
+    }
+}
+
+/// The job name for `command`, before sanitizing. `python train.py` → `train`,
+/// `python -m http.server` → `http.server`, `sh -c 'make all'` → `make`.
+fn raw_name(command: &[OsString]) -> String {
+    let mut i = 0;
+    loop {
+        let base = basename(&command[i]);
+        if !is_wrapper(&base) {
+            return strip_extension(&base).to_string();
+        }
+        let mut j = i + 1;
+        while let Some(arg) = command.get(j) {
+            let text = arg.to_string_lossy();
+            match text.as_ref() {
+                "-m" if base.starts_with("python") || base.starts_with("pypy") => {
+                    return command.get(j + 1).map_or(base, |m| basename(m));
+                }
+                "-c" | "-e" => {
+                    let code = command.get(j + 1).map(|c| c.to_string_lossy());
+                    return match code.as_deref().and_then(|c| c.split_whitespace().next()) {
+                        Some(word) if is_shell(&base) => raw_name(&[OsString::from(word)]),
+                        _ => base,
+                    };
+                }
+                "run" if matches!(base.as_str(), "uv" | "deno" | "bun") => j += 1,
+                t if t.starts_with('-')
+                    || t.contains('=')
+                    || t.bytes().all(|b| b.is_ascii_digit()) =>
+                {
+                    j += 1
+                }
+                _ => break,
+            }
+        }
+        if j >= command.len() {
+            return base;
+        }
+        i = j;
+    }
+}
+
+/// Keep only `[A-Za-z0-9._-]`, drop leading dots, cut to 40 characters.
+pub fn sanitize(raw: &str) -> String {
+    let kept: String = raw
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        .collect();
+    kept.trim_start_matches('.').chars().take(MAX_LEN).collect()
+}
+
+/// The name of a job running `command` (never empty: `job` as a last resort).
+pub fn derive(command: &[OsString]) -> String {
+    let name = sanitize(&raw_name(command));
+    if name.is_empty() {
+        "job".to_string()
+    } else {
+        name
+    }
+}
+
+/// Check and sanitize a name given with `--name`.
+pub fn from_user(raw: &OsStr) -> Result<String, String> {
+    let text = raw.to_string_lossy();
+    if text.contains('/') {
+        return Err(format!(
+            "invalid --name {}: it may not contain '/'",
+            crate::quote::shell_quote(text.as_bytes())
+        ));
+    }
+    let name = sanitize(&text);
+    if name.is_empty() {
+        return Err(format!(
+            "invalid --name {}: use letters, digits, '.', '_' or '-'",
+            crate::quote::shell_quote(text.as_bytes())
+        ));
+    }
+    Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(args: &[&str]) -> String {
+        let args: Vec<OsString> = args.iter().map(Into::into).collect();
+        derive(&args)
+    }
+
+    #[test]
+    fn basename_without_extension() {
+        assert_eq!(name(&["./build.sh"]), "build");
+        assert_eq!(name(&["make", "-j8"]), "make");
+        assert_eq!(name(&["/usr/bin/rsync", "-a", "x", "y"]), "rsync");
+        assert_eq!(name(&["archive.tar.gz"]), "archive.tar");
+    }
+
+    #[test]
+    fn interpreters_are_named_after_their_script() {
+        assert_eq!(name(&["python", "train.py", "--epochs", "100"]), "train");
+        assert_eq!(name(&["python3.12", "-u", "train.py"]), "train");
+        assert_eq!(name(&["python", "-m", "http.server"]), "http.server");
+        assert_eq!(name(&["bash", "-x", "./deploy.sh"]), "deploy");
+        assert_eq!(name(&["sh", "-c", "make -j8 all"]), "make");
+        assert_eq!(name(&["python", "-c", "print(1)"]), "python");
+        assert_eq!(name(&["node", "server.js"]), "server");
+        assert_eq!(name(&["uv", "run", "train.py"]), "train");
+    }
+
+    #[test]
+    fn wrappers_nest() {
+        assert_eq!(name(&["env", "A=1", "python", "x.py"]), "x");
+        assert_eq!(name(&["nice", "-n", "10", "nohup", "./job.sh"]), "job");
+        assert_eq!(name(&["time", "make"]), "make");
+    }
+
+    #[test]
+    fn wrapper_alone_is_its_own_name() {
+        assert_eq!(name(&["bash"]), "bash");
+        assert_eq!(name(&["bash", "-l"]), "bash");
+    }
+
+    #[test]
+    fn sanitizing_keeps_safe_characters_only() {
+        assert_eq!(sanitize("my build!"), "mybuild");
+        assert_eq!(sanitize("..hidden"), "hidden");
+        assert_eq!(sanitize(&"x".repeat(60)).len(), 40);
+        assert_eq!(name(&["$$$"]), "job");
+    }
+
+    #[test]
+    fn user_names_are_checked() {
+        assert_eq!(from_user(OsStr::new("nightly-1")).unwrap(), "nightly-1");
+        assert!(from_user(OsStr::new("")).is_err());
+        assert!(from_user(OsStr::new("..")).is_err());
+        assert!(from_user(OsStr::new("a/b")).is_err());
+        assert!(from_user(OsStr::new("!!!")).is_err());
+    }
+}

@@ -1,0 +1,119 @@
+//! Turning command lines and names into text that is safe to print.
+//!
+//! Rule: anything a command line could contain passes through `shell_join` or
+//! `escape` before it reaches a terminal or a log header, so no control
+//! character (C0, DEL or C1) is ever printed raw.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+
+/// Quote one argument so that a POSIX shell reads it back unchanged: bare when
+/// it is plain, `'single quoted'` when it holds no control character, and
+/// bash's `$'…'` with `\xHH` escapes otherwise (also for invalid UTF-8).
+pub fn shell_quote(arg: &[u8]) -> String {
+    let plain = |b: &u8| b.is_ascii_alphanumeric() || b"_@%+=:,./-".contains(b);
+    if !arg.is_empty() && arg.iter().all(plain) {
+        // All ASCII, so this is valid UTF-8.
+        return String::from_utf8_lossy(arg).into_owned();
+    }
+    match std::str::from_utf8(arg) {
+        Ok(text) if !text.chars().any(char::is_control) => {
+            format!("'{}'", text.replace('\'', r"'\''"))
+        }
+        _ => {
+            let mut out = String::from("$'");
+            escape_into(&mut out, arg, true);
+            out.push('\'');
+            out
+        }
+    }
+}
+
+/// Quote a whole command line, arguments separated by spaces.
+pub fn shell_join(args: &[OsString]) -> String {
+    let quoted: Vec<String> = args.iter().map(|a| shell_quote(a.as_bytes())).collect();
+    quoted.join(" ")
+}
+
+/// Quote a command line stored as (lossy) strings in a record.
+pub fn shell_join_str(args: &[String]) -> String {
+    let quoted: Vec<String> = args.iter().map(|a| shell_quote(a.as_bytes())).collect();
+    quoted.join(" ")
+}
+
+/// `text` with every control character shown as `\xHH` (one escape per byte,
+/// so C1 characters are defused too).
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    escape_into(&mut out, text.as_bytes(), false);
+    out
+}
+
+/// The shared escaper. In `$'…'` mode, backslash and quote are escaped too.
+fn escape_into(out: &mut String, bytes: &[u8], in_dollar_quote: bool) {
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\\' | '\'' if in_dollar_quote => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                '\n' if in_dollar_quote => out.push_str("\\n"),
+                '\t' if in_dollar_quote => out.push_str("\\t"),
+                c if c.is_control() => {
+                    let mut buf = [0u8; 4];
+                    for b in c.encode_utf8(&mut buf).bytes() {
+                        out.push_str(&format!("\\x{b:02x}"));
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_words_stay_bare() {
+        assert_eq!(shell_quote(b"make"), "make");
+        assert_eq!(shell_quote(b"--epochs=100"), "--epochs=100");
+        assert_eq!(shell_quote(b"./build.sh"), "./build.sh");
+    }
+
+    #[test]
+    fn spaces_and_quotes_are_single_quoted() {
+        assert_eq!(shell_quote(b"a b"), "'a b'");
+        assert_eq!(shell_quote(b""), "''");
+        assert_eq!(shell_quote(b"it's"), r"'it'\''s'");
+        assert_eq!(shell_quote("héllo".as_bytes()), "'héllo'");
+    }
+
+    #[test]
+    fn control_characters_use_dollar_quotes() {
+        assert_eq!(shell_quote(b"a\nb"), r"$'a\nb'");
+        assert_eq!(shell_quote(b"\x1b[31mred"), r"$'\x1b[31mred'");
+        assert_eq!(shell_quote(b"it's\t"), r"$'it\'s\t'");
+        assert_eq!(shell_quote(b"\xff\xfe"), r"$'\xff\xfe'");
+        // U+009B, the one-byte CSI of C1, is escaped byte by byte.
+        assert_eq!(shell_quote("x\u{9b}2J".as_bytes()), r"$'x\xc2\x9b2J'");
+    }
+
+    #[test]
+    fn join_quotes_each_argument() {
+        let args: Vec<OsString> = ["sh", "-c", "echo hi"].iter().map(Into::into).collect();
+        assert_eq!(shell_join(&args), "sh -c 'echo hi'");
+    }
+
+    #[test]
+    fn escape_defuses_control_characters_only() {
+        assert_eq!(escape("plain ünïcode"), "plain ünïcode");
+        assert_eq!(escape("a\x1b[2Jb\x07"), r"a\x1b[2Jb\x07");
+        assert_eq!(escape("\u{9b}"), r"\xc2\x9b");
+    }
+}

@@ -1,0 +1,264 @@
+//! `run [OPTIONS] [--] COMMAND [ARGS...]`: start a job, and `run --link`.
+//!
+//! Rule: options end at the first argument that is not an option, or at
+//! `--`; everything after belongs to the command, unchanged, and only the part
+//! before it is given to pico-args.
+
+use crate::error::{Error, Result, code};
+use crate::naming;
+use crate::quote::{escape, shell_join};
+use crate::record::{Record, Status};
+use crate::store::{LOG, Store};
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+const HELP: &str = "\
+run - start a command in the background; it outlives the terminal
+
+Usage: run [OPTIONS] [--] COMMAND [ARGS...]
+       run --link [DIR]
+
+Options (they end at the first word that is not an option, or at --):
+  -N, --name NAME   name the job NAME instead of after the command
+  -q, --quiet       print only the job id
+      --link [DIR]  create the runs, runlog, runrm, runkill and runwait
+                    links to this binary, beside it or in DIR
+  -h, --help        show this help
+  -V, --version     show the version
+
+Each job gets ID.log (header, output, footer), ID.pid and ID.json in the
+state directory: $RUN_DIR (a relative path is taken from the current
+directory), else $XDG_DATA_HOME/run, else ~/.local/share/run. It must belong
+to you and not be writable by others (fix with: chmod 700 DIR).
+
+Exit status: 0 started; 1 could not record the job; 2 bad usage;
+126 command not executable; 127 command not found.";
+
+/// The names this binary answers to, besides `run`.
+pub const OTHER_NAMES: &[&str] = &["runs", "runlog", "runrm", "runkill", "runwait"];
+
+/// `run`'s options that take a value; the splitter must skip those values.
+const VALUE_OPTIONS: &[&[u8]] = &[b"-N", b"--name"];
+
+/// Split `args` (without argv[0]) into options and the command.
+fn split(mut args: Vec<OsString>) -> (Vec<OsString>, Vec<OsString>) {
+    let mut i = 0;
+    while let Some(arg) = args.get(i).map(|a| a.as_bytes()) {
+        if arg == b"--" {
+            let command = args.split_off(i + 1);
+            args.pop();
+            return (args, command);
+        }
+        if !arg.starts_with(b"-") || arg == b"-" {
+            break;
+        }
+        i += if VALUE_OPTIONS.contains(&arg) { 2 } else { 1 };
+    }
+    let command = args.split_off(i.min(args.len()));
+    (args, command)
+}
+
+struct Options {
+    name: Option<OsString>,
+    quiet: bool,
+    link: bool,
+}
+
+fn parse(head: Vec<OsString>) -> Result<Option<Options>> {
+    let mut p = pico_args::Arguments::from_vec(head);
+    if p.contains(["-h", "--help"]) {
+        println!("{HELP}");
+        return Ok(None);
+    }
+    if p.contains(["-V", "--version"]) {
+        println!("run {}", env!("CARGO_PKG_VERSION"));
+        return Ok(None);
+    }
+    let options = Options {
+        quiet: p.contains(["-q", "--quiet"]),
+        link: p.contains("--link"),
+        name: p
+            .opt_value_from_os_str(["-N", "--name"], |s| Ok::<_, String>(s.to_owned()))
+            .map_err(|_| Error::usage("--name needs a value"))?,
+    };
+    if let Some(unknown) = p.finish().first() {
+        let shown = crate::quote::shell_quote(unknown.as_bytes());
+        return Err(Error::usage(format!(
+            "unknown option {shown} (see run --help)"
+        )));
+    }
+    Ok(Some(options))
+}
+
+pub fn main(args: Vec<OsString>) -> Result<i32> {
+    let (head, command) = split(args);
+    let Some(options) = parse(head)? else {
+        return Ok(code::OK);
+    };
+    if options.link {
+        return link(&command);
+    }
+    let Some(program) = command.first() else {
+        return Err(Error::usage("no command given (see run --help)"));
+    };
+    if program.is_empty() {
+        return Err(Error::usage("the command is an empty string"));
+    }
+    let name = match &options.name {
+        Some(raw) => naming::from_user(raw).map_err(Error::usage)?,
+        None => naming::derive(&command),
+    };
+    let store = Store::open()?;
+    let now = SystemTime::now();
+    let local = crate::time::local(now);
+    let cwd = std::env::current_dir()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let host = crate::sys::hostname().unwrap_or_default();
+    let header = format!(
+        "$ {}\nStarted: {}\nHost: {}\nDir: {}\n---\n",
+        shell_join(&command),
+        crate::time::human(&local),
+        escape(&host),
+        escape(&cwd),
+    );
+    let base = format!("{name}_{}", crate::time::id_stamp(&local));
+    let (id, log) = store.create_log(&base, header.as_bytes())?;
+    let record = Record {
+        log: store.path(&id, LOG).to_string_lossy().into_owned(),
+        id,
+        name,
+        command: command
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
+        cwd,
+        host,
+        pid: None,
+        pgid: None,
+        started: crate::time::unix_seconds(now),
+        ended: None,
+        duration: None,
+        exit_code: None,
+        signal: None,
+        status: Status::Running,
+        topic: None,
+    };
+    let record = crate::spawn::start(&store, log, record, &command)?;
+    let mut out = std::io::stdout().lock();
+    let _ = if options.quiet {
+        writeln!(out, "{}", record.id)
+    } else {
+        writeln!(
+            out,
+            "started {} (pid {})\nlog: {}",
+            record.id,
+            record.pid.unwrap_or(0),
+            escape(&record.log)
+        )
+    };
+    Ok(code::OK)
+}
+
+/// `run --link [DIR]`: make the other names symlinks to this binary.
+fn link(rest: &[OsString]) -> Result<i32> {
+    if rest.len() > 1 {
+        return Err(Error::usage("--link takes at most one directory"));
+    }
+    let exe = std::env::current_exe().map_err(|e| {
+        Error::new(
+            code::FAILURE,
+            format!("cannot find this binary: {}", crate::error::describe(&e)),
+        )
+    })?;
+    let dir = match rest.first() {
+        Some(dir) => PathBuf::from(dir),
+        None => exe.parent().map(Path::to_path_buf).unwrap_or_default(),
+    };
+    let mut names: Vec<&str> = OTHER_NAMES.to_vec();
+    if dir.join("run") != exe {
+        names.insert(0, "run");
+    }
+    for name in names {
+        let path = dir.join(name);
+        let shown = escape(&path.to_string_lossy());
+        if std::fs::read_link(&path).is_ok_and(|target| target == exe) {
+            println!("{shown}: already linked");
+            continue;
+        }
+        if std::fs::symlink_metadata(&path).is_ok() {
+            return Err(Error::new(
+                code::FAILURE,
+                format!(
+                    "{shown} exists and is not a link to {}; remove it or pick another DIR",
+                    escape(&exe.to_string_lossy())
+                ),
+            ));
+        }
+        std::os::unix::fs::symlink(&exe, &path).map_err(|e| {
+            let mut err = Error::io("cannot create link", &path, e);
+            err.message
+                .push_str(" (name a writable directory: run --link DIR)");
+            err
+        })?;
+        println!("{shown} -> {}", escape(&exe.to_string_lossy()));
+    }
+    Ok(code::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(Into::into).collect()
+    }
+
+    #[test]
+    fn options_stop_at_the_command() {
+        let (head, command) = split(words(&["-q", "grep", "-n", "foo", "file"]));
+        assert_eq!(head, words(&["-q"]));
+        assert_eq!(command, words(&["grep", "-n", "foo", "file"]));
+    }
+
+    #[test]
+    fn double_dash_ends_options_and_is_dropped() {
+        let (head, command) = split(words(&["-q", "--", "-weird", "x"]));
+        assert_eq!(head, words(&["-q"]));
+        assert_eq!(command, words(&["-weird", "x"]));
+        let (head, command) = split(words(&["--", "--"]));
+        assert!(head.is_empty());
+        assert_eq!(command, words(&["--"]));
+    }
+
+    #[test]
+    fn option_values_are_skipped() {
+        let (head, command) = split(words(&["--name", "nightly", "make", "-j8"]));
+        assert_eq!(head, words(&["--name", "nightly"]));
+        assert_eq!(command, words(&["make", "-j8"]));
+        let (head, command) = split(words(&["-N", "-q", "make"]));
+        assert_eq!(head, words(&["-N", "-q"]));
+        assert_eq!(command, words(&["make"]));
+        let (head, command) = split(words(&["--name=x", "make"]));
+        assert_eq!(head, words(&["--name=x"]));
+        assert_eq!(command, words(&["make"]));
+    }
+
+    #[test]
+    fn missing_value_and_no_command() {
+        let (head, command) = split(words(&["--name"]));
+        assert_eq!(head, words(&["--name"]));
+        assert!(command.is_empty());
+        assert!(split(Vec::new()).1.is_empty());
+    }
+
+    #[test]
+    fn lone_dash_is_a_command_word() {
+        let (head, command) = split(words(&["-", "x"]));
+        assert!(head.is_empty());
+        assert_eq!(command, words(&["-", "x"]));
+    }
+}

@@ -1,0 +1,162 @@
+//! `runs [OPTIONS]`: list the jobs with their true status, oldest first.
+//!
+//! Rule: status comes from the job store (record plus lock), and everything a
+//! command line could contain is escaped before it reaches the terminal.
+
+use crate::error::{Error, Result, code};
+use crate::jobs::{self, Job};
+use crate::record::Status;
+use crate::store::Store;
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::time::SystemTime;
+
+const HELP: &str = "\
+runs - list background jobs started with run, oldest first
+
+Usage: runs [OPTIONS]
+
+Options:
+      --json      print a JSON array of job records (see README, Job record)
+  -r, --running   only running jobs
+      --failed    only failed, killed and lost jobs
+  -h, --help      show this help
+
+Status: running, done (exit 0), failed (other exit code), killed (by a
+signal), lost (no end recorded and nothing of it alive). Jobs of the
+original shell version show as running or ended, marked old.
+Colour only on a terminal, and never with NO_COLOR set.";
+
+pub fn main(args: Vec<OsString>) -> Result<i32> {
+    let mut p = pico_args::Arguments::from_vec(args);
+    if p.contains(["-h", "--help"]) {
+        println!("{HELP}");
+        return Ok(code::OK);
+    }
+    let json = p.contains("--json");
+    let running = p.contains(["-r", "--running"]);
+    let failed = p.contains("--failed");
+    if let Some(unknown) = p.finish().first() {
+        let shown = crate::quote::shell_quote(unknown.as_encoded_bytes());
+        return Err(Error::usage(format!(
+            "unknown argument {shown} (see runs --help)"
+        )));
+    }
+    let store = Store::open()?;
+    let listing = jobs::list(&store)?;
+    for problem in &listing.problems {
+        eprintln!("runs: {problem}");
+    }
+    let shown: Vec<&Job> = listing
+        .jobs
+        .iter()
+        .filter(|j| !running || j.status == Status::Running)
+        .filter(|j| !failed || matches!(j.status, Status::Failed | Status::Killed | Status::Lost))
+        .collect();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if json {
+        let _ = writeln!(out, "[");
+        for (i, job) in shown.iter().enumerate() {
+            let comma = if i + 1 < shown.len() { "," } else { "" };
+            let _ = writeln!(out, "{}{comma}", job.record.to_json(job.status));
+        }
+        let _ = writeln!(out, "]");
+    } else if listing.jobs.is_empty() {
+        eprintln!(
+            "runs: no jobs in {}; start one with: run COMMAND",
+            crate::quote::escape(&store.dir().to_string_lossy())
+        );
+    } else {
+        let terminal = stdout.is_terminal();
+        let colour = terminal && std::env::var_os("NO_COLOR").is_none();
+        let width = terminal
+            .then(|| crate::sys::terminal_width(std::os::fd::AsFd::as_fd(&stdout)))
+            .flatten();
+        for line in table(&shown, colour, width) {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    out.flush().map_err(|e| {
+        Error::new(
+            code::FAILURE,
+            format!("cannot write: {}", crate::error::describe(&e)),
+        )
+    })?;
+    Ok(code::OK)
+}
+
+/// The listing's lines: mark, status, id, detail, duration, command; columns
+/// padded to the widest cell, the command cut to `width` if given.
+fn table(jobs: &[&Job], colour: bool, width: Option<usize>) -> Vec<String> {
+    let now = crate::time::unix_seconds(SystemTime::now());
+    let rows: Vec<[String; 4]> = jobs
+        .iter()
+        .map(|job| {
+            let record = &job.record;
+            let detail = match (job.status, &record.signal, record.exit_code, record.pid) {
+                (_, Some(signal), _, _) => signal.clone(),
+                (_, None, Some(code), _) => format!("exit {code}"),
+                (Status::Running | Status::Ended, _, _, Some(pid)) => format!("pid {pid}"),
+                _ => "-".to_string(),
+            };
+            let detail = if job.legacy {
+                format!("{detail} (old)")
+            } else {
+                detail
+            };
+            let duration = match (record.duration, job.status) {
+                (Some(d), _) => {
+                    crate::time::duration(std::time::Duration::from_secs_f64(d.max(0.0)))
+                }
+                (None, Status::Running) if record.started > 0.0 => crate::time::duration(
+                    std::time::Duration::from_secs_f64((now - record.started).max(0.0)),
+                ),
+                _ => "-".to_string(),
+            };
+            [
+                crate::quote::escape(job.id()),
+                detail,
+                duration,
+                job.command_line(),
+            ]
+        })
+        .collect();
+    let widest = |i: usize| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);
+    let (id_w, detail_w, duration_w) = (widest(0), widest(1), widest(2));
+    jobs.iter()
+        .zip(rows)
+        .map(|(job, [id, detail, duration, command])| {
+            let status = job.status;
+            let mark = if status == Status::Running {
+                '●'
+            } else {
+                '○'
+            };
+            let word = format!("{mark} {:<7}", status.word());
+            let mut line =
+                format!("{id:<id_w$}  {detail:<detail_w$}  {duration:>duration_w$}  {command}");
+            if let Some(width) = width {
+                let room = width.saturating_sub(10);
+                if line.chars().count() > room {
+                    line = line
+                        .chars()
+                        .take(room.saturating_sub(1))
+                        .collect::<String>()
+                        + "…";
+                }
+            }
+            let paint = match status {
+                Status::Done => "32",
+                Status::Failed | Status::Killed => "31",
+                Status::Lost => "33",
+                _ => "",
+            };
+            if colour && !paint.is_empty() {
+                format!("\x1b[{paint}m{word}\x1b[0m {line}")
+            } else {
+                format!("{word} {line}")
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,223 @@
+//! Detachment: `run` forks a supervisor, which leaves the terminal's session
+//! and forks the job into a process group of its own, then waits for it and
+//! records how it ended.
+//!
+//! Rules: everything the job child needs (argv, descriptors) is made before
+//! `fork`; between `fork` and `exec` the child calls only fork-safe `sys`
+//! functions and leaves with `_exit`. The supervisor may allocate, because
+//! `run` is single-threaded. `run` returns only once the job has exec'd, and
+//! an exec failure leaves no job files behind.
+
+use crate::error::{Error, Result, code};
+use crate::record::{Record, Status};
+use crate::store::Store;
+use crate::sys::{self, ExecArgs, Fork};
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::FileExt;
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+use std::time::{Instant, SystemTime};
+
+/// Report from the supervisor to `run`: one tag byte and an i32.
+const STARTED: u8 = b'P';
+const EXEC_FAILED: u8 = b'E';
+const STORE_FAILED: u8 = b'S';
+
+/// Start `command` as the job described by `record`, whose log is `log`
+/// (locked, header written). Returns the record with the job's pid filled in.
+pub fn start(store: &Store, log: File, mut record: Record, command: &[OsString]) -> Result<Record> {
+    let args = ExecArgs::new(command).map_err(|e| Error::new(code::USAGE, e.to_string()))?;
+    let pipe_failed = |e| {
+        Error::new(
+            code::FAILURE,
+            format!("cannot start the job: {}", crate::error::describe(&e)),
+        )
+    };
+    let (report_in, report_out) = sys::pipe_cloexec().map_err(pipe_failed)?;
+    match sys::fork().map_err(pipe_failed)? {
+        Fork::Child => {
+            drop(report_in);
+            supervise(store, log, record, &args, report_out)
+        }
+        Fork::Parent(_) => {
+            // The supervisor holds the log (and its lock) from here on.
+            drop(log);
+            drop(report_out);
+            let mut message = [0u8; 5];
+            let got = File::from(report_in).read_exact(&mut message);
+            let value = i32::from_le_bytes([message[1], message[2], message[3], message[4]]);
+            match (got, message[0]) {
+                (Ok(()), STARTED) => {
+                    record.pid = Some(value);
+                    record.pgid = Some(value);
+                    Ok(record)
+                }
+                (Ok(()), EXEC_FAILED) => Err(exec_error(&command[0], value)),
+                (Ok(()), _) => Err(Error::new(
+                    code::FAILURE,
+                    format!(
+                        "cannot record the job in {}: {}",
+                        crate::quote::escape(&store.dir().to_string_lossy()),
+                        crate::error::describe(&io::Error::from_raw_os_error(value))
+                    ),
+                )),
+                (Err(_), _) => {
+                    store.remove_files(&record.id);
+                    Err(Error::new(
+                        code::FAILURE,
+                        "the supervisor died before the job started",
+                    ))
+                }
+            }
+        }
+    }
+}
+
+fn exec_error(program: &OsString, errno: i32) -> Error {
+    let name = crate::quote::shell_quote(program.as_encoded_bytes());
+    match errno {
+        libc::ENOENT => Error::new(code::NOT_FOUND, format!("{name}: command not found")),
+        libc::EACCES | libc::EPERM | libc::EISDIR => {
+            Error::new(code::NOT_EXECUTABLE, format!("{name}: permission denied"))
+        }
+        _ => Error::new(
+            code::NOT_EXECUTABLE,
+            format!(
+                "{name}: {}",
+                crate::error::describe(&io::Error::from_raw_os_error(errno))
+            ),
+        ),
+    }
+}
+
+fn send(report: &OwnedFd, tag: u8, value: i32) {
+    let mut message = [tag, 0, 0, 0, 0];
+    message[1..].copy_from_slice(&value.to_le_bytes());
+    let _ = sys::write_raw(report.as_fd(), &message);
+}
+
+/// The supervisor: detach, start the job, wait for it, record the end.
+fn supervise(store: &Store, log: File, mut record: Record, args: &ExecArgs, report: OwnedFd) -> ! {
+    let _ = sys::setsid();
+    sys::ignore_signal(libc::SIGHUP);
+    // stdin from /dev/null; stdout and stderr onto the log, so that anything
+    // the supervisor itself has to say lands there too. Then drop whatever
+    // else the caller handed us: an ssh channel must not wait on us.
+    let stdio = File::open("/dev/null").and_then(|null| {
+        sys::dup_onto(null.as_fd(), 0)?;
+        sys::dup_onto(log.as_fd(), 1)?;
+        sys::dup_onto(log.as_fd(), 2)
+    });
+    sys::close_inherited_except(&[log.as_raw_fd(), report.as_raw_fd()]);
+    let id = record.id.clone();
+    let fail = |e: io::Error| -> ! {
+        store.remove_files(&id);
+        send(&report, STORE_FAILED, e.raw_os_error().unwrap_or(libc::EIO));
+        sys::exit_now(1)
+    };
+    if let Err(e) = stdio {
+        fail(e);
+    }
+    let (exec_in, exec_out) = sys::pipe_cloexec().unwrap_or_else(|e| fail(e));
+    let clock = Instant::now();
+    let pid = match sys::fork().unwrap_or_else(|e| fail(e)) {
+        Fork::Child => {
+            // The job. Fork-safe calls only from here to exec.
+            let _ = sys::own_process_group(0);
+            sys::reset_signals();
+            let err = sys::execvp(args);
+            let mut message = [EXEC_FAILED, 0, 0, 0, 0];
+            message[1..]
+                .copy_from_slice(&err.raw_os_error().unwrap_or(libc::ENOEXEC).to_le_bytes());
+            let _ = sys::write_raw(exec_out.as_fd(), &message);
+            sys::exit_now(127)
+        }
+        Fork::Parent(pid) => pid,
+    };
+    // Also set here, so the group exists whichever process runs first.
+    let _ = sys::own_process_group(pid);
+    drop(exec_out);
+    let mut message = [0u8; 5];
+    if File::from(exec_in).read_exact(&mut message).is_ok() {
+        // exec failed: the message is the child's errno. Leave no trace.
+        let _ = sys::wait_for(pid);
+        store.remove_files(&id);
+        let errno = i32::from_le_bytes([message[1], message[2], message[3], message[4]]);
+        send(&report, EXEC_FAILED, errno);
+        sys::exit_now(0);
+    }
+    record.pid = Some(pid);
+    record.pgid = Some(pid);
+    if let Err(e) = store
+        .create_pid_file(&record.id, pid)
+        .and_then(|()| store.write_record(&record, false))
+    {
+        let _ = sys::send_signal(-pid, libc::SIGKILL);
+        let _ = sys::wait_for(pid);
+        fail(e);
+    }
+    send(&report, STARTED, pid);
+    drop(report);
+
+    let raw = sys::wait_for(pid);
+    let elapsed = clock.elapsed();
+    let ended = SystemTime::now();
+    record.ended = Some(crate::time::unix_seconds(ended));
+    record.duration = Some(elapsed.as_secs_f64());
+    match raw.map(ExitStatus::from_raw) {
+        Ok(status) if status.signal().is_some() => {
+            record.signal = status.signal().map(sys::signal_name);
+        }
+        Ok(status) => record.exit_code = status.code(),
+        Err(e) => eprintln!(
+            "run: cannot wait for the job: {}",
+            crate::error::describe(&e)
+        ),
+    }
+    record.status = match record.recorded_status() {
+        // No exit code and no signal: we could not learn how it ended.
+        Status::Running => Status::Lost,
+        status => status,
+    };
+    // The footer first, then the record: whoever sees the final record
+    // finds the footer already in the log.
+    let _ = write_footer(&log, &record, elapsed, ended);
+    if let Err(e) = store.write_record(&record, true) {
+        eprintln!(
+            "run: cannot write the final record: {}",
+            crate::error::describe(&e)
+        );
+    }
+    sys::exit_now(0)
+}
+
+/// `--- done: exit 0 after 3m 12s, ended 2025-12-05 16:38:51 +0100`, on a
+/// line of its own even if the job's last line had no newline.
+fn write_footer(
+    mut log: &File,
+    record: &Record,
+    elapsed: std::time::Duration,
+    ended: SystemTime,
+) -> io::Result<()> {
+    let size = log.metadata()?.len();
+    let mut last = [b'\n'];
+    if size > 0 {
+        log.read_exact_at(&mut last, size - 1)?;
+    }
+    let how = match (&record.signal, record.exit_code) {
+        (Some(signal), _) => signal.clone(),
+        (None, Some(code)) => format!("exit {code}"),
+        (None, None) => "exit unknown".to_string(),
+    };
+    let footer = format!(
+        "{}--- {}: {how} after {}, ended {}\n",
+        if last[0] == b'\n' { "" } else { "\n" },
+        record.status.word(),
+        crate::time::duration(elapsed),
+        crate::time::human(&crate::time::local(ended)),
+    );
+    log.write_all(footer.as_bytes())
+}

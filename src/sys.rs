@@ -1,0 +1,386 @@
+//! Every libc call in the crate, each behind a small safe wrapper that returns
+//! `io::Result`.
+//!
+//! Rule: `unsafe` lives here and nowhere else, and every block says why it is
+//! sound. Functions documented "fork-safe" are async-signal-safe: they neither
+//! allocate nor take locks, so they may run between `fork` and `exec`.
+//! Linux-only calls sit behind `cfg(target_os = "linux")` with a portable
+//! fallback beside them.
+#![allow(unsafe_code)]
+
+use std::ffi::{CString, OsStr, OsString};
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
+
+fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// Which side of a `fork` we are on.
+pub enum Fork {
+    Child,
+    Parent(libc::pid_t),
+}
+
+/// `fork(2)`. `run` is single-threaded (it never spawns a thread), so the
+/// child's copy of the heap and of every lock is consistent.
+pub fn fork() -> io::Result<Fork> {
+    // SAFETY: fork has no memory-safety preconditions of its own; the caller's
+    // process is single-threaded, so no lock can be held by a vanished thread.
+    let pid = cvt(unsafe { libc::fork() })?;
+    Ok(if pid == 0 {
+        Fork::Child
+    } else {
+        Fork::Parent(pid)
+    })
+}
+
+/// `_exit(2)`: leave a forked child without running destructors or atexit
+/// handlers that belong to the parent. Fork-safe.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit takes any int and never returns.
+    unsafe { libc::_exit(code) }
+}
+
+/// `setsid(2)`: a new session with no controlling terminal.
+pub fn setsid() -> io::Result<()> {
+    // SAFETY: no arguments; failure is reported through errno.
+    cvt(unsafe { libc::setsid() }).map(drop)
+}
+
+/// `setpgid(pid, pid)`: put `pid` (0 for the caller) in a process group of its
+/// own. Fork-safe.
+pub fn own_process_group(pid: libc::pid_t) -> io::Result<()> {
+    // SAFETY: plain integer arguments.
+    cvt(unsafe { libc::setpgid(pid, pid) }).map(drop)
+}
+
+/// `dup2(2)`: make descriptor `target` refer to `fd`'s open file. The new
+/// descriptor does not have close-on-exec set. Fork-safe.
+pub fn dup_onto(fd: BorrowedFd<'_>, target: RawFd) -> io::Result<()> {
+    // SAFETY: `fd` is open for the borrow; dup2 on any target number is sound,
+    // and the callers only target 0, 1 and 2, which Rust code does not own.
+    cvt(unsafe { libc::dup2(fd.as_raw_fd(), target) }).map(drop)
+}
+
+/// `write(2)` of a whole small buffer, retried on EINTR. Fork-safe.
+pub fn write_raw(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        // SAFETY: the pointer and length describe a live slice.
+        let n = unsafe { libc::write(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err);
+        }
+        bytes = &bytes[n as usize..];
+    }
+    Ok(())
+}
+
+/// A pipe whose two ends are both close-on-exec.
+pub fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    #[cfg(target_os = "linux")]
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    #[cfg(not(target_os = "linux"))]
+    {
+        // SAFETY: as above; the process is single-threaded, so no exec can
+        // slip in between pipe and fcntl.
+        cvt(unsafe { libc::pipe(fds.as_mut_ptr()) })?;
+        for fd in fds {
+            // SAFETY: fd was just returned by pipe and is open.
+            cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) })?;
+        }
+    }
+    // SAFETY: pipe returned two fresh descriptors that nothing else owns.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Close every descriptor from 3 up except those in `keep`. Used by the
+/// supervisor so that it pins nothing of its caller's (an ssh channel, a
+/// pipe): `ssh host run cmd` must return at once.
+pub fn close_inherited_except(keep: &[RawFd]) {
+    #[cfg(target_os = "linux")]
+    const FD_DIR: &str = "/proc/self/fd";
+    #[cfg(not(target_os = "linux"))]
+    const FD_DIR: &str = "/dev/fd";
+    let open: Vec<RawFd> = match std::fs::read_dir(FD_DIR) {
+        Ok(dir) => dir
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect(),
+        // Without the directory, fall back to a bounded sweep.
+        Err(_) => (3..1024).collect(),
+    };
+    for fd in open {
+        if fd > 2 && !keep.contains(&fd) {
+            // SAFETY: closing a number we do not own is sound for the process
+            // (at worst EBADF); every descriptor Rust code still uses is in
+            // `keep`, and the read_dir handle above is already dropped.
+            unsafe { libc::close(fd) };
+        }
+    }
+}
+
+/// `argv` for `execvp`, built before `fork` so that the child allocates
+/// nothing.
+pub struct ExecArgs {
+    _strings: Vec<CString>,
+    pointers: Vec<*const libc::c_char>,
+}
+
+impl ExecArgs {
+    /// Fails only if an argument holds a NUL byte, which no OS argument can.
+    pub fn new(args: &[OsString]) -> io::Result<ExecArgs> {
+        let strings = args
+            .iter()
+            .map(|a| CString::new(a.as_bytes()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut pointers: Vec<_> = strings.iter().map(|s| s.as_ptr()).collect();
+        pointers.push(std::ptr::null());
+        Ok(ExecArgs {
+            _strings: strings,
+            pointers,
+        })
+    }
+}
+
+/// `execvp(3)`: replace the process, searching PATH. Returns only on failure.
+/// Fork-safe in the sense that matters here: glibc and musl build the PATH
+/// candidates on the stack.
+pub fn execvp(args: &ExecArgs) -> io::Error {
+    // SAFETY: `pointers` is a NULL-terminated array of pointers into
+    // `_strings`, which live as long as `args`.
+    unsafe { libc::execvp(args.pointers[0], args.pointers.as_ptr()) };
+    io::Error::last_os_error()
+}
+
+/// Put every signal's disposition back to its default and empty the signal
+/// mask, so the job does not inherit Rust's ignored SIGPIPE or anything the
+/// caller ignored. Fork-safe.
+pub fn reset_signals() {
+    // SAFETY: sigaction with SIG_DFL is async-signal-safe; numbers that are not
+    // signals, or cannot be caught, fail with EINVAL, which is ignored.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = libc::SIG_DFL;
+        for sig in 1..65 {
+            libc::sigaction(sig, &action, std::ptr::null_mut());
+        }
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+    }
+}
+
+/// Ignore `sig` in this process.
+pub fn ignore_signal(sig: libc::c_int) {
+    // SAFETY: SIG_IGN is a valid disposition for the catchable signals the
+    // callers pass.
+    unsafe { libc::signal(sig, libc::SIG_IGN) };
+}
+
+/// `waitpid(pid, 0)`, blocking and retried on EINTR; returns the raw status.
+pub fn wait_for(pid: libc::pid_t) -> io::Result<libc::c_int> {
+    let mut status = 0;
+    loop {
+        // SAFETY: `status` is a valid out-pointer.
+        match cvt(unsafe { libc::waitpid(pid, &mut status, 0) }) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+            Ok(_) => return Ok(status),
+        }
+    }
+}
+
+/// `kill(2)`.
+pub fn send_signal(pid: libc::pid_t, sig: libc::c_int) -> io::Result<()> {
+    // SAFETY: plain integer arguments.
+    cvt(unsafe { libc::kill(pid, sig) }).map(drop)
+}
+
+/// Broken-down local time, honouring TZ.
+pub struct LocalTime {
+    pub year: i32,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+    /// Seconds east of UTC.
+    pub offset: i64,
+}
+
+/// `localtime_r(3)` for Unix time `secs`.
+pub fn local_time(secs: i64) -> io::Result<LocalTime> {
+    let t = secs as libc::time_t;
+    // SAFETY: tm is plain data, so all-zero is a valid value, and localtime_r
+    // writes only into it.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the call.
+    if unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
+        return Err(io::Error::other("time out of range"));
+    }
+    Ok(LocalTime {
+        year: tm.tm_year + 1900,
+        month: tm.tm_mon as u32 + 1,
+        day: tm.tm_mday as u32,
+        hour: tm.tm_hour as u32,
+        minute: tm.tm_min as u32,
+        second: tm.tm_sec as u32,
+        offset: tm.tm_gmtoff as i64,
+    })
+}
+
+/// `gethostname(2)`.
+pub fn hostname() -> io::Result<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the pointer and length describe `buf`; one byte is kept for NUL.
+    cvt(unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len() - 1) })?;
+    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    Ok(String::from_utf8_lossy(&buf[..len]).into_owned())
+}
+
+/// The effective user id.
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// The home directory of the effective user from the password database, if
+/// there is an entry.
+pub fn home_from_passwd() -> Option<PathBuf> {
+    let mut buf = vec![0u8; 4096];
+    // SAFETY: passwd is plain data; all-zero is valid.
+    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is valid and `buf`'s length is passed alongside.
+    let rc = unsafe {
+        libc::getpwuid_r(
+            libc::geteuid(),
+            &mut pw,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut found,
+        )
+    };
+    if rc != 0 || found.is_null() || pw.pw_dir.is_null() {
+        return None;
+    }
+    // SAFETY: on success pw_dir points to a NUL-terminated string inside `buf`.
+    let dir = unsafe { std::ffi::CStr::from_ptr(pw.pw_dir) };
+    let dir = OsStr::from_bytes(dir.to_bytes());
+    (!dir.is_empty()).then(|| PathBuf::from(OsString::from_vec(dir.as_bytes().to_vec())))
+}
+
+/// `SIGTERM` for 15, and so on; `SIG<n>` for numbers without a name.
+pub fn signal_name(sig: i32) -> String {
+    const NAMES: &[(libc::c_int, &str)] = &[
+        (libc::SIGHUP, "SIGHUP"),
+        (libc::SIGINT, "SIGINT"),
+        (libc::SIGQUIT, "SIGQUIT"),
+        (libc::SIGILL, "SIGILL"),
+        (libc::SIGTRAP, "SIGTRAP"),
+        (libc::SIGABRT, "SIGABRT"),
+        (libc::SIGBUS, "SIGBUS"),
+        (libc::SIGFPE, "SIGFPE"),
+        (libc::SIGKILL, "SIGKILL"),
+        (libc::SIGUSR1, "SIGUSR1"),
+        (libc::SIGSEGV, "SIGSEGV"),
+        (libc::SIGUSR2, "SIGUSR2"),
+        (libc::SIGPIPE, "SIGPIPE"),
+        (libc::SIGALRM, "SIGALRM"),
+        (libc::SIGTERM, "SIGTERM"),
+        (libc::SIGCHLD, "SIGCHLD"),
+        (libc::SIGCONT, "SIGCONT"),
+        (libc::SIGSTOP, "SIGSTOP"),
+        (libc::SIGTSTP, "SIGTSTP"),
+        (libc::SIGTTIN, "SIGTTIN"),
+        (libc::SIGTTOU, "SIGTTOU"),
+        (libc::SIGURG, "SIGURG"),
+        (libc::SIGXCPU, "SIGXCPU"),
+        (libc::SIGXFSZ, "SIGXFSZ"),
+        (libc::SIGVTALRM, "SIGVTALRM"),
+        (libc::SIGPROF, "SIGPROF"),
+        (libc::SIGWINCH, "SIGWINCH"),
+        (libc::SIGIO, "SIGIO"),
+        (libc::SIGSYS, "SIGSYS"),
+    ];
+    match NAMES.iter().find(|(n, _)| *n == sig) {
+        Some((_, name)) => name.to_string(),
+        None => format!("SIG{sig}"),
+    }
+}
+
+/// `mktime(3)`: local broken-down time back to Unix seconds (DST guessed).
+pub fn unix_from_local(t: &LocalTime) -> Option<i64> {
+    // SAFETY: tm is plain data; all-zero is valid before the fields are set.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    tm.tm_year = t.year - 1900;
+    tm.tm_mon = t.month as libc::c_int - 1;
+    tm.tm_mday = t.day as libc::c_int;
+    tm.tm_hour = t.hour as libc::c_int;
+    tm.tm_min = t.minute as libc::c_int;
+    tm.tm_sec = t.second as libc::c_int;
+    tm.tm_isdst = -1;
+    // SAFETY: `tm` is a valid, initialised struct that mktime may normalise.
+    let secs = unsafe { libc::mktime(&mut tm) };
+    (secs != -1).then_some(secs as i64)
+}
+
+/// Whether a process with this pid exists. Only for jobs of the original
+/// shell version, which left nothing better than a pid.
+pub fn process_exists(pid: i32) -> bool {
+    pid > 0
+        && match send_signal(pid, 0) {
+            Ok(()) => true,
+            Err(e) => e.raw_os_error() == Some(libc::EPERM),
+        }
+}
+
+/// When process `pid` started, in Unix seconds, where the system tells.
+#[cfg(target_os = "linux")]
+pub fn process_start_time(pid: i32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Field 22, counted after the parenthesised command name.
+    let ticks: f64 = stat
+        .rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()?;
+    let boot: f64 = std::fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (hz > 0).then(|| boot + ticks / hz as f64)
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn process_start_time(_pid: i32) -> Option<f64> {
+    None
+}
+
+/// Columns of the terminal on `fd`, if it is one.
+pub fn terminal_width(fd: BorrowedFd<'_>) -> Option<usize> {
+    // SAFETY: winsize is plain data; TIOCGWINSZ fills it or fails.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: the pointer is valid for the ioctl's one out-argument.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut size) };
+    (rc == 0 && size.ws_col > 0).then_some(size.ws_col as usize)
+}

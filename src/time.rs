@@ -1,0 +1,111 @@
+//! Timestamps and durations, formatted by hand (no date crate).
+//!
+//! Rule: wall-clock times are only for display and ids; every duration comes
+//! from the monotonic clock.
+
+use crate::sys::{self, LocalTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Seconds since the Unix epoch, with the fraction.
+pub fn unix_seconds(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
+
+/// Broken-down local time of `t` (TZ honoured). Falls back to UTC fields if
+/// the C library cannot convert, which only happens for absurd years.
+pub fn local(t: SystemTime) -> LocalTime {
+    let secs = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
+    sys::local_time(secs).unwrap_or(LocalTime {
+        year: 1970,
+        month: 1,
+        day: 1,
+        hour: 0,
+        minute: 0,
+        second: 0,
+        offset: 0,
+    })
+}
+
+/// `20251205_163539`, the stamp in a job id.
+pub fn id_stamp(t: &LocalTime) -> String {
+    format!(
+        "{:04}{:02}{:02}_{:02}{:02}{:02}",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
+    )
+}
+
+/// `2025-12-05 16:35:39 +0100`, for log headers and footers.
+pub fn human(t: &LocalTime) -> String {
+    let sign = if t.offset < 0 { '-' } else { '+' };
+    let off = t.offset.unsigned_abs();
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} {sign}{:02}{:02}",
+        t.year,
+        t.month,
+        t.day,
+        t.hour,
+        t.minute,
+        t.second,
+        off / 3600,
+        off / 60 % 60
+    )
+}
+
+/// The original's style, two units at most: `45s`, `3m 12s`, `2h 15m`, `1d 4h`.
+pub fn duration(d: Duration) -> String {
+    let s = d.as_secs();
+    let (days, hours, minutes, seconds) = (s / 86400, s / 3600 % 24, s / 60 % 60, s % 60);
+    if days > 0 {
+        format!("{days}d {hours}h")
+    } else if hours > 0 {
+        format!("{hours}h {minutes}m")
+    } else if minutes > 0 {
+        format!("{minutes}m {seconds}s")
+    } else {
+        format!("{seconds}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(offset: i64) -> LocalTime {
+        LocalTime {
+            year: 2025,
+            month: 12,
+            day: 5,
+            hour: 16,
+            minute: 3,
+            second: 9,
+            offset,
+        }
+    }
+
+    #[test]
+    fn id_stamp_is_zero_padded() {
+        assert_eq!(id_stamp(&at(0)), "20251205_160309");
+    }
+
+    #[test]
+    fn human_time_carries_the_offset() {
+        assert_eq!(human(&at(3600)), "2025-12-05 16:03:09 +0100");
+        assert_eq!(
+            human(&at(-(5 * 3600 + 30 * 60))),
+            "2025-12-05 16:03:09 -0530"
+        );
+        assert_eq!(human(&at(0)), "2025-12-05 16:03:09 +0000");
+    }
+
+    #[test]
+    fn durations_in_the_original_style() {
+        let s = Duration::from_secs;
+        assert_eq!(duration(Duration::from_millis(400)), "0s");
+        assert_eq!(duration(s(45)), "45s");
+        assert_eq!(duration(s(192)), "3m 12s");
+        assert_eq!(duration(s(2 * 3600 + 15 * 60 + 59)), "2h 15m");
+        assert_eq!(duration(s(86400 + 4 * 3600 + 1)), "1d 4h");
+    }
+}

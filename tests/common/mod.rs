@@ -1,0 +1,243 @@
+//! Shared test helpers: a fresh state directory per test, the binary under
+//! its several names, and deadline-bounded polling instead of sleeps.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tinyjson::JsonValue;
+
+/// The binary under test: `$RUN_BIN` (for example the static release
+/// binary), else the one cargo built for this test run.
+pub fn binary() -> PathBuf {
+    match std::env::var_os("RUN_BIN") {
+        Some(path) => std::fs::canonicalize(path).expect("RUN_BIN must exist"),
+        None => PathBuf::from(env!("CARGO_BIN_EXE_run")),
+    }
+}
+
+pub const NAMES: &[&str] = &["run", "runs", "runlog", "runrm", "runkill", "runwait"];
+
+/// A temporary world for one test: `root/bin` holds the binary under every
+/// name, `root/state` is RUN_DIR. Removed on drop.
+pub struct World {
+    pub root: PathBuf,
+    pub state: PathBuf,
+    pub bin: PathBuf,
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+impl World {
+    pub fn new() -> World {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let root = std::env::temp_dir().join(format!("run-test-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let bin = root.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let exe = binary();
+        for name in NAMES {
+            std::os::unix::fs::symlink(&exe, bin.join(name)).unwrap();
+        }
+        World {
+            state: root.join("state"),
+            root,
+            bin,
+        }
+    }
+
+    /// A command for one of the binary's names, or any other program, in
+    /// this world (RUN_DIR set, the names first on PATH).
+    pub fn cmd(&self, name: &str) -> Command {
+        let program = if NAMES.contains(&name) {
+            self.bin.join(name)
+        } else {
+            PathBuf::from(name)
+        };
+        let mut cmd = Command::new(program);
+        cmd.env("RUN_DIR", &self.state)
+            .env("PATH", self.path_var())
+            .env_remove("NTFY_TOPIC")
+            .env_remove("NTFY_TOKEN")
+            .env_remove("NTFY_USER")
+            .env_remove("NO_COLOR")
+            .current_dir(&self.root)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// PATH with this world's bin first.
+    pub fn path_var(&self) -> String {
+        format!(
+            "{}:{}",
+            self.bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        )
+    }
+
+    /// `run ARGS`, expected to succeed; returns the job id (`-q`).
+    pub fn start(&self, args: &[&str]) -> String {
+        let out = self.cmd("run").arg("-q").args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "run {args:?} failed: {}",
+            text(&out.stderr)
+        );
+        let id = text(&out.stdout).trim().to_string();
+        assert!(!id.is_empty(), "run -q printed no id");
+        id
+    }
+
+    pub fn output(&self, name: &str, args: &[impl AsRef<OsStr>]) -> Output {
+        self.cmd(name).args(args).output().unwrap()
+    }
+
+    /// `runs --json`, parsed, keyed by id.
+    pub fn jobs(&self) -> HashMap<String, JsonValue> {
+        let out = self.output("runs", &["--json"]);
+        assert!(
+            out.status.success(),
+            "runs --json failed: {}",
+            text(&out.stderr)
+        );
+        let value: JsonValue = text(&out.stdout)
+            .parse()
+            .expect("runs --json is valid JSON");
+        let array: &Vec<JsonValue> = value.get().expect("runs --json is an array");
+        array
+            .iter()
+            .map(|job| (field_str(job, "id").unwrap(), job.clone()))
+            .collect()
+    }
+
+    pub fn job(&self, id: &str) -> JsonValue {
+        self.jobs()
+            .remove(id)
+            .unwrap_or_else(|| panic!("no job {id} in runs --json"))
+    }
+
+    pub fn status(&self, id: &str) -> String {
+        field_str(&self.job(id), "status").unwrap()
+    }
+
+    /// Wait until the job's status is `want`.
+    pub fn wait_status(&self, id: &str, want: &str) -> JsonValue {
+        let mut last = String::new();
+        poll(&format!("{id} to be {want}"), || {
+            let job = self.job(id);
+            last = field_str(&job, "status").unwrap();
+            (last == want).then_some(job)
+        })
+    }
+
+    /// Wait until the job has any final status, and return its record.
+    pub fn wait_end(&self, id: &str) -> JsonValue {
+        poll(&format!("{id} to end"), || {
+            let job = self.job(id);
+            (field_str(&job, "status").as_deref() != Some("running")).then_some(job)
+        })
+    }
+
+    pub fn log(&self, id: &str) -> String {
+        text(&std::fs::read(self.state.join(format!("{id}.log"))).unwrap())
+    }
+
+    /// The job's output: the log between the header and the footer.
+    pub fn body(&self, id: &str) -> String {
+        let log = self.log(id);
+        let body = log.split_once("\n---\n").expect("log has a header").1;
+        match body.rfind("--- ") {
+            Some(i) if body[i..].lines().count() == 1 => body[..i].to_string(),
+            _ => body.to_string(),
+        }
+    }
+
+    pub fn files(&self) -> Vec<String> {
+        let mut names: Vec<String> = match std::fs::read_dir(&self.state) {
+            Ok(dir) => dir
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        names.sort();
+        names
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+pub fn field_str(job: &JsonValue, key: &str) -> Option<String> {
+    job[key].get::<String>().cloned()
+}
+
+pub fn field_num(job: &JsonValue, key: &str) -> Option<f64> {
+    job[key].get::<f64>().copied()
+}
+
+pub fn is_null(job: &JsonValue, key: &str) -> bool {
+    job[key].is_null()
+}
+
+/// Call `check` until it returns Some, for at most 30 s; panic naming `what`
+/// otherwise. Never a fixed sleep.
+pub fn poll<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The mode bits of a path, without following a symlink.
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).unwrap().mode() & 0o7777
+}
+
+/// The parent pid of `pid`, from /proc.
+#[cfg(target_os = "linux")]
+pub fn parent_of(pid: i64) -> i64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    stat.rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Whether `pid` still exists (and is not a zombie).
+#[cfg(target_os = "linux")]
+pub fn alive(pid: i64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rsplit_once(')').unwrap().1.split_whitespace().next() != Some("Z"),
+        Err(_) => false,
+    }
+}
+
+/// Send a signal with kill(1), so the tests need no unsafe code; false if
+/// there was no such process.
+pub fn kill(signal: &str, target: &str) -> bool {
+    Command::new("kill")
+        .args([&format!("-{signal}"), "--", target])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}

@@ -1,0 +1,501 @@
+//! `run`: starting a job, detachment, the job files, and how the end is
+//! recorded. Each test drives the real binary in a fresh RUN_DIR.
+
+mod common;
+use common::*;
+use std::os::unix::ffi::OsStrExt;
+use std::process::{Command, Stdio};
+
+#[test]
+fn exit_codes_and_signals_are_recorded_in_record_and_footer() {
+    let w = World::new();
+    let ok = w.start(&["true"]);
+    let three = w.start(&["sh", "-c", "exit 3"]);
+    let term = w.start(&["sh", "-c", "kill -TERM $$"]);
+
+    let job = w.wait_end(&ok);
+    assert_eq!(field_str(&job, "status").unwrap(), "done");
+    assert_eq!(field_num(&job, "exit_code"), Some(0.0));
+    assert!(is_null(&job, "signal"));
+    assert!(
+        w.log(&ok)
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("--- done: exit 0 after 0s, ended ")
+    );
+
+    let job = w.wait_end(&three);
+    assert_eq!(field_str(&job, "status").unwrap(), "failed");
+    assert_eq!(field_num(&job, "exit_code"), Some(3.0));
+    assert!(
+        w.log(&three)
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("--- failed: exit 3 after ")
+    );
+
+    let job = w.wait_end(&term);
+    assert_eq!(field_str(&job, "status").unwrap(), "killed");
+    assert_eq!(field_str(&job, "signal").unwrap(), "SIGTERM");
+    assert!(is_null(&job, "exit_code"));
+    assert!(
+        w.log(&term)
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("--- killed: SIGTERM after ")
+    );
+
+    // The footer sits on a line of its own after output without a newline.
+    let id = w.start(&["printf", "no newline"]);
+    w.wait_end(&id);
+    let log = w.log(&id);
+    assert!(log.contains("---\nno newline\n--- done: exit 0"), "{log}");
+}
+
+#[test]
+fn record_has_every_field_of_the_schema() {
+    let w = World::new();
+    let id = w.start(&["--name", "nightly", "sh", "-c", "exit 0"]);
+    let job = w.wait_end(&id);
+    assert!(id.starts_with("nightly_"), "{id}");
+    assert_eq!(field_str(&job, "name").unwrap(), "nightly");
+    let command: &Vec<tinyjson::JsonValue> = job["command"].get().unwrap();
+    let command: Vec<String> = command
+        .iter()
+        .map(|v| v.get::<String>().unwrap().clone())
+        .collect();
+    assert_eq!(command, ["sh", "-c", "exit 0"]);
+    assert_eq!(field_str(&job, "cwd").unwrap(), w.root.to_str().unwrap());
+    assert!(!field_str(&job, "host").unwrap().is_empty());
+    let pid = field_num(&job, "pid").unwrap();
+    assert_eq!(field_num(&job, "pgid"), Some(pid));
+    let started = field_num(&job, "started").unwrap();
+    let ended = field_num(&job, "ended").unwrap();
+    assert!(ended >= started && started > 1.7e9);
+    assert!(field_num(&job, "duration").unwrap() >= 0.0);
+    assert!(is_null(&job, "topic"));
+    let log = w.state.join(format!("{id}.log"));
+    assert_eq!(field_str(&job, "log").unwrap(), log.to_str().unwrap());
+    let pid_file = std::fs::read_to_string(w.state.join(format!("{id}.pid"))).unwrap();
+    assert_eq!(pid_file, format!("{pid}\n"));
+
+    let header: Vec<String> = w.log(&id).lines().take(5).map(String::from).collect();
+    assert_eq!(header[0], "$ sh -c 'exit 0'");
+    assert!(header[1].starts_with("Started: 20"));
+    assert!(
+        header[1].contains(" +") || header[1].contains(" -"),
+        "no UTC offset"
+    );
+    assert!(header[2].starts_with("Host: "));
+    assert_eq!(header[3], format!("Dir: {}", w.root.display()));
+    assert_eq!(header[4], "---");
+}
+
+#[test]
+fn stdout_and_stderr_keep_their_order_in_the_log() {
+    let w = World::new();
+    let id = w.start(&["sh", "-c", "echo 1; echo 2 >&2; echo 3; echo 4 >&2; echo 5"]);
+    w.wait_end(&id);
+    assert_eq!(w.body(&id), "1\n2\n3\n4\n5\n");
+}
+
+#[test]
+fn sigpipe_is_back_at_its_default_for_the_job() {
+    let w = World::new();
+    let id = w.start(&["sh", "-c", "yes | head -n 1"]);
+    assert_eq!(field_str(&w.wait_end(&id), "status").unwrap(), "done");
+    assert!(
+        !w.log(&id).contains("Broken pipe"),
+        "yes saw EPIPE: SIGPIPE was ignored"
+    );
+    // Stronger: `yes` itself must die of SIGPIPE (status 141).
+    let id = w.start(&[
+        "bash",
+        "-c",
+        "yes | head -n 1 >/dev/null; exit ${PIPESTATUS[0]}",
+    ]);
+    assert_eq!(field_num(&w.wait_end(&id), "exit_code"), Some(141.0));
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn signals_ignored_by_the_caller_are_default_for_the_job() {
+    let w = World::new();
+    let out = w
+        .cmd("sh")
+        .args([
+            "-c",
+            "trap '' INT HUP TERM; exec run -q sh -c 'grep -E \"^Sig(Ign|Blk)\" /proc/self/status'",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let id = text(&out.stdout).trim().to_string();
+    w.wait_end(&id);
+    // Signals 1-31 (the low 31 bits). 32-34 are reserved by the C library,
+    // which refuses to change them; only a caller that ignored them passes
+    // that on.
+    let log = w.log(&id);
+    for field in ["SigBlk:", "SigIgn:"] {
+        let line = log.lines().find(|l| l.starts_with(field)).unwrap();
+        let mask = u64::from_str_radix(line[field.len()..].trim(), 16).unwrap();
+        assert_eq!(mask & 0x7fff_ffff, 0, "{log}");
+    }
+}
+
+#[test]
+fn job_survives_the_hangup_of_its_terminal_session() {
+    let w = World::new();
+    let id_file = w.root.join("id");
+    let sh_pid_file = w.root.join("shpid");
+    // A shell in a new session on a real pseudo-terminal (script(1)), which
+    // starts a job and then lingers like an interactive login would.
+    let inner = format!(
+        "echo $$ > {}; run -q sleep 2 > {}; sleep 60",
+        sh_pid_file.display(),
+        id_file.display()
+    );
+    let mut script = w
+        .cmd("script")
+        .args(["-qec", &inner, "/dev/null"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let id = poll("the job id", || {
+        std::fs::read_to_string(&id_file)
+            .ok()
+            .filter(|s| s.ends_with('\n'))
+    });
+    let id = id.trim().to_string();
+    let shell = std::fs::read_to_string(&sh_pid_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    // Hang up the whole session, then make sure it is gone.
+    assert!(kill("HUP", &format!("-{shell}")), "no session to hang up");
+    kill("KILL", &format!("-{shell}"));
+    let _ = script.kill();
+    let _ = script.wait();
+    assert_eq!(w.status(&id), "running", "the job died with its terminal");
+    let job = w.wait_end(&id);
+    assert_eq!(field_str(&job, "status").unwrap(), "done");
+}
+
+#[test]
+fn two_hundred_parallel_launches_give_two_hundred_jobs() {
+    let w = World::new();
+    let children: Vec<_> = (0..200)
+        .map(|_| {
+            w.cmd("run")
+                .args(["-q", "--name", "same", "true"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut ids: Vec<String> = children
+        .into_iter()
+        .map(|child| {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            text(&out.stdout).trim().to_string()
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 200, "ids were not distinct");
+    poll("200 complete records", || {
+        let jobs = w.jobs();
+        (jobs.len() == 200
+            && jobs
+                .values()
+                .all(|j| field_str(j, "status").as_deref() == Some("done")))
+        .then_some(())
+    });
+    for id in &ids {
+        let log = w.log(id);
+        assert!(
+            log.starts_with("$ true\n") && log.contains("--- done: exit 0"),
+            "{log}"
+        );
+    }
+}
+
+#[test]
+fn missing_or_unexecutable_command_leaves_no_files() {
+    let w = World::new();
+    let out = w.output("run", &["no-such-command-xyz", "arg"]);
+    assert_eq!(out.status.code(), Some(127));
+    assert_eq!(
+        text(&out.stderr),
+        "run: no-such-command-xyz: command not found\n"
+    );
+    let script = w.root.join("not-executable.sh");
+    std::fs::write(&script, "#!/bin/sh\necho hi\n").unwrap();
+    let out = w.output("run", &[script.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(126));
+    assert!(
+        text(&out.stderr).ends_with(": permission denied\n"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(w.files(), Vec::<String>::new(), "files were left behind");
+}
+
+#[test]
+fn non_utf8_arguments_reach_the_command_byte_for_byte() {
+    let w = World::new();
+    let target = w.root.join("out.bin");
+    let arg = std::ffi::OsStr::from_bytes(b"caf\xe9 \xff\xfe\x01");
+    let out = w
+        .cmd("run")
+        .args(["-q", "sh", "-c", "printf %s \"$1\" > \"$2\"", "sh"])
+        .arg(arg)
+        .arg(&target)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let id = text(&out.stdout).trim().to_string();
+    w.wait_end(&id);
+    assert_eq!(std::fs::read(&target).unwrap(), b"caf\xe9 \xff\xfe\x01");
+    // The header shows the bytes escaped, never raw.
+    let log = std::fs::read(w.state.join(format!("{id}.log"))).unwrap();
+    let header = log.split(|&b| b == b'\n').next().unwrap();
+    let quoted = br"$'caf\xe9 \xff\xfe\x01'";
+    assert!(
+        header.windows(quoted.len()).any(|w| w == quoted),
+        "{}",
+        text(header)
+    );
+    assert!(!header.contains(&0xff) && !header.contains(&0x01));
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn job_has_only_descriptors_0_1_and_2() {
+    let w = World::new();
+    // The caller holds descriptor 5 open without close-on-exec.
+    let out = w
+        .cmd("sh")
+        .args(["-c", "exec 5</dev/null; exec run -q sh -c 'ls /proc/$$/fd'"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let id = text(&out.stdout).trim().to_string();
+    w.wait_end(&id);
+    let body = w.body(&id);
+    assert_eq!(body.lines().collect::<Vec<_>>(), ["0", "1", "2"], "{body}");
+}
+
+#[test]
+fn run_returns_at_once_even_when_its_output_is_captured() {
+    // Like `ssh host run cmd`: the caller reads run's output to the end,
+    // which only comes once nothing of the job holds the pipe.
+    let w = World::new();
+    let out = w
+        .cmd("run")
+        .args(["-q", "sleep", "30"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let id = text(&out.stdout).trim().to_string();
+    assert_eq!(w.status(&id), "running", "output ended only after the job");
+    let pid = field_num(&w.job(&id), "pid").unwrap() as i64;
+    assert!(kill("KILL", &pid.to_string()));
+    w.wait_status(&id, "killed");
+}
+
+#[test]
+fn state_directory_is_0700_and_files_0600_under_umask_000() {
+    let w = World::new();
+    let out = w
+        .cmd("sh")
+        .args(["-c", "umask 000; exec run -q true"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let id = text(&out.stdout).trim().to_string();
+    w.wait_end(&id);
+    assert_eq!(mode(&w.state), 0o700);
+    for file in w.files() {
+        assert_eq!(mode(&w.state.join(&file)), 0o600, "{file}");
+    }
+    assert_eq!(w.files().len(), 3);
+}
+
+#[test]
+fn a_planted_symlink_at_the_next_log_path_is_not_followed() {
+    let w = World::new();
+    std::fs::create_dir_all(&w.state).unwrap();
+    let target = w.root.join("precious");
+    std::fs::write(&target, "keep me\n").unwrap();
+    // Plant links for this second and the next few, under the exact names.
+    let now = std::time::SystemTime::now();
+    for ahead in 0..5 {
+        let t = now + std::time::Duration::from_secs(ahead);
+        let stamp = Command::new("date")
+            .arg(format!(
+                "-d@{}",
+                t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+            ))
+            .arg("+%Y%m%d_%H%M%S")
+            .output()
+            .unwrap();
+        let id = format!("trap_{}", text(&stamp.stdout).trim());
+        for suffix in [".log", ".pid", ".json"] {
+            std::os::unix::fs::symlink(&target, w.state.join(format!("{id}{suffix}"))).unwrap();
+        }
+    }
+    let id = w.start(&["--name", "trap", "sh", "-c", "echo written"]);
+    assert!(id.ends_with("_2"), "the planted id was reused: {id}");
+    w.wait_end(&id);
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me\n");
+    assert!(w.log(&id).contains("\nwritten\n"));
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn killed_supervisor_reads_running_then_lost() {
+    let w = World::new();
+    let flag = w.root.join("go");
+    let id = w.start(&[
+        "sh",
+        "-c",
+        &format!("while [ ! -e {} ]; do sleep 0.05; done", flag.display()),
+    ]);
+    let pid = field_num(&w.job(&id), "pid").unwrap() as i64;
+    let supervisor = parent_of(pid);
+    assert!(kill("KILL", &supervisor.to_string()));
+    poll("the supervisor to die", || {
+        (!alive(supervisor)).then_some(())
+    });
+    assert_eq!(
+        w.status(&id),
+        "running",
+        "the job is alive, so it is running"
+    );
+    std::fs::write(&flag, "").unwrap();
+    let job = w.wait_status(&id, "lost");
+    assert!(is_null(&job, "exit_code") && is_null(&job, "ended"));
+}
+
+#[test]
+fn timestamps_honour_tz() {
+    let w = World::new();
+    let utc = w
+        .cmd("run")
+        .env("TZ", "UTC0")
+        .args(["-q", "true"])
+        .output()
+        .unwrap();
+    let east = w
+        .cmd("run")
+        .env("TZ", "XYZ-5")
+        .args(["-q", "true"])
+        .output()
+        .unwrap();
+    // true_YYYYmmdd_HHMMSS: the hour is the first two digits of the third part.
+    let hour = |out: &std::process::Output| -> i32 {
+        text(&out.stdout).split('_').nth(2).unwrap()[..2]
+            .parse()
+            .unwrap()
+    };
+    let diff = (hour(&east) - hour(&utc)).rem_euclid(24);
+    assert!(
+        diff == 5 || diff == 4,
+        "TZ=XYZ-5 should be 5 hours ahead of UTC, got {diff}"
+    );
+    let id = text(&east.stdout).trim().to_string();
+    w.wait_end(&id);
+    assert!(w.log(&id).lines().nth(1).unwrap().ends_with(" +0500"));
+}
+
+#[test]
+fn link_creates_the_other_names_and_is_idempotent() {
+    let w = World::new();
+    let dir = w.root.join("links");
+    std::fs::create_dir(&dir).unwrap();
+    let out = w.output("run", &["--link", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for name in NAMES {
+        let target = std::fs::read_link(dir.join(name)).unwrap();
+        assert_eq!(target, binary(), "{name}");
+    }
+    let again = w.output("run", &["--link", dir.to_str().unwrap()]);
+    assert!(again.status.success());
+    assert!(text(&again.stdout).contains("already linked"));
+    // The links work: `runs` lists through its link.
+    let out = Command::new(dir.join("runs"))
+        .env("RUN_DIR", &w.state)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let locked = w.root.join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o500)).unwrap();
+    let out = w.output("run", &["--link", locked.to_str().unwrap()]);
+    if !is_root() {
+        assert_eq!(out.status.code(), Some(1));
+        assert!(text(&out.stderr).contains("run --link DIR"));
+    }
+    let occupied = w.root.join("occupied");
+    std::fs::create_dir(&occupied).unwrap();
+    std::fs::write(occupied.join("runs"), "mine").unwrap();
+    let out = w.output("run", &["--link", occupied.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).starts_with("run: ") && text(&out.stderr).contains("exists"));
+    assert_eq!(
+        std::fs::read_to_string(occupied.join("runs")).unwrap(),
+        "mine"
+    );
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| text(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+#[test]
+fn usage_errors_are_one_line_with_exit_2_and_leave_nothing() {
+    let w = World::new();
+    let cases: &[&[&str]] = &[
+        &[],
+        &["--"],
+        &[""],
+        &["--bogus", "true"],
+        &["--name"],
+        &["--name", "", "true"],
+        &["--name", "..", "true"],
+        &["--name", "a/b", "true"],
+        &["--name", "!!!", "true"],
+    ];
+    for args in cases {
+        let out = w.output("run", args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.starts_with("run: ") && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+    assert_eq!(w.files(), Vec::<String>::new());
+}
+
+#[test]
+fn options_after_the_command_belong_to_the_command() {
+    let w = World::new();
+    let id = w.start(&["sh", "-c", "echo \"$@\"", "sh", "-q", "--name", "x"]);
+    w.wait_end(&id);
+    assert!(w.log(&id).contains("\n-q --name x\n"));
+    assert!(id.starts_with("echo_"), "{id}");
+}
