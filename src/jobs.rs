@@ -8,7 +8,6 @@
 use crate::error::{Error, Result, code};
 use crate::record::{Record, Status};
 use crate::store::{LOG, PID, RECORD, Store, open_read};
-use std::collections::HashMap;
 use std::io::Read;
 
 pub struct Job {
@@ -52,13 +51,15 @@ const HAS_PID: u8 = 4;
 pub fn list(store: &Store) -> Result<Listing> {
     let entries = std::fs::read_dir(store.dir())
         .map_err(|e| Error::io("cannot read state directory", store.dir(), e))?;
-    let mut files: HashMap<String, u8> = HashMap::new();
+    // (stamp, suffix, id, kind of file): sorting puts a job's files side by
+    // side and the jobs in the order their ids were stamped.
+    let mut files: Vec<(u64, u32, String, u8)> = Vec::new();
     let mut problems = Vec::new();
     for entry in entries.flatten() {
-        let Ok(name) = entry.file_name().into_string() else {
+        let Ok(mut name) = entry.file_name().into_string() else {
             continue;
         };
-        let Some((id, bit)) = split_name(&name) else {
+        let Some((id_len, bit)) = split_name(&name) else {
             continue;
         };
         if entry.file_type().is_ok_and(|t| t.is_dir()) {
@@ -68,30 +69,37 @@ pub fn list(store: &Store) -> Result<Listing> {
             ));
             continue;
         }
-        *files.entry(id.to_string()).or_default() |= bit;
+        name.truncate(id_len);
+        let (stamp, suffix) = parse_stamp(&name).map_or((0, 0), |(t, n, _)| (t, n));
+        files.push((stamp, suffix, name, bit));
     }
-    let mut jobs: Vec<Job> = files
-        .into_iter()
-        .map(|(id, bits)| load(store, id, bits, &mut problems))
-        .collect();
-    // Start times come from the records (or the id's stamp), to the
-    // microsecond, so jobs of the same second keep their order.
-    jobs.sort_unstable_by(|a, b| {
-        (a.record.started.total_cmp(&b.record.started)).then_with(|| a.id().cmp(b.id()))
-    });
+    files.sort_unstable();
+    let mut jobs: Vec<Job> = Vec::with_capacity(files.len());
+    let mut buf = Vec::new();
+    let mut files = files.into_iter().peekable();
+    while let Some((_, _, id, mut bits)) = files.next() {
+        while let Some((_, _, _, bit)) = files.next_if(|next| next.2 == id) {
+            bits |= bit;
+        }
+        jobs.push(load(store, id, bits, &mut buf, &mut problems));
+    }
+    // Ids give the second; the records' start times keep jobs of the same
+    // second in order. The input is nearly sorted, so this stable sort is
+    // close to linear.
+    jobs.sort_by(|a, b| a.record.started.total_cmp(&b.record.started));
     Ok(Listing { jobs, problems })
 }
 
-/// `x_20251205_163539.json` → (`x_20251205_163539`, HAS_RECORD). Hidden
-/// (temporary) files and foreign names are not job files.
-fn split_name(name: &str) -> Option<(&str, u8)> {
+/// `x_20251205_163539.json` → (length of `x_20251205_163539`, HAS_RECORD).
+/// Hidden (temporary) files and foreign names are not job files.
+fn split_name(name: &str) -> Option<(usize, u8)> {
     if name.starts_with('.') {
         return None;
     }
     [(RECORD, HAS_RECORD), (LOG, HAS_LOG), (PID, HAS_PID)]
         .into_iter()
-        .find_map(|(suffix, bit)| Some((name.strip_suffix(suffix)?, bit)))
-        .filter(|(id, _)| !id.is_empty())
+        .find_map(|(suffix, bit)| Some((name.strip_suffix(suffix)?.len(), bit)))
+        .filter(|&(len, _)| len > 0)
 }
 
 /// `build_20251205_163539_2` → (20251205163539, 2, "build").
@@ -100,21 +108,24 @@ pub fn parse_stamp(id: &str) -> Option<(u64, u32, &str)> {
     let mut parts = id.rsplitn(4, '_');
     let (a, b, c) = (parts.next()?, parts.next()?, parts.next()?);
     let rest = parts.next();
+    let number = |date: &str, time: &str| -> Option<u64> {
+        Some(date.parse::<u64>().ok()? * 1_000_000 + time.parse::<u64>().ok()?)
+    };
     if digits(b, 8) && digits(a, 6) {
         let name_len = id.len() - a.len() - b.len() - 2;
-        return Some((format!("{b}{a}").parse().ok()?, 1, &id[..name_len]));
+        return Some((number(b, a)?, 1, &id[..name_len]));
     }
     let suffix: u32 = a.parse().ok().filter(|_| digits(a, a.len()))?;
     if digits(c, 8) && digits(b, 6) && rest.is_some() {
         let name_len = id.len() - a.len() - b.len() - c.len() - 3;
-        return Some((format!("{c}{b}").parse().ok()?, suffix, &id[..name_len]));
+        return Some((number(c, b)?, suffix, &id[..name_len]));
     }
     None
 }
 
-fn load(store: &Store, id: String, bits: u8, problems: &mut Vec<String>) -> Job {
+fn load(store: &Store, id: String, bits: u8, buf: &mut Vec<u8>, problems: &mut Vec<String>) -> Job {
     if bits & HAS_RECORD != 0 {
-        match store.read_record(&id) {
+        match store.read_record_with(&id, buf) {
             Ok(Some(mut record)) => {
                 // The file name is the id that every command keys on.
                 record.id = id;
@@ -282,11 +293,8 @@ mod tests {
 
     #[test]
     fn job_file_names_split() {
-        assert_eq!(
-            split_name("x_20251205_163539.json"),
-            Some(("x_20251205_163539", HAS_RECORD))
-        );
-        assert_eq!(split_name("x.log"), Some(("x", HAS_LOG)));
+        assert_eq!(split_name("x_20251205_163539.json"), Some((17, HAS_RECORD)));
+        assert_eq!(split_name("x.log"), Some((1, HAS_LOG)));
         assert_eq!(split_name(".x.json.tmp"), None);
         assert_eq!(split_name(".log"), None);
         assert_eq!(split_name("notes.txt"), None);

@@ -11,6 +11,8 @@ mod naming;
 mod quote;
 mod record;
 mod run;
+mod runlog;
+mod runrm;
 mod runs;
 mod spawn;
 mod store;
@@ -32,7 +34,9 @@ fn main() {
     let rest = args.split_off(1.min(args.len()));
     let (name, result) = match invoked.as_str() {
         "runs" => ("runs", runs::main(rest)),
-        name @ ("runlog" | "runrm" | "runkill" | "runwait") => (
+        "runlog" => ("runlog", runlog::main(rest)),
+        "runrm" => ("runrm", runrm::main(rest)),
+        name @ ("runkill" | "runwait") => (
             name,
             Err(Error::usage("not available yet in this version of run")),
         ),

@@ -73,47 +73,43 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         let width = terminal
             .then(|| crate::sys::terminal_width(std::os::fd::AsFd::as_fd(&stdout)))
             .flatten();
-        for line in table(&shown, colour, width) {
-            let _ = writeln!(out, "{line}");
-        }
+        table(&mut out, &shown, colour, width);
     }
-    out.flush().map_err(|e| {
-        Error::new(
+    match out.flush() {
+        // A reader that stopped early (`runs | head`) is not an error.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::new(
             code::FAILURE,
             format!("cannot write: {}", crate::error::describe(&e)),
-        )
-    })?;
-    Ok(code::OK)
+        )),
+        _ => Ok(code::OK),
+    }
 }
 
-/// The listing's lines: mark, status, id, detail, duration, command; columns
-/// padded to the widest cell, the command cut to `width` if given.
-fn table(jobs: &[&Job], colour: bool, width: Option<usize>) -> Vec<String> {
+/// The listing: mark, status, id, detail, duration, command; columns padded
+/// to the widest cell, each line cut to `width` if given.
+fn table(out: &mut impl Write, jobs: &[&Job], colour: bool, width: Option<usize>) {
     let now = crate::time::unix_seconds(SystemTime::now());
     let rows: Vec<[String; 4]> = jobs
         .iter()
         .map(|job| {
             let record = &job.record;
-            let detail = match (job.status, &record.signal, record.exit_code, record.pid) {
+            let mut detail = match (job.status, &record.signal, record.exit_code, record.pid) {
                 (_, Some(signal), _, _) => signal.clone(),
                 (_, None, Some(code), _) => format!("exit {code}"),
                 (Status::Running | Status::Ended, _, _, Some(pid)) => format!("pid {pid}"),
                 _ => "-".to_string(),
             };
-            let detail = if job.legacy {
-                format!("{detail} (old)")
-            } else {
-                detail
+            if job.legacy {
+                detail.push_str(" (old)");
+            }
+            let seconds = match (record.duration, job.status) {
+                (Some(d), _) => Some(d),
+                (None, Status::Running) if record.started > 0.0 => Some(now - record.started),
+                _ => None,
             };
-            let duration = match (record.duration, job.status) {
-                (Some(d), _) => {
-                    crate::time::duration(std::time::Duration::from_secs_f64(d.max(0.0)))
-                }
-                (None, Status::Running) if record.started > 0.0 => crate::time::duration(
-                    std::time::Duration::from_secs_f64((now - record.started).max(0.0)),
-                ),
-                _ => "-".to_string(),
-            };
+            let duration = seconds.map_or("-".to_string(), |s| {
+                crate::time::duration(std::time::Duration::from_secs_f64(s.max(0.0)))
+            });
             [
                 crate::quote::escape(job.id()),
                 detail,
@@ -123,40 +119,62 @@ fn table(jobs: &[&Job], colour: bool, width: Option<usize>) -> Vec<String> {
         })
         .collect();
     let widest = |i: usize| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);
-    let (id_w, detail_w, duration_w) = (widest(0), widest(1), widest(2));
-    jobs.iter()
-        .zip(rows)
-        .map(|(job, [id, detail, duration, command])| {
-            let status = job.status;
-            let mark = if status == Status::Running {
-                '●'
+    let widths = [widest(0), widest(1), widest(2)];
+    let mut line = String::new();
+    for (job, row) in jobs.iter().zip(&rows) {
+        let status = job.status;
+        line.clear();
+        line.push(if status == Status::Running {
+            '●'
+        } else {
+            '○'
+        });
+        line.push(' ');
+        pad(&mut line, status.word(), 7);
+        for (i, width) in widths.into_iter().enumerate() {
+            line.push(' ');
+            if i == 2 {
+                // Durations align right.
+                line.extend(std::iter::repeat_n(
+                    ' ',
+                    width.saturating_sub(row[i].chars().count()),
+                ));
+                line.push_str(&row[i]);
             } else {
-                '○'
-            };
-            let word = format!("{mark} {:<7}", status.word());
-            let mut line =
-                format!("{id:<id_w$}  {detail:<detail_w$}  {duration:>duration_w$}  {command}");
-            if let Some(width) = width {
-                let room = width.saturating_sub(10);
-                if line.chars().count() > room {
-                    line = line
-                        .chars()
-                        .take(room.saturating_sub(1))
-                        .collect::<String>()
-                        + "…";
-                }
+                pad(&mut line, &row[i], width);
             }
-            let paint = match status {
-                Status::Done => "32",
-                Status::Failed | Status::Killed => "31",
-                Status::Lost => "33",
-                _ => "",
-            };
-            if colour && !paint.is_empty() {
-                format!("\x1b[{paint}m{word}\x1b[0m {line}")
-            } else {
-                format!("{word} {line}")
-            }
-        })
-        .collect()
+            line.push(' ');
+        }
+        line.push_str(&row[3]);
+        if let Some(width) = width
+            && line.chars().count() > width
+        {
+            line = line
+                .chars()
+                .take(width.saturating_sub(1))
+                .collect::<String>()
+                + "…";
+        }
+        let paint = match status {
+            Status::Done => "\x1b[32m",
+            Status::Failed | Status::Killed => "\x1b[31m",
+            Status::Lost => "\x1b[33m",
+            _ => "",
+        };
+        let _ = if colour && !paint.is_empty() {
+            // Colour the mark and the word, which are never cut.
+            let split = line.char_indices().nth(9).map_or(line.len(), |(i, _)| i);
+            writeln!(out, "{paint}{}\x1b[0m{}", &line[..split], &line[split..])
+        } else {
+            writeln!(out, "{line}")
+        };
+    }
+}
+
+fn pad(line: &mut String, text: &str, width: usize) {
+    line.push_str(text);
+    line.extend(std::iter::repeat_n(
+        ' ',
+        width.saturating_sub(text.chars().count()),
+    ));
 }

@@ -282,43 +282,54 @@ pub fn home_from_passwd() -> Option<PathBuf> {
     (!dir.is_empty()).then(|| PathBuf::from(OsString::from_vec(dir.as_bytes().to_vec())))
 }
 
+const SIGNALS: &[(libc::c_int, &str)] = &[
+    (libc::SIGHUP, "SIGHUP"),
+    (libc::SIGINT, "SIGINT"),
+    (libc::SIGQUIT, "SIGQUIT"),
+    (libc::SIGILL, "SIGILL"),
+    (libc::SIGTRAP, "SIGTRAP"),
+    (libc::SIGABRT, "SIGABRT"),
+    (libc::SIGBUS, "SIGBUS"),
+    (libc::SIGFPE, "SIGFPE"),
+    (libc::SIGKILL, "SIGKILL"),
+    (libc::SIGUSR1, "SIGUSR1"),
+    (libc::SIGSEGV, "SIGSEGV"),
+    (libc::SIGUSR2, "SIGUSR2"),
+    (libc::SIGPIPE, "SIGPIPE"),
+    (libc::SIGALRM, "SIGALRM"),
+    (libc::SIGTERM, "SIGTERM"),
+    (libc::SIGCHLD, "SIGCHLD"),
+    (libc::SIGCONT, "SIGCONT"),
+    (libc::SIGSTOP, "SIGSTOP"),
+    (libc::SIGTSTP, "SIGTSTP"),
+    (libc::SIGTTIN, "SIGTTIN"),
+    (libc::SIGTTOU, "SIGTTOU"),
+    (libc::SIGURG, "SIGURG"),
+    (libc::SIGXCPU, "SIGXCPU"),
+    (libc::SIGXFSZ, "SIGXFSZ"),
+    (libc::SIGVTALRM, "SIGVTALRM"),
+    (libc::SIGPROF, "SIGPROF"),
+    (libc::SIGWINCH, "SIGWINCH"),
+    (libc::SIGIO, "SIGIO"),
+    (libc::SIGSYS, "SIGSYS"),
+];
+
 /// `SIGTERM` for 15, and so on; `SIG<n>` for numbers without a name.
 pub fn signal_name(sig: i32) -> String {
-    const NAMES: &[(libc::c_int, &str)] = &[
-        (libc::SIGHUP, "SIGHUP"),
-        (libc::SIGINT, "SIGINT"),
-        (libc::SIGQUIT, "SIGQUIT"),
-        (libc::SIGILL, "SIGILL"),
-        (libc::SIGTRAP, "SIGTRAP"),
-        (libc::SIGABRT, "SIGABRT"),
-        (libc::SIGBUS, "SIGBUS"),
-        (libc::SIGFPE, "SIGFPE"),
-        (libc::SIGKILL, "SIGKILL"),
-        (libc::SIGUSR1, "SIGUSR1"),
-        (libc::SIGSEGV, "SIGSEGV"),
-        (libc::SIGUSR2, "SIGUSR2"),
-        (libc::SIGPIPE, "SIGPIPE"),
-        (libc::SIGALRM, "SIGALRM"),
-        (libc::SIGTERM, "SIGTERM"),
-        (libc::SIGCHLD, "SIGCHLD"),
-        (libc::SIGCONT, "SIGCONT"),
-        (libc::SIGSTOP, "SIGSTOP"),
-        (libc::SIGTSTP, "SIGTSTP"),
-        (libc::SIGTTIN, "SIGTTIN"),
-        (libc::SIGTTOU, "SIGTTOU"),
-        (libc::SIGURG, "SIGURG"),
-        (libc::SIGXCPU, "SIGXCPU"),
-        (libc::SIGXFSZ, "SIGXFSZ"),
-        (libc::SIGVTALRM, "SIGVTALRM"),
-        (libc::SIGPROF, "SIGPROF"),
-        (libc::SIGWINCH, "SIGWINCH"),
-        (libc::SIGIO, "SIGIO"),
-        (libc::SIGSYS, "SIGSYS"),
-    ];
-    match NAMES.iter().find(|(n, _)| *n == sig) {
+    match SIGNALS.iter().find(|(n, _)| *n == sig) {
         Some((_, name)) => name.to_string(),
         None => format!("SIG{sig}"),
     }
+}
+
+/// The number of a signal named `SIGTERM`, `TERM` or `SIG15`.
+pub fn signal_number(name: &str) -> Option<i32> {
+    let bare = name.strip_prefix("SIG").unwrap_or(name);
+    SIGNALS
+        .iter()
+        .find(|(_, n)| &n[3..] == bare)
+        .map(|(sig, _)| *sig)
+        .or_else(|| bare.parse().ok())
 }
 
 /// `mktime(3)`: local broken-down time back to Unix seconds (DST guessed).
@@ -383,4 +394,68 @@ pub fn terminal_width(fd: BorrowedFd<'_>) -> Option<usize> {
     // SAFETY: the pointer is valid for the ioctl's one out-argument.
     let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut size) };
     (rc == 0 && size.ws_col > 0).then_some(size.ws_col as usize)
+}
+
+/// Wakes a follower when a log grows or a writer closes it: inotify on Linux,
+/// a short sleep elsewhere.
+pub struct LogWatch {
+    #[cfg(target_os = "linux")]
+    inotify: OwnedFd,
+}
+
+impl LogWatch {
+    #[cfg(target_os = "linux")]
+    pub fn new(path: &std::path::Path) -> io::Result<LogWatch> {
+        let path = CString::new(path.as_os_str().as_bytes())?;
+        // SAFETY: no pointer arguments.
+        let fd = cvt(unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) })?;
+        // SAFETY: inotify_init1 returned a fresh descriptor that we now own.
+        let inotify = unsafe { OwnedFd::from_raw_fd(fd) };
+        let mask = libc::IN_MODIFY | libc::IN_CLOSE_WRITE | libc::IN_DONT_FOLLOW;
+        // SAFETY: `path` is a valid NUL-terminated string.
+        cvt(unsafe { libc::inotify_add_watch(fd, path.as_ptr(), mask) })?;
+        Ok(LogWatch { inotify })
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub fn new(_path: &std::path::Path) -> io::Result<LogWatch> {
+        Ok(LogWatch {})
+    }
+
+    /// Block until the log changes or `timeout` passes.
+    #[cfg(target_os = "linux")]
+    pub fn wait(&self, timeout: std::time::Duration) {
+        let mut pollfd = libc::pollfd {
+            fd: self.inotify.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(&mut pollfd, 1, timeout.as_millis() as libc::c_int) };
+        let mut events = [0u8; 4096];
+        // Drain the events; which one came does not matter.
+        // SAFETY: the buffer and its length match; the fd is non-blocking.
+        while unsafe { libc::read(pollfd.fd, events.as_mut_ptr().cast(), events.len()) } > 0 {}
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub fn wait(&self, timeout: std::time::Duration) {
+        std::thread::sleep(timeout.min(std::time::Duration::from_millis(200)));
+    }
+}
+
+/// Make SIGINT end the process at once with status 130, the shell's code for
+/// an interrupt, instead of dying by the signal.
+pub fn exit_130_on_interrupt() {
+    extern "C" fn on_interrupt(_: libc::c_int) {
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(130) }
+    }
+    // SAFETY: the handler only calls an async-signal-safe function.
+    unsafe {
+        libc::signal(
+            libc::SIGINT,
+            on_interrupt as *const () as libc::sighandler_t,
+        )
+    };
 }

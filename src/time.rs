@@ -109,3 +109,37 @@ mod tests {
         assert_eq!(duration(s(86400 + 4 * 3600 + 1)), "1d 4h");
     }
 }
+
+/// `90s`, `30m`, `12h`, `7d` (or bare seconds) as a Duration.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return None,
+    };
+    let n: u64 = number.parse().ok()?;
+    Some(Duration::from_secs(n.checked_mul(scale)?))
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("30m"), Some(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("12h"), Some(Duration::from_secs(43200)));
+        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(604800)));
+        assert_eq!(parse_duration("5"), Some(Duration::from_secs(5)));
+        for bad in ["", "m", "5x", "-5s", "1.5h", "5 s", "99999999999999999999d"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+}

@@ -155,6 +155,43 @@ impl World {
         }
     }
 
+    /// Make the state directory (0700) if `run` has not yet.
+    pub fn ensure_state(&self) {
+        use std::os::unix::fs::DirBuilderExt;
+        let _ = std::fs::DirBuilder::new().mode(0o700).create(&self.state);
+    }
+
+    /// Put a file straight into the state directory.
+    pub fn plant(&self, name: &str, content: &[u8]) -> PathBuf {
+        self.ensure_state();
+        let path = self.state.join(name);
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+
+    /// Copy in the jobs of the original shell version kept as a fixture.
+    pub fn seed_legacy(&self) {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/legacy");
+        for entry in std::fs::read_dir(fixtures).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name().into_string().unwrap();
+            self.plant(&name, &std::fs::read(entry.path()).unwrap());
+        }
+    }
+
+    /// A finished job's record, written directly (as a reboot or an older
+    /// run would have left it).
+    pub fn plant_record(&self, id: &str, ended: Option<f64>, exit_code: Option<i32>) {
+        let null = |v: Option<String>| v.unwrap_or_else(|| "null".into());
+        let record = format!(
+            "{{\"id\":\"{id}\",\"name\":\"x\",\"command\":[\"sleep\",\"1\"],\"cwd\":\"/\",\"host\":\"h\",\"pid\":4194002,\"pgid\":4194002,\"started\":1764948939.0,\"ended\":{},\"duration\":{},\"exit_code\":{},\"signal\":null,\"status\":\"running\",\"topic\":null,\"log\":\"/nonexistent\"}}\n",
+            null(ended.map(|e| e.to_string())),
+            null(ended.map(|_| "1.0".to_string())),
+            null(exit_code.map(|c| c.to_string())),
+        );
+        self.plant(&format!("{id}.json"), record.as_bytes());
+    }
+
     pub fn files(&self) -> Vec<String> {
         let mut names: Vec<String> = match std::fs::read_dir(&self.state) {
             Ok(dir) => dir

@@ -1,0 +1,251 @@
+//! `runrm [OPTIONS] [JOB...]`: remove finished jobs.
+//!
+//! Rule: a running job is never removed. "Finished" is the job store's
+//! status, checked again while runrm itself holds the job's lock, so no job
+//! can start or run under it; a job's record goes last, so an interrupted
+//! runrm leaves a job that `runs` still shows.
+
+use crate::error::{Error, Result, code};
+use crate::jobs::{self, Job};
+use crate::quote::escape;
+use crate::record::Status;
+use crate::store::{LOG, PID, RECORD, Store, open_read};
+use std::ffi::OsString;
+use std::fs;
+use std::io;
+use std::time::{Duration, SystemTime};
+
+const HELP: &str = "\
+runrm - remove finished jobs (log, pid file and record)
+
+Usage: runrm [OPTIONS] [JOB...]
+
+Without JOB, every finished job (done, failed, killed, lost) goes. JOB is an
+id, a unique id prefix, or a name (the newest job of that name). Running
+jobs are never removed, even when named. Selectors combine; all must hold.
+
+Options:
+      --older-than DURATION  only jobs that ended longer ago (90s, 30m, 12h, 7d)
+      --failed               only failed, killed and lost jobs
+      --keep N               keep the newest N of the jobs selected
+      --dry-run              list what would go, remove nothing
+  -h, --help                 show this help
+
+Exit status: 0 done; 1 a named job was running, or a file could not be
+removed; 2 bad usage.";
+
+pub fn main(args: Vec<OsString>) -> Result<i32> {
+    let mut p = pico_args::Arguments::from_vec(args);
+    if p.contains(["-h", "--help"]) {
+        println!("{HELP}");
+        return Ok(code::OK);
+    }
+    let older_than: Option<Duration> = p
+        .opt_value_from_fn("--older-than", |s| {
+            crate::time::parse_duration(s).ok_or("bad duration")
+        })
+        .map_err(|_| Error::usage("--older-than needs a duration such as 90s, 30m, 12h or 7d"))?;
+    let keep: Option<usize> = p
+        .opt_value_from_str("--keep")
+        .map_err(|_| Error::usage("--keep needs a number of jobs"))?;
+    let failed_only = p.contains("--failed");
+    let dry_run = p.contains("--dry-run");
+    let references = p.finish();
+    if let Some(arg) = references
+        .iter()
+        .find(|a| a.as_encoded_bytes().starts_with(b"-"))
+    {
+        let shown = crate::quote::shell_quote(arg.as_encoded_bytes());
+        return Err(Error::usage(format!(
+            "unknown option {shown} (see runrm --help)"
+        )));
+    }
+    let store = Store::open()?;
+    let listing = jobs::list(&store)?;
+    let mut status = code::OK;
+
+    // Named jobs must all resolve before anything is removed.
+    let mut chosen: Vec<&Job> = Vec::new();
+    for reference in &references {
+        let job = jobs::resolve(&listing.jobs, &reference.to_string_lossy())?;
+        if job.status == Status::Running {
+            eprintln!("runrm: {} is running; not removed", escape(job.id()));
+            status = code::FAILURE;
+        } else if !chosen.iter().any(|c| c.id() == job.id()) {
+            chosen.push(job);
+        }
+    }
+    if references.is_empty() {
+        chosen = listing
+            .jobs
+            .iter()
+            .filter(|j| j.status.is_finished())
+            .collect();
+    }
+    let now = SystemTime::now();
+    chosen.retain(|job| {
+        let failed = matches!(job.status, Status::Failed | Status::Killed | Status::Lost);
+        let old_enough = older_than.is_none_or(|age| {
+            ended_at(&store, job).is_some_and(|t| now.duration_since(t).unwrap_or_default() >= age)
+        });
+        (!failed_only || failed) && old_enough
+    });
+    if let Some(keep) = keep {
+        // `chosen` is oldest first: keep its last `keep`.
+        chosen.truncate(chosen.len().saturating_sub(keep));
+    }
+
+    let (mut removed, mut freed) = (0usize, 0u64);
+    for job in chosen {
+        if dry_run {
+            println!("would remove {}", escape(job.id()));
+            removed += 1;
+            freed += job_size(&store, job.id());
+            continue;
+        }
+        match remove(&store, job) {
+            Ok(Some(bytes)) => {
+                removed += 1;
+                freed += bytes;
+            }
+            Ok(None) => {
+                eprintln!(
+                    "runrm: {} is still held open by a process; not removed",
+                    escape(job.id())
+                );
+                status = code::FAILURE;
+            }
+            Err(problem) => {
+                eprintln!("runrm: {problem}");
+                status = code::FAILURE;
+            }
+        }
+    }
+    let verb = if dry_run { "would remove" } else { "removed" };
+    let plural = if removed == 1 { "" } else { "s" };
+    println!("{verb} {removed} job{plural}, {} freed", size(freed));
+    Ok(status)
+}
+
+/// When the job ended: its record's end, else (lost, or of the original
+/// version) the last change to its log, else its start.
+fn ended_at(store: &Store, job: &Job) -> Option<SystemTime> {
+    let record = &job.record;
+    let secs = record.ended.or_else(|| {
+        fs::symlink_metadata(store.path(job.id(), LOG))
+            .and_then(|m| m.modified())
+            .ok()
+            .map(crate::time::unix_seconds)
+    });
+    let secs = secs.unwrap_or(record.started);
+    SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs_f64(secs.max(0.0)))
+}
+
+fn job_size(store: &Store, id: &str) -> u64 {
+    [LOG, PID, RECORD]
+        .iter()
+        .filter_map(|s| fs::symlink_metadata(store.path(id, s)).ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// Remove one job's files while holding its lock. `Ok(None)` if the job
+/// turned out to be running after all; `Ok(Some(bytes))` when removed.
+fn remove(store: &Store, job: &Job) -> std::result::Result<Option<u64>, String> {
+    let id = job.id();
+    // Hold the log's lock for the whole removal: while we hold it, nothing
+    // of the job can be alive. A `runs` probing the lock holds it for a
+    // moment, so try a few times.
+    let _lock = match open_read(&store.path(id, LOG)) {
+        Ok(log) => {
+            let mut attempts = 0;
+            loop {
+                match log.try_lock() {
+                    Ok(()) => break Some(log),
+                    Err(fs::TryLockError::WouldBlock) if attempts < 20 => {
+                        attempts += 1;
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(fs::TryLockError::WouldBlock) => return Ok(None),
+                    Err(fs::TryLockError::Error(e)) => {
+                        return Err(format!(
+                            "{}: cannot lock log: {}",
+                            escape(id),
+                            crate::error::describe(&e)
+                        ));
+                    }
+                }
+            }
+        }
+        Err(_) => None,
+    };
+    let mut freed = 0;
+    let mut problems = Vec::new();
+    for suffix in [LOG, PID, RECORD] {
+        let path = store.path(id, suffix);
+        let meta = match fs::symlink_metadata(&path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                problems.push(format!(
+                    "{}: {}",
+                    escape(&path.to_string_lossy()),
+                    crate::error::describe(&e)
+                ));
+                continue;
+            }
+        };
+        if !meta.is_file() {
+            problems.push(format!(
+                "{}: not a regular file; left alone",
+                escape(&path.to_string_lossy())
+            ));
+            continue;
+        }
+        if suffix == RECORD && !problems.is_empty() {
+            // Keep the job visible while any of its files remain.
+            break;
+        }
+        match fs::remove_file(&path) {
+            Ok(()) => freed += meta.len(),
+            Err(e) => problems.push(format!(
+                "cannot remove {}: {}",
+                escape(&path.to_string_lossy()),
+                crate::error::describe(&e)
+            )),
+        }
+    }
+    if problems.is_empty() {
+        Ok(Some(freed))
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+/// `1.5 MiB`, `320 KiB`, `12 B`.
+fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_human() {
+        assert_eq!(size(12), "12 B");
+        assert_eq!(size(2048), "2.0 KiB");
+        assert_eq!(size(1536 * 1024), "1.5 MiB");
+    }
+}

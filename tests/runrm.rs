@@ -1,0 +1,248 @@
+//! `runrm`: what it removes, its selectors, and that it never removes a
+//! running job or follows a symlink.
+
+mod common;
+use common::*;
+
+fn gated(w: &World, flag: &str) -> String {
+    let flag = w.root.join(flag);
+    w.start(&[
+        "sh",
+        "-c",
+        &format!("while [ ! -e {} ]; do sleep 0.02; done", flag.display()),
+    ])
+}
+
+fn ids(w: &World) -> Vec<String> {
+    let mut ids: Vec<String> = w.jobs().into_keys().collect();
+    ids.sort();
+    ids
+}
+
+fn finished(w: &World, args: &[&str]) -> String {
+    let id = w.start(args);
+    w.wait_end(&id);
+    id
+}
+
+const HOUR: f64 = 3600.0;
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+#[test]
+fn without_selectors_every_finished_job_goes_and_running_ones_stay() {
+    let w = World::new();
+    let running = gated(&w, "go");
+    finished(&w, &["true"]);
+    finished(&w, &["sh", "-c", "exit 3"]);
+    finished(&w, &["sh", "-c", "kill $$"]);
+    w.plant_record("lost_20240101_000000", None, None);
+    let out = w.output("runrm", &[] as &[&str]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("removed 4 jobs, "),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(ids(&w), [running.as_str()]);
+    let mut left = w.files();
+    left.retain(|f| !f.starts_with(&running));
+    assert!(left.is_empty(), "left behind: {left:?}");
+    open_gate(&w, "go");
+    w.wait_end(&running);
+}
+
+fn open_gate(w: &World, flag: &str) {
+    std::fs::write(w.root.join(flag), "").unwrap();
+}
+
+#[test]
+fn a_named_running_job_is_kept_with_exit_1() {
+    let w = World::new();
+    let running = gated(&w, "go");
+    let done = finished(&w, &["true"]);
+    let out = w.output("runrm", &[&running, &done]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains(&format!("runrm: {running} is running; not removed")));
+    assert_eq!(ids(&w), [running.as_str()]);
+    open_gate(&w, "go");
+    w.wait_end(&running);
+    // An unknown name removes nothing at all.
+    let out = w.output("runrm", &[&running, "no-such-job"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(ids(&w), [running]);
+}
+
+#[test]
+fn older_than_failed_and_keep_select_together() {
+    let w = World::new();
+    let t = now();
+    w.plant_record("old_20240101_000000", Some(t - 48.0 * HOUR), Some(0));
+    w.plant_record("oldfail_20240101_000001", Some(t - 47.0 * HOUR), Some(2));
+    w.plant_record("newfail_20240101_000002", Some(t - 60.0), Some(2));
+    w.plant_record("new_20240101_000003", Some(t - 30.0), Some(0));
+
+    let out = w.output("runrm", &["--older-than", "1d", "--dry-run"]);
+    let listed = text(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("would remove ") && !l.ends_with(" freed"))
+        .count();
+    assert_eq!(listed, 2);
+    assert_eq!(ids(&w).len(), 4, "--dry-run removed something");
+
+    assert!(
+        w.output("runrm", &["--failed", "--older-than", "12h"])
+            .status
+            .success()
+    );
+    assert_eq!(
+        ids(&w),
+        [
+            "new_20240101_000003",
+            "newfail_20240101_000002",
+            "old_20240101_000000"
+        ]
+    );
+
+    assert!(w.output("runrm", &["--failed"]).status.success());
+    assert_eq!(ids(&w), ["new_20240101_000003", "old_20240101_000000"]);
+
+    w.plant_record("newest_20240101_000004", Some(t), Some(0));
+    assert!(w.output("runrm", &["--keep", "2"]).status.success());
+    assert_eq!(ids(&w), ["new_20240101_000003", "newest_20240101_000004"]);
+
+    for bad in [
+        &["--older-than", "soon"][..],
+        &["--keep", "-1"],
+        &["--keep"],
+        &["--bogus"],
+    ] {
+        let out = w.output("runrm", bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(text(&out.stderr).starts_with("runrm: "));
+    }
+    assert_eq!(ids(&w).len(), 2);
+}
+
+#[test]
+fn the_summary_counts_the_space_freed() {
+    let w = World::new();
+    w.plant_record("a_20240101_000000", Some(1.0), Some(0));
+    let record_size = std::fs::metadata(w.state.join("a_20240101_000000.json"))
+        .unwrap()
+        .len();
+    w.plant(
+        "a_20240101_000000.log",
+        &vec![b'x'; 3 * 1024 * 1024 - record_size as usize],
+    );
+    let out = w.output("runrm", &["--dry-run"]);
+    assert_eq!(
+        text(&out.stdout),
+        "would remove a_20240101_000000\nwould remove 1 job, 3.0 MiB freed\n"
+    );
+    let out = w.output("runrm", &[] as &[&str]);
+    assert_eq!(text(&out.stdout), "removed 1 job, 3.0 MiB freed\n");
+    assert!(w.files().is_empty());
+}
+
+#[test]
+fn jobs_of_the_original_shell_version_are_removed_when_their_process_is_gone() {
+    let w = World::new();
+    w.seed_legacy();
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let stamp = text(
+        &std::process::Command::new("date")
+            .arg("+%Y%m%d_%H%M%S")
+            .output()
+            .unwrap()
+            .stdout,
+    );
+    let live = format!("live_{}", stamp.trim());
+    w.plant(
+        &format!("{live}.pid"),
+        format!("{}\n", sleeper.id()).as_bytes(),
+    );
+    w.plant(&format!("{live}.log"), b"$ sleep 30\n---\n");
+    let out = w.output("runrm", &[] as &[&str]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("removed 2 jobs"));
+    assert_eq!(w.files(), [format!("{live}.log"), format!("{live}.pid")]);
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+}
+
+#[test]
+fn symlinks_are_never_followed_and_their_targets_survive() {
+    let w = World::new();
+    let target = w.root.join("precious");
+    std::fs::write(&target, "keep").unwrap();
+    w.ensure_state();
+    for suffix in [".log", ".pid"] {
+        std::os::unix::fs::symlink(
+            &target,
+            w.state.join(format!("evil_20240101_000000{suffix}")),
+        )
+        .unwrap();
+    }
+    w.plant_record("evil_20240101_000000", Some(1.0), Some(0));
+    let out = w.output("runrm", &[] as &[&str]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("not a regular file; left alone"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
+    // The links and the record stay: the job is still visible.
+    assert!(w.files().contains(&"evil_20240101_000000.json".to_string()));
+    assert!(
+        std::fs::symlink_metadata(w.state.join("evil_20240101_000000.log"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}
+
+#[test]
+fn jobs_started_while_runrm_runs_are_never_removed() {
+    let w = World::new();
+    let remover = {
+        let runrm = w.bin.join("runrm");
+        let state = w.state.clone();
+        std::thread::spawn(move || {
+            for _ in 0..40 {
+                let out = std::process::Command::new(&runrm)
+                    .env("RUN_DIR", &state)
+                    .output()
+                    .unwrap();
+                assert!(out.status.code() == Some(0) || out.status.code() == Some(1));
+            }
+        })
+    };
+    let started: Vec<String> = (0..30).map(|_| gated(&w, "go")).collect();
+    remover.join().unwrap();
+    let jobs = w.jobs();
+    for id in &started {
+        assert_eq!(
+            field_str(&jobs[id.as_str()], "status").as_deref(),
+            Some("running"),
+            "{id}"
+        );
+        assert!(
+            w.state.join(format!("{id}.log")).exists(),
+            "{id}: log removed"
+        );
+    }
+    open_gate(&w, "go");
+    for id in &started {
+        w.wait_end(id);
+    }
+}

@@ -1,0 +1,384 @@
+//! `runs`: the listing, its status words, JSON, filters, colour, escaping,
+//! original-format jobs and damaged state directories.
+
+mod common;
+use common::*;
+use std::process::Stdio;
+
+/// One job of each status; returns (running, done, failed, killed, lost).
+fn one_of_each(w: &World) -> [String; 5] {
+    let done = w.start(&["true"]);
+    let failed = w.start(&["sh", "-c", "exit 3"]);
+    let killed = w.start(&["sh", "-c", "kill -TERM $$"]);
+    // Lost as after a reboot: no end recorded, and no one holds the lock.
+    let lost = "gone_20240101_000000".to_string();
+    w.plant_record(&lost, None, None);
+    w.plant(&format!("{lost}.log"), b"$ sleep 1\n---\n");
+    let running = w.start(&["sleep", "30"]);
+    for id in [&done, &failed, &killed] {
+        w.wait_end(id);
+    }
+    [running, done, failed, killed, lost]
+}
+
+fn line_of<'a>(listing: &'a str, id: &str) -> &'a str {
+    listing
+        .lines()
+        .find(|l| l.contains(id))
+        .unwrap_or_else(|| panic!("{id} not listed:\n{listing}"))
+}
+
+fn stop(w: &World, id: &str) {
+    let pid = field_num(&w.job(id), "pid").unwrap() as i64;
+    kill("KILL", &pid.to_string());
+}
+
+#[test]
+fn every_status_word_is_shown_and_true() {
+    let w = World::new();
+    let [running, done, failed, killed, lost] = one_of_each(&w);
+    let out = w.output("runs", &[] as &[&str]);
+    assert!(out.status.success());
+    let listing = text(&out.stdout);
+    assert!(line_of(&listing, &running).starts_with("● running "));
+    assert!(line_of(&listing, &running).contains("pid "));
+    assert!(line_of(&listing, &done).starts_with("○ done "));
+    assert!(line_of(&listing, &done).contains("exit 0"));
+    assert!(line_of(&listing, &failed).starts_with("○ failed "));
+    assert!(line_of(&listing, &failed).contains("exit 3"));
+    assert!(line_of(&listing, &killed).starts_with("○ killed "));
+    assert!(line_of(&listing, &killed).contains("SIGTERM"));
+    assert!(line_of(&listing, &lost).starts_with("○ lost "));
+    let jobs = w.jobs();
+    for (id, word) in [
+        (&running, "running"),
+        (&done, "done"),
+        (&failed, "failed"),
+        (&killed, "killed"),
+        (&lost, "lost"),
+    ] {
+        assert_eq!(
+            field_str(&jobs[id.as_str()], "status").unwrap(),
+            word,
+            "{id}"
+        );
+    }
+    stop(&w, &running);
+}
+
+#[test]
+fn json_fields_match_the_job() {
+    let w = World::new();
+    let id = w.start(&["sh", "-c", "echo hi; exit 7", "arg one"]);
+    let job = w.wait_end(&id);
+    let command: Vec<String> = job["command"]
+        .get::<Vec<tinyjson::JsonValue>>()
+        .unwrap()
+        .iter()
+        .map(|v| v.get::<String>().unwrap().clone())
+        .collect();
+    assert_eq!(command, ["sh", "-c", "echo hi; exit 7", "arg one"]);
+    assert_eq!(field_num(&job, "exit_code"), Some(7.0));
+    assert_eq!(field_str(&job, "status").unwrap(), "failed");
+    assert_eq!(field_str(&job, "name").unwrap(), "echo");
+    let record = std::fs::read_to_string(w.state.join(format!("{id}.json"))).unwrap();
+    let record: tinyjson::JsonValue = record.parse().unwrap();
+    for key in [
+        "id",
+        "name",
+        "command",
+        "cwd",
+        "host",
+        "pid",
+        "pgid",
+        "started",
+        "ended",
+        "duration",
+        "exit_code",
+        "signal",
+        "status",
+        "topic",
+        "log",
+    ] {
+        assert_eq!(
+            job[key], record[key],
+            "{key} differs between runs --json and the record"
+        );
+    }
+}
+
+#[test]
+fn jobs_are_listed_oldest_first_even_within_one_second() {
+    let w = World::new();
+    let ids: Vec<String> = ["zeta", "alpha", "mid"]
+        .iter()
+        .map(|n| w.start(&["--name", n, "true"]))
+        .collect();
+    w.plant_record("old_20200101_000000", Some(1577836801.0), Some(0));
+    for id in &ids {
+        w.wait_end(id);
+    }
+    let listing = text(&w.output("runs", &[] as &[&str]).stdout);
+    let order: Vec<&str> = listing
+        .lines()
+        .map(|l| l.split_whitespace().nth(2).unwrap())
+        .collect();
+    assert_eq!(order, ["old_20200101_000000", &ids[0], &ids[1], &ids[2]]);
+}
+
+#[test]
+fn filters_show_running_or_failed_jobs_only() {
+    let w = World::new();
+    let [running, done, failed, killed, lost] = one_of_each(&w);
+    let only = |flag: &str| -> Vec<String> {
+        let listing = text(&w.output("runs", &[flag]).stdout);
+        listing
+            .lines()
+            .map(|l| l.split_whitespace().nth(2).unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(only("--running"), [running.as_str()]);
+    assert_eq!(only("-r"), [running.as_str()]);
+    let mut failing = only("--failed");
+    failing.sort();
+    let mut want = vec![failed, killed, lost];
+    want.sort();
+    assert_eq!(failing, want);
+    assert!(!only("--failed").contains(&done));
+    stop(&w, &running);
+}
+
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    let w = World::new();
+    let id = w.start(&["true"]);
+    w.wait_end(&id);
+    let piped = w.output("runs", &[] as &[&str]);
+    assert!(
+        !piped.stdout.contains(&0x1b),
+        "escape codes in piped output"
+    );
+    let on_pty = |no_color: bool| -> String {
+        let mut cmd = w.cmd("script");
+        cmd.args(["-qec", "runs", "/dev/null"])
+            .stderr(Stdio::null());
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        }
+        text(&cmd.output().unwrap().stdout)
+    };
+    assert!(
+        on_pty(false).contains("\x1b[32m○ done"),
+        "no colour on a terminal"
+    );
+    let plain = on_pty(true);
+    assert!(
+        plain.contains("○ done") && !plain.contains('\x1b'),
+        "{plain:?}"
+    );
+}
+
+#[test]
+fn control_characters_in_a_command_are_escaped() {
+    let w = World::new();
+    let id = w.start(&[
+        "sh",
+        "-c",
+        "exit 0",
+        "\x1b[2J\x1b]0;pwned\x07",
+        "line\nbreak",
+    ]);
+    w.wait_end(&id);
+    for out in [
+        w.output("runs", &[] as &[&str]),
+        w.cmd("script")
+            .args(["-qec", "runs", "/dev/null"])
+            .output()
+            .unwrap(),
+    ] {
+        let listing = text(&out.stdout);
+        let line = line_of(&listing, &id);
+        assert!(
+            line.contains(r"$'\x1b[2J\x1b]0;pwned\x07' $'line\nbreak'"),
+            "{line:?}"
+        );
+        // The only escapes allowed are runs' own colours.
+        let stripped = listing.replace("\x1b[32m", "").replace("\x1b[0m", "");
+        assert!(
+            !stripped.contains('\x1b') && !stripped.contains('\x07'),
+            "{listing:?}"
+        );
+    }
+    let header = w.log(&id).lines().next().unwrap().to_string();
+    assert!(
+        !header.contains('\x1b') && header.contains(r"\x1b[2J"),
+        "{header:?}"
+    );
+}
+
+#[test]
+fn jobs_of_the_original_shell_version_are_listed() {
+    let w = World::new();
+    w.seed_legacy();
+    // A live one: the pid of a process that started before its stamp's end.
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let stamp = text(
+        &std::process::Command::new("date")
+            .arg("+%Y%m%d_%H%M%S")
+            .output()
+            .unwrap()
+            .stdout,
+    );
+    let live = format!("live_{}", stamp.trim());
+    w.plant(
+        &format!("{live}.pid"),
+        format!("{}\n", sleeper.id()).as_bytes(),
+    );
+    w.plant(&format!("{live}.log"), b"$ sleep 30\nStarted: now\n---\n");
+    let listing = text(&w.output("runs", &[] as &[&str]).stdout);
+    let build = line_of(&listing, "build_20251205_163539");
+    assert!(
+        build.starts_with("○ ended ")
+            && build.contains("(old)")
+            && build.contains("./build.sh --release"),
+        "{build}"
+    );
+    assert!(line_of(&listing, "train_20251205_160000").starts_with("○ ended "));
+    assert!(
+        line_of(&listing, &live).starts_with("● running "),
+        "{listing}"
+    );
+    let jobs = w.jobs();
+    assert_eq!(
+        field_str(&jobs["build_20251205_163539"], "status").unwrap(),
+        "ended"
+    );
+    assert_eq!(
+        field_num(&jobs["build_20251205_163539"], "pid"),
+        Some(4194000.0)
+    );
+    assert_eq!(
+        field_str(&jobs[live.as_str()], "status").unwrap(),
+        "running"
+    );
+    // A pid reused by a process that started after the job: not running.
+    let reused = "reused_20200101_000000";
+    w.plant(
+        &format!("{reused}.pid"),
+        format!("{}\n", sleeper.id()).as_bytes(),
+    );
+    w.plant(&format!("{reused}.log"), b"$ x\n");
+    assert_eq!(field_str(&w.jobs()[reused], "status").unwrap(), "ended");
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+}
+
+#[test]
+fn a_damaged_state_directory_lists_every_job_or_reports_it() {
+    let w = World::new();
+    let good = w.start(&["true"]);
+    w.wait_end(&good);
+    w.plant("trunc_20250101_000000.json", b"{\"id\":\"trunc_2025");
+    w.plant("trunc_20250101_000000.log", b"$ make all\n---\n");
+    w.plant("zero_20250101_000001.json", b"");
+    w.plant_record("nolog_20250101_000002", Some(1735689700.0), Some(1));
+    w.plant("logonly_20250101_000003.log", b"$ ./orphan.sh\n---\n");
+    w.plant("notes.txt", b"not a job");
+    std::fs::create_dir(w.state.join("dir_20250101_000004.log")).unwrap();
+    let fifo = w.state.join("fifo_20250101_000005.log");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let fifo_record = w.state.join("fifo_20250101_000006.json");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo_record)
+            .status()
+            .unwrap()
+            .success()
+    );
+
+    let out = w.output("runs", &[] as &[&str]);
+    assert!(out.status.success());
+    let listing = text(&out.stdout);
+    let problems = text(&out.stderr);
+    assert!(line_of(&listing, "trunc_20250101_000000").contains("make all"));
+    assert_eq!(
+        problems
+            .matches("trunc_20250101_000000.json: damaged record")
+            .count(),
+        1,
+        "{problems}"
+    );
+    line_of(&listing, "zero_20250101_000001");
+    assert!(problems.contains("zero_20250101_000001.json: damaged record"));
+    assert!(line_of(&listing, "nolog_20250101_000002").starts_with("○ failed "));
+    assert!(line_of(&listing, "logonly_20250101_000003").starts_with("○ unknown "));
+    assert!(!listing.contains("notes"));
+    assert!(problems.contains("dir_20250101_000004.log: a directory named like a job file"));
+    line_of(&listing, "fifo_20250101_000005");
+    line_of(&listing, "fifo_20250101_000006");
+    line_of(&listing, &good);
+    assert!(w.output("runs", &["--json"]).status.success());
+}
+
+#[test]
+fn an_unreadable_record_is_reported_not_hidden() {
+    let w = World::new();
+    let path = w.plant("secret_20250101_000000.json", b"{}");
+    w.plant("secret_20250101_000000.log", b"$ secret\n---\n");
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
+    let out = w.output("runs", &[] as &[&str]);
+    assert!(out.status.success());
+    line_of(&text(&out.stdout), "secret_20250101_000000");
+    // Root reads it anyway, and then finds `{}` is no record.
+    assert!(
+        text(&out.stderr).contains("secret_20250101_000000.json: "),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn ten_thousand_jobs_are_all_listed() {
+    let w = World::new();
+    for i in 0..10_000 {
+        let id = format!("bulk_20250101_{:06}_{}", i / 100, i % 100 + 2);
+        w.plant_record(&id, Some(1735689700.0 + i as f64), Some(i % 2));
+    }
+    let out = w.output("runs", &["--json"]);
+    assert!(out.status.success());
+    let value: tinyjson::JsonValue = text(&out.stdout).parse().unwrap();
+    assert_eq!(
+        value.get::<Vec<tinyjson::JsonValue>>().unwrap().len(),
+        10_000
+    );
+    let listing = text(&w.output("runs", &[] as &[&str]).stdout);
+    assert_eq!(listing.lines().count(), 10_000);
+    assert_eq!(
+        listing
+            .lines()
+            .filter(|l| l.starts_with("○ failed "))
+            .count(),
+        5_000
+    );
+}
+
+#[test]
+fn no_jobs_gives_a_hint_and_exit_0() {
+    let w = World::new();
+    let out = w.output("runs", &[] as &[&str]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty());
+    assert!(text(&out.stderr).starts_with("runs: no jobs in "));
+    let out = w.output("runs", &["--bogus"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).starts_with("runs: unknown argument"));
+}
