@@ -8,6 +8,7 @@
 mod error;
 mod jobs;
 mod naming;
+mod notify;
 mod quote;
 mod record;
 mod run;

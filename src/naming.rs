@@ -87,6 +87,7 @@ fn raw_name(command: &[OsString]) -> String {
                     };
                 }
                 "run" if matches!(base.as_str(), "uv" | "deno" | "bun") => j += 1,
+                "-u" | "-C" if base == "env" => j += 2,
                 t if t.starts_with('-')
                     || t.contains('=')
                     || t.bytes().all(|b| b.is_ascii_digit()) =>
@@ -173,6 +174,7 @@ mod tests {
     #[test]
     fn wrappers_nest() {
         assert_eq!(name(&["env", "A=1", "python", "x.py"]), "x");
+        assert_eq!(name(&["env", "-u", "NTFY_TOKEN", "make"]), "make");
         assert_eq!(name(&["nice", "-n", "10", "nohup", "./job.sh"]), "job");
         assert_eq!(name(&["time", "make"]), "make");
     }

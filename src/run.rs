@@ -9,7 +9,7 @@ use crate::naming;
 use crate::quote::{escape, shell_join};
 use crate::record::{Record, Status};
 use crate::store::{LOG, Store};
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -19,11 +19,23 @@ const HELP: &str = "\
 run - start a command in the background; it outlives the terminal
 
 Usage: run [OPTIONS] [--] COMMAND [ARGS...]
+       run -n [TOPIC] COMMAND [ARGS...]
        run --link [DIR]
 
 Options (they end at the first word that is not an option, or at --):
   -N, --name NAME   name the job NAME instead of after the command
   -q, --quiet       print only the job id
+  -n, --notify      send an ntfy notification when the job ends, to TOPIC
+                    or $NTFY_TOPIC. The word after -n is TOPIC when more
+                    words follow it and it names nothing runnable (not on
+                    PATH; with a /, no executable file there): so
+                    `run -n make all` notifies $NTFY_TOPIC, and
+                    `run -n builds make all` notifies `builds`
+  -t, --topic TOPIC notify TOPIC (implies -n; never ambiguous). TOPIC is a
+                    name (on default-host from the ntfy CLI's client.yml,
+                    else https://ntfy.sh), host/topic, or an http(s) URL.
+                    Credentials: NTFY_TOKEN, else NTFY_USER=user:pass, else
+                    default-token or default-user/-password in client.yml
       --link [DIR]  create the runs, runlog, runrm, runkill and runwait
                     links to this binary, beside it or in DIR
   -h, --help        show this help
@@ -41,10 +53,15 @@ Exit status: 0 started; 1 could not record the job; 2 bad usage;
 pub const OTHER_NAMES: &[&str] = &["runs", "runlog", "runrm", "runkill", "runwait"];
 
 /// `run`'s options that take a value; the splitter must skip those values.
-const VALUE_OPTIONS: &[&[u8]] = &[b"-N", b"--name"];
+const VALUE_OPTIONS: &[&[u8]] = &[b"-N", b"--name", b"-t", b"--topic"];
 
-/// Split `args` (without argv[0]) into options and the command.
-fn split(mut args: Vec<OsString>) -> (Vec<OsString>, Vec<OsString>) {
+/// Split `args` (without argv[0]) into options and the command. `-n WORD`
+/// becomes `--topic WORD` when WORD is a topic by the topic rule: more words
+/// follow it, and `runnable` says it names nothing that could run.
+fn split(
+    mut args: Vec<OsString>,
+    runnable: impl Fn(&OsStr) -> bool,
+) -> (Vec<OsString>, Vec<OsString>) {
     let mut i = 0;
     while let Some(arg) = args.get(i).map(|a| a.as_bytes()) {
         if arg == b"--" {
@@ -54,6 +71,15 @@ fn split(mut args: Vec<OsString>) -> (Vec<OsString>, Vec<OsString>) {
         }
         if !arg.starts_with(b"-") || arg == b"-" {
             break;
+        }
+        if (arg == b"-n" || arg == b"--notify")
+            && i + 2 < args.len()
+            && !args[i + 1].as_bytes().starts_with(b"-")
+            && !runnable(&args[i + 1])
+        {
+            args[i] = "--topic".into();
+            i += 2;
+            continue;
         }
         i += if VALUE_OPTIONS.contains(&arg) { 2 } else { 1 };
     }
@@ -65,6 +91,8 @@ struct Options {
     name: Option<OsString>,
     quiet: bool,
     link: bool,
+    notify: bool,
+    topic: Option<String>,
 }
 
 fn parse(head: Vec<OsString>) -> Result<Option<Options>> {
@@ -80,6 +108,10 @@ fn parse(head: Vec<OsString>) -> Result<Option<Options>> {
     let options = Options {
         quiet: p.contains(["-q", "--quiet"]),
         link: p.contains("--link"),
+        notify: p.contains(["-n", "--notify"]),
+        topic: p
+            .opt_value_from_str(["-t", "--topic"])
+            .map_err(|_| Error::usage("--topic needs a topic"))?,
         name: p
             .opt_value_from_os_str(["-N", "--name"], |s| Ok::<_, String>(s.to_owned()))
             .map_err(|_| Error::usage("--name needs a value"))?,
@@ -94,12 +126,21 @@ fn parse(head: Vec<OsString>) -> Result<Option<Options>> {
 }
 
 pub fn main(args: Vec<OsString>) -> Result<i32> {
-    let (head, command) = split(args);
+    let (head, command) = split(args, crate::notify::is_runnable);
     let Some(options) = parse(head)? else {
         return Ok(code::OK);
     };
     if options.link {
         return link(&command);
+    }
+    let mut topic = options.topic.clone();
+    if options.notify && topic.is_none() {
+        topic = std::env::var("NTFY_TOPIC").ok().filter(|t| !t.is_empty());
+        if topic.is_none() {
+            return Err(Error::usage(
+                "-n needs a topic: set NTFY_TOPIC or use --topic TOPIC",
+            ));
+        }
     }
     let Some(program) = command.first() else {
         return Err(Error::usage("no command given (see run --help)"));
@@ -110,6 +151,10 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     let name = match &options.name {
         Some(raw) => naming::from_user(raw).map_err(Error::usage)?,
         None => naming::derive(&command),
+    };
+    let notify = match &topic {
+        Some(topic) => Some(crate::notify::target(topic).map_err(Error::usage)?),
+        None => None,
     };
     let store = Store::open()?;
     let now = SystemTime::now();
@@ -145,9 +190,16 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         exit_code: None,
         signal: None,
         status: Status::Running,
-        topic: None,
+        topic: notify.as_ref().map(|t| t.url.clone()),
     };
-    let record = crate::spawn::start(&store, log, record, &command)?;
+    let launch = crate::spawn::Launch {
+        log,
+        header_len: header.len() as u64,
+        record,
+        command,
+        notify,
+    };
+    let record = crate::spawn::start(&store, launch)?;
     let mut out = std::io::stdout().lock();
     let _ = if options.quiet {
         writeln!(out, "{}", record.id)
@@ -215,6 +267,40 @@ mod tests {
 
     fn words(args: &[&str]) -> Vec<OsString> {
         args.iter().map(Into::into).collect()
+    }
+
+    /// The splitter with `make`, `true` and `./build.sh` runnable.
+    fn split(args: Vec<OsString>) -> (Vec<OsString>, Vec<OsString>) {
+        super::split(args, |w| {
+            ["make", "true", "./build.sh"].iter().any(|r| w == *r)
+        })
+    }
+
+    #[test]
+    fn the_topic_rule_decides_what_follows_dash_n() {
+        let (head, command) = split(words(&["-n", "make", "all"]));
+        assert_eq!((head, command), (words(&["-n"]), words(&["make", "all"])));
+        let (head, command) = split(words(&["-n", "builds", "make", "all"]));
+        assert_eq!(
+            (head, command),
+            (words(&["--topic", "builds"]), words(&["make", "all"]))
+        );
+        let (head, command) = split(words(&["-n", "https://h/t", "--name", "x", "make"]));
+        assert_eq!(
+            (head, command),
+            (
+                words(&["--topic", "https://h/t", "--name", "x"]),
+                words(&["make"])
+            )
+        );
+        // A lone word after -n is the command, whatever it is.
+        let (head, command) = split(words(&["-n", "builds"]));
+        assert_eq!((head, command), (words(&["-n"]), words(&["builds"])));
+        let (head, command) = split(words(&["-n", "./build.sh", "x"]));
+        assert_eq!(
+            (head, command),
+            (words(&["-n"]), words(&["./build.sh", "x"]))
+        );
     }
 
     #[test]

@@ -38,6 +38,8 @@ signal N, 1 if lost or unknown to runlog; 2 bad usage; 130 cancelled.";
 const RECHECK: Duration = Duration::from_secs(1);
 
 pub fn main(args: Vec<OsString>) -> Result<i32> {
+    // From the first byte shown, Ctrl+C means "stop watching": exit 130.
+    crate::sys::exit_130_on_interrupt();
     let mut p = pico_args::Arguments::from_vec(args);
     if p.contains(["-h", "--help"]) {
         println!("{HELP}");
@@ -267,10 +269,14 @@ fn show(store: &Store, job: &Job, lines: Option<u64>, follow: bool) -> Result<i3
         if job.legacy {
             job.record.pid.is_some_and(crate::sys::process_exists)
         } else {
+            // The supervisor may hold the lock a while longer to notify;
+            // the job has ended once its record says so.
             store.is_locked(job.id())
+                && store
+                    .read_record(job.id())
+                    .is_ok_and(|r| r.is_some_and(|r| r.ended.is_none()))
         }
     };
-    crate::sys::exit_130_on_interrupt();
     let watch =
         crate::sys::LogWatch::new(&path).map_err(|e| Error::io("cannot watch log", &path, e))?;
     while alive() {

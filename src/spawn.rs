@@ -9,6 +9,7 @@
 //! an exec failure leaves no job files behind.
 
 use crate::error::{Error, Result, code};
+use crate::notify::Target;
 use crate::record::{Record, Status};
 use crate::store::Store;
 use crate::sys::{self, ExecArgs, Fork};
@@ -26,10 +27,27 @@ const STARTED: u8 = b'P';
 const EXEC_FAILED: u8 = b'E';
 const STORE_FAILED: u8 = b'S';
 
-/// Start `command` as the job described by `record`, whose log is `log`
-/// (locked, header written). Returns the record with the job's pid filled in.
-pub fn start(store: &Store, log: File, mut record: Record, command: &[OsString]) -> Result<Record> {
-    let args = ExecArgs::new(command).map_err(|e| Error::new(code::USAGE, e.to_string()))?;
+/// A job about to start.
+pub struct Launch {
+    /// The log: locked, header written.
+    pub log: File,
+    /// Where the job's output begins in the log.
+    pub header_len: u64,
+    pub record: Record,
+    pub command: Vec<OsString>,
+    pub notify: Option<Target>,
+}
+
+/// Start the job. Returns its record with the pid filled in.
+pub fn start(store: &Store, launch: Launch) -> Result<Record> {
+    let Launch {
+        log,
+        header_len,
+        mut record,
+        command,
+        notify,
+    } = launch;
+    let args = ExecArgs::new(&command).map_err(|e| Error::new(code::USAGE, e.to_string()))?;
     let pipe_failed = |e| {
         Error::new(
             code::FAILURE,
@@ -40,7 +58,11 @@ pub fn start(store: &Store, log: File, mut record: Record, command: &[OsString])
     match sys::fork().map_err(pipe_failed)? {
         Fork::Child => {
             drop(report_in);
-            supervise(store, log, record, &args, report_out)
+            let end = supervise(store, &log, record, &args, report_out);
+            if let (Some(target), Some((record, footer_at))) = (notify, end) {
+                announce(&log, &record, header_len, footer_at, &target);
+            }
+            sys::exit_now(0)
         }
         Fork::Parent(_) => {
             // The supervisor holds the log (and its lock) from here on.
@@ -100,7 +122,15 @@ fn send(report: &OwnedFd, tag: u8, value: i32) {
 }
 
 /// The supervisor: detach, start the job, wait for it, record the end.
-fn supervise(store: &Store, log: File, mut record: Record, args: &ExecArgs, report: OwnedFd) -> ! {
+/// Returns the final record and where the footer starts in the log, or
+/// `None` if the end could not be recorded.
+fn supervise(
+    store: &Store,
+    log: &File,
+    mut record: Record,
+    args: &ExecArgs,
+    report: OwnedFd,
+) -> Option<(Record, u64)> {
     let _ = sys::setsid();
     sys::ignore_signal(libc::SIGHUP);
     // stdin from /dev/null; stdout and stderr onto the log, so that anything
@@ -161,6 +191,9 @@ fn supervise(store: &Store, log: File, mut record: Record, args: &ExecArgs, repo
     }
     send(&report, STARTED, pid);
     drop(report);
+    // The job has its own copy of the environment; ours need not show
+    // the notification credentials to anyone listing it.
+    sys::scrub_environment(&["NTFY_TOKEN", "NTFY_USER"]);
 
     let raw = sys::wait_for(pid);
     let elapsed = clock.elapsed();
@@ -184,24 +217,35 @@ fn supervise(store: &Store, log: File, mut record: Record, args: &ExecArgs, repo
     };
     // The footer first, then the record: whoever sees the final record
     // finds the footer already in the log.
-    let _ = write_footer(&log, &record, elapsed, ended);
+    let footer_at = write_footer(log, &record, elapsed, ended).unwrap_or(0);
     if let Err(e) = store.write_record(&record, true) {
         eprintln!(
             "run: cannot write the final record: {}",
             crate::error::describe(&e)
         );
+        return None;
     }
-    sys::exit_now(0)
+    Some((record, footer_at))
+}
+
+/// Notify, once the record is final, and say in the log how that went.
+fn announce(mut log: &File, record: &Record, header_len: u64, footer_at: u64, target: &Target) {
+    let output = crate::notify::output_tail(log, header_len, footer_at);
+    if let Some(message) = crate::notify::message(record, &output) {
+        let outcome = crate::notify::deliver(target, &message);
+        let _ = writeln!(log, "--- {outcome}");
+    }
 }
 
 /// `--- done: exit 0 after 3m 12s, ended 2025-12-05 16:38:51 +0100`, on a
-/// line of its own even if the job's last line had no newline.
+/// line of its own even if the job's last line had no newline. Returns the
+/// size of the log before it.
 fn write_footer(
     mut log: &File,
     record: &Record,
     elapsed: std::time::Duration,
     ended: SystemTime,
-) -> io::Result<()> {
+) -> io::Result<u64> {
     let size = log.metadata()?.len();
     let mut last = [b'\n'];
     if size > 0 {
@@ -219,7 +263,8 @@ fn write_footer(
         crate::time::duration(elapsed),
         crate::time::human(&crate::time::local(ended)),
     );
-    log.write_all(footer.as_bytes())
+    log.write_all(footer.as_bytes())?;
+    Ok(size)
 }
 
 /// The file `execvp` would run for `name`: `name` itself if it holds a `/`,

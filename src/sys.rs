@@ -459,3 +459,31 @@ pub fn exit_130_on_interrupt() {
         )
     };
 }
+
+/// Overwrite, in place, the values of the named variables in this process's
+/// environment block, so that `/proc/PID/environ` (and `ps e`) no longer
+/// show them. Children forked earlier keep their copies.
+pub fn scrub_environment(names: &[&str]) {
+    unsafe extern "C" {
+        static mut environ: *mut *mut libc::c_char;
+    }
+    // SAFETY: the process is single-threaded and never calls setenv, so
+    // `environ` is the NULL-terminated array of NUL-terminated strings the
+    // kernel laid out; we only write NULs inside those strings' bounds.
+    unsafe {
+        let mut entry = environ;
+        while !entry.is_null() && !(*entry).is_null() {
+            let bytes = std::ffi::CStr::from_ptr(*entry).to_bytes();
+            for name in names {
+                if bytes.len() > name.len()
+                    && bytes.starts_with(name.as_bytes())
+                    && bytes[name.len()] == b'='
+                {
+                    let value = (*entry).add(name.len() + 1);
+                    std::ptr::write_bytes(value, 0, bytes.len() - name.len() - 1);
+                }
+            }
+            entry = entry.add(1);
+        }
+    }
+}

@@ -64,6 +64,14 @@ impl World {
             .env_remove("NTFY_TOKEN")
             .env_remove("NTFY_USER")
             .env_remove("NO_COLOR")
+            .env_remove("NTFY_CONFIG")
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("http_proxy")
+            .env_remove("https_proxy")
+            .env_remove("HTTP_PROXY")
+            .env_remove("HTTPS_PROXY")
+            .env_remove("all_proxy")
+            .env_remove("ALL_PROXY")
             .current_dir(&self.root)
             .stdin(Stdio::null());
         cmd
@@ -277,4 +285,128 @@ pub fn kill(signal: &str, target: &str) -> bool {
         .status()
         .unwrap()
         .success()
+}
+
+/// What a loopback server does with one request.
+#[derive(Clone, Copy, Debug)]
+pub enum Reply {
+    /// Answer with this HTTP status (and `Retry-After: 1` for 429).
+    Status(u16),
+    /// Accept, read the request, and never answer.
+    Hang,
+    /// Read the request, then close the connection without a word.
+    Reset,
+}
+
+/// One request as the loopback server saw it.
+#[derive(Debug)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// When the request line arrived.
+    pub at: std::time::SystemTime,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A real HTTP server on 127.0.0.1:0 that records each request and answers
+/// by `replies` in turn (the last one repeats).
+pub struct Server {
+    pub port: u16,
+    requests: std::sync::mpsc::Receiver<Request>,
+}
+
+impl Server {
+    pub fn start(replies: &[Reply]) -> Server {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (send, requests) = std::sync::mpsc::channel();
+        let replies = replies.to_vec();
+        std::thread::spawn(move || {
+            for (n, stream) in listener.incoming().enumerate() {
+                let Ok(mut stream) = stream else { continue };
+                let reply = replies[n.min(replies.len() - 1)];
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    continue;
+                }
+                let at = std::time::SystemTime::now();
+                let mut parts = line.split_whitespace();
+                let method = parts.next().unwrap_or("").to_string();
+                let path = parts.next().unwrap_or("").to_string();
+                let mut headers = Vec::new();
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = header.trim_end().split_once(':') {
+                        headers.push((k.trim().to_string(), v.trim().to_string()));
+                    }
+                }
+                let length: usize = headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                    .and_then(|(_, v)| v.parse().ok())
+                    .unwrap_or(0);
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let _ = send.send(Request {
+                    method,
+                    path,
+                    headers,
+                    body,
+                    at,
+                });
+                match reply {
+                    Reply::Status(code) => {
+                        let extra = if code == 429 {
+                            "Retry-After: 1\r\n"
+                        } else {
+                            ""
+                        };
+                        let _ = write!(
+                            stream,
+                            "HTTP/1.1 {code} X\r\n{extra}Content-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+                        );
+                    }
+                    Reply::Hang => {
+                        std::thread::spawn(move || {
+                            std::thread::sleep(Duration::from_secs(120));
+                            drop(stream);
+                        });
+                    }
+                    Reply::Reset => drop(stream),
+                }
+            }
+        });
+        Server { port, requests }
+    }
+
+    pub fn url(&self, topic: &str) -> String {
+        format!("http://127.0.0.1:{}/{topic}", self.port)
+    }
+
+    /// The next request, waiting up to 30 s.
+    pub fn next(&self) -> Request {
+        self.requests
+            .recv_timeout(Duration::from_secs(30))
+            .expect("no request reached the server")
+    }
+
+    /// Whatever requests have arrived so far.
+    pub fn received(&self) -> Vec<Request> {
+        self.requests.try_iter().collect()
+    }
 }

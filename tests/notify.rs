@@ -1,0 +1,387 @@
+//! `run -n`: notifications against a real loopback HTTP server.
+
+mod common;
+use common::*;
+
+/// `run` with notification settings, returning the job id.
+fn start(w: &World, env: &[(&str, &str)], args: &[&str]) -> String {
+    let mut cmd = w.cmd("run");
+    cmd.env("RUN_NOTIFY_TIMEOUT", "2");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.arg("-q").args(args).output().unwrap();
+    assert!(out.status.success(), "run {args:?}: {}", text(&out.stderr));
+    text(&out.stdout).trim().to_string()
+}
+
+/// Wait for the job's log to carry the notification line, and return it.
+fn notify_line(w: &World, id: &str) -> String {
+    poll("the notification line", || {
+        let log = w.log(id);
+        let line = log.lines().last()?.to_string();
+        (line.starts_with("--- notified ") || line.starts_with("--- notification to "))
+            .then_some(line)
+    })
+}
+
+fn config(w: &World, text: &str) -> String {
+    let path = w.root.join("client.yml");
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn done_failed_and_killed_send_the_right_message() {
+    let w = World::new();
+    let server = Server::start(&[Reply::Status(200)]);
+    let url = server.url("jobs");
+    let topic = [("NTFY_TOPIC", url.as_str())];
+
+    let id = start(
+        &w,
+        &topic,
+        &["-n", "--name", "build", "sh", "-c", "echo ok"],
+    );
+    let request = server.next();
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.path, "/jobs");
+    assert_eq!(request.header("Title"), Some("build done"));
+    assert_eq!(request.header("Tags"), Some("white_check_mark"));
+    assert_eq!(request.header("Priority"), Some("default"));
+    let body = text(&request.body);
+    assert!(body.starts_with("sh -c 'echo ok'\n0s on "), "{body}");
+    assert!(
+        !body.contains("ok\n"),
+        "a success carries no output: {body}"
+    );
+    assert_eq!(
+        notify_line(&w, &id),
+        format!("--- notified {url}: HTTP 200")
+    );
+    let job = w.job(&id);
+    assert_eq!(field_str(&job, "topic").unwrap(), url);
+    assert_eq!(field_str(&job, "status").unwrap(), "done");
+
+    start(
+        &w,
+        &topic,
+        &[
+            "-n",
+            "--name",
+            "build",
+            "sh",
+            "-c",
+            "echo first; echo 'last words'; exit 2",
+        ],
+    );
+    let request = server.next();
+    assert_eq!(request.header("Title"), Some("build failed (exit 2)"));
+    assert_eq!(request.header("Tags"), Some("x"));
+    assert_eq!(request.header("Priority"), Some("high"));
+    assert!(
+        text(&request.body).ends_with("\n\nfirst\nlast words"),
+        "{}",
+        text(&request.body)
+    );
+
+    start(
+        &w,
+        &topic,
+        &["-n", "--name", "build", "sh", "-c", "kill -KILL $$"],
+    );
+    let request = server.next();
+    assert_eq!(request.header("Title"), Some("build killed (SIGKILL)"));
+    assert_eq!(request.header("Tags"), Some("skull"));
+    assert_eq!(request.header("Priority"), Some("high"));
+}
+
+#[test]
+fn the_topic_rule_and_the_url_forms() {
+    let w = World::new();
+    let server = Server::start(&[Reply::Status(200)]);
+    let env_url = server.url("fromenv");
+    let cfg = config(
+        &w,
+        &format!("default-host: http://127.0.0.1:{}\n", server.port),
+    );
+    let env = [
+        ("NTFY_TOPIC", env_url.as_str()),
+        ("NTFY_CONFIG", cfg.as_str()),
+    ];
+    let command = |id: &str| -> Vec<String> {
+        let job = w.wait_end(id);
+        job["command"]
+            .get::<Vec<tinyjson::JsonValue>>()
+            .unwrap()
+            .iter()
+            .map(|v| v.get::<String>().unwrap().clone())
+            .collect()
+    };
+
+    // `true` is runnable, so it is the command and the topic is NTFY_TOPIC.
+    let id = start(&w, &env, &["-n", "true", "all"]);
+    assert_eq!(server.next().path, "/fromenv");
+    assert_eq!(command(&id), ["true", "all"]);
+
+    // `builds` is not: it is the topic, on the config's default-host.
+    let id = start(&w, &env, &["-n", "builds", "true", "all"]);
+    assert_eq!(server.next().path, "/builds");
+    assert_eq!(command(&id), ["true", "all"]);
+
+    // A URL is a topic; so is host/topic (https assumed).
+    let url = server.url("byurl");
+    let id = start(&w, &env, &["-n", &url, "true"]);
+    assert_eq!(server.next().path, "/byurl");
+    assert_eq!(command(&id), ["true"]);
+    let hostpath = format!("127.0.0.1:{}/bypath", server.port);
+    let id = start(&w, &env, &["-n", &hostpath, "true"]);
+    assert_eq!(
+        field_str(&w.wait_end(&id), "topic").unwrap(),
+        format!("https://{hostpath}")
+    );
+    let line = notify_line(&w, &id);
+    assert!(
+        line.starts_with(&format!("--- notification to https://{hostpath} failed: ")),
+        "{line}"
+    );
+
+    // A topic that is also a command name needs --topic, which is never ambiguous.
+    let id = start(&w, &env, &["--topic", "true", "true"]);
+    let request = poll("the /true request", || {
+        server.received().into_iter().find(|r| r.path == "/true")
+    });
+    assert_eq!(request.method, "POST");
+    assert_eq!(command(&id), ["true"]);
+
+    // -n alone, with a lone word, takes NTFY_TOPIC.
+    start(&w, &env, &["-n", "true"]);
+    poll("the /fromenv request", || {
+        server.received().into_iter().find(|r| r.path == "/fromenv")
+    });
+}
+
+#[test]
+fn token_and_basic_auth_from_env_and_config() {
+    let w = World::new();
+    let server = Server::start(&[Reply::Status(200)]);
+    let url = server.url("auth");
+    let topic = ("NTFY_TOPIC", url.as_str());
+
+    start(
+        &w,
+        &[
+            topic,
+            ("NTFY_TOKEN", "tk_envtoken"),
+            ("NTFY_USER", "ignored:x"),
+        ],
+        &["-n", "true"],
+    );
+    assert_eq!(
+        server.next().header("Authorization"),
+        Some("Bearer tk_envtoken")
+    );
+
+    start(&w, &[topic, ("NTFY_USER", "alice:s3cret")], &["-n", "true"]);
+    // base64("alice:s3cret")
+    assert_eq!(
+        server.next().header("Authorization"),
+        Some("Basic YWxpY2U6czNjcmV0")
+    );
+
+    let cfg = config(&w, "default-token: tk_fromconfig\n");
+    start(&w, &[topic, ("NTFY_CONFIG", &cfg)], &["-n", "true"]);
+    assert_eq!(
+        server.next().header("Authorization"),
+        Some("Bearer tk_fromconfig")
+    );
+
+    let cfg = config(&w, "default-user: bob\ndefault-password: \"pa ss\"\n");
+    start(&w, &[topic, ("NTFY_CONFIG", &cfg)], &["-n", "true"]);
+    // base64("bob:pa ss")
+    assert_eq!(
+        server.next().header("Authorization"),
+        Some("Basic Ym9iOnBhIHNz")
+    );
+
+    start(&w, &[topic], &["-n", "true"]);
+    assert_eq!(server.next().header("Authorization"), None);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn credentials_never_reach_disk_argv_or_the_supervisors_environment() {
+    let w = World::new();
+    let server = Server::start(&[Reply::Status(200)]);
+    let url = server.url("secret");
+    let flag = w.root.join("go");
+    let id = start(
+        &w,
+        &[("NTFY_TOPIC", &url), ("NTFY_TOKEN", "tk_SECRET_TOKEN")],
+        &[
+            "-n",
+            "sh",
+            "-c",
+            &format!("while [ ! -e {} ]; do sleep 0.02; done", flag.display()),
+        ],
+    );
+    let pid = field_num(&w.job(&id), "pid").unwrap() as i64;
+    let supervisor = parent_of(pid);
+    for what in ["environ", "cmdline"] {
+        let bytes = std::fs::read(format!("/proc/{supervisor}/{what}")).unwrap();
+        assert!(
+            !text(&bytes).contains("tk_SECRET_TOKEN"),
+            "token in the supervisor's {what}"
+        );
+    }
+    // The job itself keeps the caller's environment, token included.
+    let job_env = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    assert!(text(&job_env).contains("NTFY_TOKEN=tk_SECRET_TOKEN"));
+    std::fs::write(&flag, "").unwrap();
+    assert_eq!(
+        server.next().header("Authorization"),
+        Some("Bearer tk_SECRET_TOKEN")
+    );
+    notify_line(&w, &id);
+    for file in w.files() {
+        let content = std::fs::read(w.state.join(&file)).unwrap();
+        assert!(!text(&content).contains("tk_SECRET"), "token in {file}");
+    }
+    let listing = w.output("runs", &["--json"]);
+    assert!(!text(&listing.stdout).contains("tk_SECRET"));
+}
+
+#[test]
+fn a_down_failing_or_silent_server_costs_bounded_time_and_is_logged() {
+    let w = World::new();
+    // Nothing listens on a port we bound and let go of.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = format!("http://127.0.0.1:{closed}/t");
+    let failing = Server::start(&[Reply::Status(500)]);
+    let silent = Server::start(&[Reply::Hang]);
+    let reset = Server::start(&[Reply::Reset]);
+    let cases = [
+        (down.clone(), "failed: "),
+        (failing.url("t"), "failed: HTTP 500"),
+        (silent.url("t"), "failed: "),
+        (reset.url("t"), "failed: "),
+    ];
+    let ids: Vec<String> = cases
+        .iter()
+        .map(|(url, _)| start(&w, &[("NTFY_TOPIC", url)], &["-n", "sh", "-c", "exit 4"]))
+        .collect();
+    for ((url, want), id) in cases.iter().zip(&ids) {
+        // The record is final at once, whatever the server does.
+        let job = w.wait_end(id);
+        assert_eq!(field_str(&job, "status").unwrap(), "failed");
+        assert_eq!(field_num(&job, "exit_code"), Some(4.0));
+        let line = notify_line(&w, id);
+        assert!(
+            line.starts_with(&format!("--- notification to {url} ")) && line.contains(want),
+            "{line}"
+        );
+    }
+    // Three attempts each, then it gave up.
+    assert_eq!(failing.received().len(), 3);
+    assert_eq!(silent.received().len(), 3);
+}
+
+#[test]
+fn a_429_waits_and_retries() {
+    let w = World::new();
+    let server = Server::start(&[Reply::Status(429), Reply::Status(200)]);
+    let url = server.url("busy");
+    let id = start(&w, &[("NTFY_TOPIC", &url)], &["-n", "true"]);
+    let first = server.next();
+    let second = server.next();
+    assert!(second.at.duration_since(first.at).unwrap() >= std::time::Duration::from_millis(900));
+    assert_eq!(
+        notify_line(&w, &id),
+        format!("--- notified {url}: HTTP 200")
+    );
+}
+
+#[test]
+fn an_overlong_failure_tail_is_cut_to_the_limit_as_valid_utf8() {
+    let w = World::new();
+    let server = Server::start(&[Reply::Status(200)]);
+    let url = server.url("long");
+    // 3-byte characters in lines of odd lengths, far past 4096 bytes.
+    let script = "i=0; while [ $i -lt 400 ]; do echo \"$i €€€€€€€€€€€€€€€€€€€€€\"; i=$((i+1)); done; printf '\\033[31mred\\033[0m\\n'; exit 1";
+    start(&w, &[("NTFY_TOPIC", &url)], &["-n", "sh", "-c", script]);
+    let request = server.next();
+    assert!(request.body.len() <= 4096, "{} bytes", request.body.len());
+    let body = String::from_utf8(request.body).expect("valid UTF-8");
+    assert!(body.ends_with("399 €€€€€€€€€€€€€€€€€€€€€\nred"), "{body}");
+    assert!(!body.contains('\x1b'));
+}
+
+#[test]
+fn bad_topics_and_credentials_fail_before_anything_starts() {
+    let w = World::new();
+    // (environment, arguments, what stderr must say)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], &'a str);
+    let cases: &[Case] = &[
+        (
+            &[],
+            &["-n", "true"],
+            "run: -n needs a topic: set NTFY_TOPIC or use --topic TOPIC\n",
+        ),
+        (
+            &[],
+            &["--topic", "has space", "true"],
+            "run: invalid topic 'has space'",
+        ),
+        (
+            &[],
+            &["--topic", &"x".repeat(65), "true"],
+            "run: invalid topic",
+        ),
+        (&[], &["--topic", "docs", "true"], "ntfy reserves that name"),
+        (
+            &[],
+            &["--topic", "ftp://h/t", "true"],
+            "only http:// and https://",
+        ),
+        (
+            &[],
+            &["--topic", "https://u:p@h/t", "true"],
+            "not in the URL",
+        ),
+        (
+            &[],
+            &["--topic", "https://h/", "true"],
+            "run: invalid topic",
+        ),
+        (
+            &[("NTFY_TOKEN", "tk\r\nX-Evil: 1")],
+            &["--topic", "ok", "true"],
+            "NTFY_TOKEN contains a line break",
+        ),
+        (
+            &[("NTFY_USER", "nopassword")],
+            &["--topic", "ok", "true"],
+            "NTFY_USER must be user:password",
+        ),
+        (&[], &["--topic"], "run: --topic needs a topic\n"),
+    ];
+    for (env, args, want) in cases {
+        let mut cmd = w.cmd("run");
+        for (k, v) in *env {
+            cmd.env(k, v);
+        }
+        let out = cmd.args(*args).output().unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(want) && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("X-Evil"));
+    }
+    assert!(w.files().is_empty(), "a job was started: {:?}", w.files());
+}
