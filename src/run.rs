@@ -102,7 +102,24 @@ fn parse(head: Vec<OsString>) -> Result<Option<Options>> {
         return Ok(None);
     }
     if p.contains(["-V", "--version"]) {
-        println!("run {}", env!("CARGO_PKG_VERSION"));
+        let env = if cfg!(target_env = "musl") {
+            "-musl"
+        } else if cfg!(target_env = "gnu") {
+            "-gnu"
+        } else {
+            ""
+        };
+        let https = if cfg!(feature = "tls") {
+            "with HTTPS (rustls, ring)"
+        } else {
+            "without HTTPS"
+        };
+        println!(
+            "run {} ({}-{}{env}, {https})",
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::ARCH,
+            std::env::consts::OS,
+        );
         return Ok(None);
     }
     let options = Options {

@@ -222,7 +222,7 @@ pub struct LocalTime {
 
 /// `localtime_r(3)` for Unix time `secs`.
 pub fn local_time(secs: i64) -> io::Result<LocalTime> {
-    let t = secs as libc::time_t;
+    let t = secs as _;
     // SAFETY: tm is plain data, so all-zero is a valid value, and localtime_r
     // writes only into it.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
