@@ -195,7 +195,8 @@ fn supervise(
     // the notification credentials to anyone listing it.
     sys::scrub_environment(&["NTFY_TOKEN", "NTFY_USER"]);
 
-    let raw = sys::wait_for(pid);
+    // From here on the supervisor only waits: it need not hold run's pages.
+    let raw = sys::wait_for_idle(pid);
     let elapsed = clock.elapsed();
     let ended = SystemTime::now();
     record.ended = Some(crate::time::unix_seconds(ended));

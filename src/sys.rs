@@ -487,3 +487,85 @@ pub fn scrub_environment(names: &[&str]) {
         }
     }
 }
+
+/// `wait_for`, for a wait that may last days: first unmap the pages of this
+/// program's file that the process has mapped but not modified, so an idle
+/// supervisor does not keep the ~1 MB of code that starting the job
+/// touched. They stay in the page cache and fault back in on use. The unmap
+/// and the blocking call sit together because the kernel maps pages back
+/// 64 KiB at a time around each one touched in between.
+pub fn wait_for_idle(pid: libc::pid_t) -> io::Result<libc::c_int> {
+    let clean = clean_program_mappings();
+    // Both calls go through the one `syscall` entry point, so that only two
+    // windows of code are mapped back: this function's and that one's.
+    for &(start, len) in &clean {
+        // SAFETY: the range is a whole mapping of our executable with no
+        // private (modified) page; MADV_DONTNEED on it only drops page table
+        // entries, and every page refaults from the file intact.
+        unsafe { libc::syscall(libc::SYS_madvise, start, len, libc::MADV_DONTNEED) };
+    }
+    let mut status: libc::c_int = 0;
+    let result = loop {
+        // SAFETY: `status` is a valid out-pointer; rusage may be null.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_wait4,
+                pid,
+                &mut status,
+                0,
+                std::ptr::null_mut::<libc::rusage>(),
+            )
+        };
+        if ret >= 0 {
+            break Ok(status);
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            break Err(err);
+        }
+    };
+    drop(clean);
+    result
+}
+
+/// (start, length) of each mapping of our own executable that is not
+/// writable and holds no modified page. Relocated data, for one, is
+/// modified: dropping it would lose the changes.
+#[cfg(target_os = "linux")]
+fn clean_program_mappings() -> Vec<(usize, usize)> {
+    let (Ok(exe), Ok(smaps)) = (
+        std::fs::read_link("/proc/self/exe"),
+        std::fs::read_to_string("/proc/self/smaps"),
+    ) else {
+        return Vec::new();
+    };
+    let mut clean = Vec::new();
+    let mut region: Option<(usize, usize)> = None;
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        let first = fields.next().unwrap_or("");
+        if let Some((start, end)) = first.split_once('-')
+            && let (Ok(start), Ok(end)) = (
+                usize::from_str_radix(start, 16),
+                usize::from_str_radix(end, 16),
+            )
+        {
+            // A mapping: range, perms, offset, dev, inode, path.
+            let perms = fields.next().unwrap_or("");
+            let path = fields.nth(3).unwrap_or("");
+            region = (std::path::Path::new(path) == exe && !perms.contains('w'))
+                .then_some((start, end - start));
+        } else if first == "Anonymous:"
+            && let Some(range) = region.take()
+            && fields.next() == Some("0")
+        {
+            clean.push(range);
+        }
+    }
+    clean
+}
+
+#[cfg(not(target_os = "linux"))]
+fn clean_program_mappings() -> Vec<(usize, usize)> {
+    Vec::new()
+}
