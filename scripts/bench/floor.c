@@ -1,0 +1,33 @@
+/* The floor of run's design, for the benchmark: exactly the shape of its
+   critical path and nothing else. Fork a "supervisor" that calls setsid and
+   forks the job into its own process group; the job execs; a close-on-exec
+   pipe tells the supervisor it did, and the supervisor tells the caller.
+   No log, no record, no lock. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int main(int argc, char **argv) {
+    int report[2], exec_status[2];
+    char byte;
+    if (argc < 2 || pipe(report) != 0) return 2;
+    if (fork() == 0) {
+        setsid();
+        close(report[0]);
+        if (pipe2(exec_status, O_CLOEXEC) != 0) _exit(1);
+        if (fork() == 0) {
+            setpgid(0, 0);
+            execvp(argv[1], argv + 1);
+            _exit(127);
+        }
+        close(exec_status[1]);
+        (void)read(exec_status[0], &byte, 1);
+        (void)write(report[1], "P", 1);
+        close(report[1]);
+        wait(NULL);
+        _exit(0);
+    }
+    close(report[1]);
+    return read(report[0], &byte, 1) == 1 ? 0 : 1;
+}
