@@ -182,6 +182,7 @@ fn remove(store: &Store, job: &Job) -> std::result::Result<Option<u64>, String> 
     };
     let mut freed = 0;
     let mut problems = Vec::new();
+    store.remove_spares(id);
     for suffix in [LOG, PID, RECORD] {
         let path = store.path(id, suffix);
         let meta = match fs::symlink_metadata(&path) {

@@ -191,6 +191,7 @@ fn supervise(
     }
     send(&report, STARTED, pid);
     drop(report);
+    let space = store.reserve_record(&record);
     // The job has its own copy of the environment; ours need not show
     // the notification credentials to anyone listing it.
     sys::scrub_environment(&["NTFY_TOKEN", "NTFY_USER"]);
@@ -219,7 +220,7 @@ fn supervise(
     // The footer first, then the record: whoever sees the final record
     // finds the footer already in the log.
     let footer_at = write_footer(log, &record, elapsed, ended).unwrap_or(0);
-    if let Err(e) = store.write_record(&record, true) {
+    if let Err(e) = store.write_final_record(&record, space.ok()) {
         eprintln!(
             "run: cannot write the final record: {}",
             crate::error::describe(&e)

@@ -13,7 +13,7 @@ use crate::record::{Record, Status};
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 pub const LOG: &str = ".log";
@@ -25,6 +25,13 @@ const MAX_SUFFIX: u32 = 10_000;
 
 pub struct Store {
     dir: PathBuf,
+}
+
+/// Disk space held for a job's final record (`.ID.json.end`).
+pub struct RecordSpace {
+    file: File,
+    path: PathBuf,
+    room: usize,
 }
 
 impl Store {
@@ -104,12 +111,35 @@ impl Store {
     /// Link `temp` under the first free id; link(2) fails rather than
     /// replace, which is what makes ids unique across concurrent runs.
     fn link_unique(&self, temp: &Path, base: &str) -> Result<String> {
-        for n in 1..=MAX_SUFFIX {
-            let id = if n == 1 {
+        let id_for = |n: u32| {
+            if n == 1 {
                 base.to_string()
             } else {
                 format!("{base}_{n}")
-            };
+            }
+        };
+        let taken = |n: u32| fs::symlink_metadata(self.path(&id_for(n), LOG)).is_ok();
+        // Suffixes fill up from _2 in a burst of starts: find the end of the
+        // taken run by doubling, then bisecting, with lstat probes (a
+        // hundred starts in one second cost 7 probes each, not 100 links).
+        let mut first = 1;
+        if taken(1) {
+            let (mut low, mut high) = (1, 2);
+            while high < MAX_SUFFIX && taken(high) {
+                (low, high) = (high, high * 2);
+            }
+            while high - low > 1 {
+                let middle = low + (high - low) / 2;
+                if taken(middle) {
+                    low = middle
+                } else {
+                    high = middle
+                }
+            }
+            first = high;
+        }
+        for n in first..=MAX_SUFFIX {
+            let id = id_for(n);
             let path = self.path(&id, LOG);
             match fs::hard_link(temp, &path) {
                 Ok(()) if self.exists(&id, RECORD) || self.exists(&id, PID) => {
@@ -156,6 +186,52 @@ impl Store {
         written
     }
 
+    /// Take room for the job's final record now, while there is some: a job
+    /// whose output fills the disk must still get its end recorded.
+    pub fn reserve_record(&self, record: &Record) -> io::Result<RecordSpace> {
+        let path = self.dir.join(format!(".{}{RECORD}.end", record.id));
+        let _ = fs::remove_file(&path);
+        let room = (record.to_json(record.status).len() + 512).max(4096);
+        let mut file = create(&path, false)?;
+        // Writing claims the blocks (even where allocation is delayed).
+        if let Err(e) = file.write_all(&vec![b' '; room]) {
+            let _ = fs::remove_file(&path);
+            return Err(e);
+        }
+        Ok(RecordSpace { file, path, room })
+    }
+
+    /// Replace `ID.json` with the final record, durably: in the reserved
+    /// room if it fits (no new disk space needed), else as `write_record`.
+    pub fn write_final_record(
+        &self,
+        record: &Record,
+        space: Option<RecordSpace>,
+    ) -> io::Result<()> {
+        let mut json = record.to_json(record.status);
+        json.push('\n');
+        match space {
+            Some(space) if json.len() <= space.room => {
+                let written = space
+                    .file
+                    .write_all_at(json.as_bytes(), 0)
+                    .and_then(|()| space.file.set_len(json.len() as u64))
+                    .and_then(|()| space.file.sync_data())
+                    .and_then(|()| fs::rename(&space.path, self.path(&record.id, RECORD)));
+                if written.is_err() {
+                    let _ = fs::remove_file(&space.path);
+                }
+                written
+            }
+            space => {
+                if let Some(space) = space {
+                    let _ = fs::remove_file(&space.path);
+                }
+                self.write_record(record, true)
+            }
+        }
+    }
+
     /// Read and parse `ID.json`. `Ok(None)` if it is there but not a record.
     pub fn read_record(&self, id: &str) -> io::Result<Option<Record>> {
         let mut buf = Vec::new();
@@ -191,8 +267,17 @@ impl Store {
     /// Remove all of a job's files: log and pid file first, the record last,
     /// so an interrupted removal leaves a job that is still listed.
     pub fn remove_files(&self, id: &str) {
-        for suffix in [LOG, PID, RECORD] {
+        for suffix in [LOG, PID] {
             let _ = fs::remove_file(self.path(id, suffix));
+        }
+        self.remove_spares(id);
+        let _ = fs::remove_file(self.path(id, RECORD));
+    }
+
+    /// A job's temporary files: a record being written, its reserved room.
+    pub fn remove_spares(&self, id: &str) {
+        for spare in ["tmp", "end"] {
+            let _ = fs::remove_file(self.dir.join(format!(".{id}{RECORD}.{spare}")));
         }
     }
 
