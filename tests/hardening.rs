@@ -14,8 +14,10 @@ fn is_root() -> bool {
 }
 
 /// A small tmpfs mounted at `path` for the life of the guard (root only).
+#[cfg(target_os = "linux")]
 struct Tmpfs(std::path::PathBuf);
 
+#[cfg(target_os = "linux")]
 impl Tmpfs {
     fn mount(path: &std::path::Path, options: &str) -> Option<Tmpfs> {
         if !is_root() {
@@ -37,6 +39,7 @@ impl Tmpfs {
     }
 }
 
+#[cfg(target_os = "linux")]
 impl Drop for Tmpfs {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(&self.0).status();
@@ -44,6 +47,7 @@ impl Drop for Tmpfs {
 }
 
 /// Fill the filesystem at `dir` until it has no room left.
+#[cfg(target_os = "linux")]
 fn fill(dir: &std::path::Path) {
     let _ = Command::new("dd")
         .args(["if=/dev/zero", "bs=4k", "status=none"])
@@ -86,6 +90,8 @@ fn a_reboot_leaves_a_lost_job_that_runrm_removes() {
     assert!(w.files().is_empty(), "{:?}", w.files());
 }
 
+// Linux-only: script(1) -qec, setsid(1), GNU date -d, or tmpfs.
+#[cfg(target_os = "linux")]
 #[test]
 fn run_on_a_full_disk_fails_clearly_and_leaves_nothing() {
     let w = World::new();
@@ -110,6 +116,8 @@ fn run_on_a_full_disk_fails_clearly_and_leaves_nothing() {
     assert!(left.stdout.is_empty(), "a process was left behind");
 }
 
+// Linux-only: script(1) -qec, setsid(1), GNU date -d, or tmpfs.
+#[cfg(target_os = "linux")]
 #[test]
 fn a_job_that_fills_the_disk_still_gets_its_end_recorded() {
     let w = World::new();
@@ -244,6 +252,8 @@ fn a_megabyte_of_arguments_is_kept_whole() {
     assert_eq!(command[1024].get::<String>().unwrap(), &args[1023]);
 }
 
+// Linux-only: script(1) -qec, setsid(1), GNU date -d, or tmpfs.
+#[cfg(target_os = "linux")]
 #[test]
 fn bad_state_directories_give_clear_errors() {
     let w = World::new();

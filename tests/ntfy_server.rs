@@ -1,6 +1,8 @@
 //! `run -n` against the real ntfy server (Debian's `ntfy` package, fetched by
 //! scripts/fetch-ntfy), over HTTP and over HTTPS with a test CA. If the
-//! server cannot be had, these tests fail: they never skip.
+//! server cannot be had, these tests fail: they never skip. Linux-only: the
+//! server comes as a Debian package.
+#![cfg(target_os = "linux")]
 
 mod common;
 use common::*;

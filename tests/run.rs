@@ -146,6 +146,8 @@ fn signals_ignored_by_the_caller_are_default_for_the_job() {
     }
 }
 
+// Linux-only: script(1) -qec, setsid(1), GNU date -d, or tmpfs.
+#[cfg(target_os = "linux")]
 #[test]
 fn job_survives_the_hangup_of_its_terminal_session() {
     let w = World::new();
@@ -328,6 +330,8 @@ fn state_directory_is_0700_and_files_0600_under_umask_000() {
     assert_eq!(w.files().len(), 3);
 }
 
+// Linux-only: script(1) -qec, setsid(1), GNU date -d, or tmpfs.
+#[cfg(target_os = "linux")]
 #[test]
 fn a_planted_symlink_at_the_next_log_path_is_not_followed() {
     let w = World::new();

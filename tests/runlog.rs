@@ -81,6 +81,8 @@ fn jobs_resolve_by_id_prefix_and_name() {
     assert_eq!(show("").status.code(), Some(2));
 }
 
+// Linux-only: script(1) -qec, setsid(1), GNU date -d, or tmpfs.
+#[cfg(target_os = "linux")]
 #[test]
 fn numbered_menu_on_the_terminal_picks_cancels_and_asks_again() {
     let w = World::new();
@@ -135,6 +137,8 @@ fn numbered_menu_on_the_terminal_picks_cancels_and_asks_again() {
     }
 }
 
+// Linux-only: script(1) -qec, setsid(1), GNU date -d, or tmpfs.
+#[cfg(target_os = "linux")]
 #[test]
 fn fzf_gets_the_jobs_and_its_choice_is_shown() {
     let w = World::new();
@@ -188,6 +192,8 @@ fn fzf_gets_the_jobs_and_its_choice_is_shown() {
     );
 }
 
+// Linux-only: script(1) -qec, setsid(1), GNU date -d, or tmpfs.
+#[cfg(target_os = "linux")]
 #[test]
 fn several_jobs_and_no_terminal_is_an_error() {
     let w = World::new();

@@ -3,7 +3,6 @@
 
 mod common;
 use common::*;
-use std::process::Stdio;
 
 /// One job of each status; returns (running, done, failed, killed, lost).
 fn one_of_each(w: &World) -> [String; 5] {
@@ -148,6 +147,8 @@ fn filters_show_running_or_failed_jobs_only() {
     stop(&w, &running);
 }
 
+// Linux-only: script(1) -qec, setsid(1), GNU date -d, or tmpfs.
+#[cfg(target_os = "linux")]
 #[test]
 fn colour_only_on_a_terminal_and_never_with_no_color() {
     let w = World::new();
@@ -161,7 +162,7 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
     let on_pty = |no_color: bool| -> String {
         let mut cmd = w.cmd("script");
         cmd.args(["-qec", "runs", "/dev/null"])
-            .stderr(Stdio::null());
+            .stderr(std::process::Stdio::null());
         if no_color {
             cmd.env("NO_COLOR", "1");
         }
@@ -178,6 +179,8 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
     );
 }
 
+// Linux-only: script(1) -qec, setsid(1), GNU date -d, or tmpfs.
+#[cfg(target_os = "linux")]
 #[test]
 fn control_characters_in_a_command_are_escaped() {
     let w = World::new();
