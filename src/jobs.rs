@@ -26,6 +26,67 @@ impl Job {
         &self.record.id
     }
 
+    /// The exit status that stands for how the job ended: 0 for done, its
+    /// exit code for failed, 128+N for killed by signal N, 1 for lost; 0
+    /// while it runs or when nothing better is known.
+    pub fn exit_status(&self) -> i32 {
+        match self.status {
+            Status::Done => 0,
+            Status::Failed => self.record.exit_code.unwrap_or(1),
+            Status::Killed => self
+                .record
+                .signal
+                .as_deref()
+                .and_then(crate::sys::signal_number)
+                .map_or(1, |n| 128 + n),
+            Status::Lost => 1,
+            Status::Running | Status::Ended | Status::Unknown => 0,
+        }
+    }
+
+    /// `build_20251205_163539: failed (exit 2) after 3m 12s`.
+    pub fn outcome(&self) -> String {
+        let record = &self.record;
+        let detail = match (&record.signal, record.exit_code) {
+            (Some(signal), _) => signal.clone(),
+            (None, Some(code)) => format!("exit {code}"),
+            (None, None) => "no end recorded".to_string(),
+        };
+        let took = record.duration.map_or(String::new(), |d| {
+            format!(
+                " after {}",
+                crate::time::duration(std::time::Duration::from_secs_f64(d.max(0.0)))
+            )
+        });
+        format!(
+            "{}: {} ({detail}){took}",
+            crate::quote::escape(self.id()),
+            self.status.word()
+        )
+    }
+
+    /// The job as it is now: its record re-read, its status decided again.
+    pub fn refresh(&self, store: &Store) -> Job {
+        match store.read_record(self.id()) {
+            Ok(Some(mut record)) if self.recorded => {
+                record.id = self.id().to_string();
+                let (record, status) = store.status(record);
+                Job {
+                    record,
+                    status,
+                    legacy: false,
+                    recorded: true,
+                }
+            }
+            _ => Job {
+                record: self.record.clone(),
+                status: self.status,
+                legacy: self.legacy,
+                recorded: self.recorded,
+            },
+        }
+    }
+
     /// The command line, quoted and escaped for a terminal.
     pub fn command_line(&self) -> String {
         if !self.recorded {
@@ -93,6 +154,30 @@ pub fn list(store: &Store) -> Result<Listing> {
         }
     }
     Ok(Listing { jobs, problems })
+}
+
+/// The ids and names of the jobs, for shell completion: from the directory
+/// listing alone, so a Tab never waits on reading thousands of records.
+pub fn completions(store: &Store) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(store.dir()) else {
+        return Vec::new();
+    };
+    let mut words: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let (len, _) = split_name(&name)?;
+            Some(name[..len].to_string())
+        })
+        .collect();
+    let names: Vec<String> = words
+        .iter()
+        .filter_map(|id| parse_stamp(id).map(|(_, _, name)| name.to_string()))
+        .collect();
+    words.extend(names);
+    words.sort_unstable();
+    words.dedup();
+    words
 }
 
 /// `x_20251205_163539.json` → (length of `x_20251205_163539`, HAS_RECORD).

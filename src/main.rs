@@ -5,6 +5,7 @@
 //! as `NAME: message`, and mapped to the exit codes in `error::code`.
 #![deny(unsafe_code)]
 
+mod completions;
 mod error;
 mod jobs;
 mod naming;
@@ -12,15 +13,17 @@ mod notify;
 mod quote;
 mod record;
 mod run;
+mod runkill;
 mod runlog;
 mod runrm;
 mod runs;
+mod runwait;
 mod spawn;
 mod store;
 mod sys;
 mod time;
 
-use error::{Error, code};
+use error::code;
 use std::ffi::OsString;
 use std::path::Path;
 
@@ -37,10 +40,8 @@ fn main() {
         "runs" => ("runs", runs::main(rest)),
         "runlog" => ("runlog", runlog::main(rest)),
         "runrm" => ("runrm", runrm::main(rest)),
-        name @ ("runkill" | "runwait") => (
-            name,
-            Err(Error::usage("not available yet in this version of run")),
-        ),
+        "runkill" => ("runkill", runkill::main(rest)),
+        "runwait" => ("runwait", runwait::main(rest)),
         // Any other name (run-x86_64, a renamed copy) acts as `run`.
         _ => ("run", run::main(rest)),
     };

@@ -25,6 +25,8 @@ Usage: run [OPTIONS] [--] COMMAND [ARGS...]
 Options (they end at the first word that is not an option, or at --):
   -N, --name NAME   name the job NAME instead of after the command
   -q, --quiet       print only the job id
+  -f, --follow      then follow its log as runlog does, and exit with the
+                    job's status (Ctrl+C stops following; the job runs on)
   -n, --notify      send an ntfy notification when the job ends, to TOPIC
                     or $NTFY_TOPIC. The word after -n is TOPIC when more
                     words follow it and it names nothing runnable (not on
@@ -38,6 +40,8 @@ Options (they end at the first word that is not an option, or at --):
                     default-token or default-user/-password in client.yml
       --link [DIR]  create the runs, runlog, runrm, runkill and runwait
                     links to this binary, beside it or in DIR
+      --completions SHELL  print completions for bash, zsh or fish:
+                    source <(run --completions bash)
   -h, --help        show this help
   -V, --version     show the version
 
@@ -53,7 +57,7 @@ Exit status: 0 started; 1 could not record the job; 2 bad usage;
 pub const OTHER_NAMES: &[&str] = &["runs", "runlog", "runrm", "runkill", "runwait"];
 
 /// `run`'s options that take a value; the splitter must skip those values.
-const VALUE_OPTIONS: &[&[u8]] = &[b"-N", b"--name", b"-t", b"--topic"];
+const VALUE_OPTIONS: &[&[u8]] = &[b"-N", b"--name", b"-t", b"--topic", b"--completions"];
 
 /// Split `args` (without argv[0]) into options and the command. `-n WORD`
 /// becomes `--topic WORD` when WORD is a topic by the topic rule: more words
@@ -93,12 +97,26 @@ struct Options {
     link: bool,
     notify: bool,
     topic: Option<String>,
+    follow: bool,
 }
 
 fn parse(head: Vec<OsString>) -> Result<Option<Options>> {
     let mut p = pico_args::Arguments::from_vec(head);
     if p.contains(["-h", "--help"]) {
         println!("{HELP}");
+        return Ok(None);
+    }
+    if let Some(shell) = p
+        .opt_value_from_str::<_, String>("--completions")
+        .map_err(|_| Error::usage("--completions needs bash, zsh or fish"))?
+    {
+        let script = crate::completions::script(&shell).ok_or_else(|| {
+            Error::usage(format!(
+                "no completions for {}: use bash, zsh or fish",
+                crate::quote::shell_quote(shell.as_bytes())
+            ))
+        })?;
+        print!("{script}");
         return Ok(None);
     }
     if p.contains(["-V", "--version"]) {
@@ -126,6 +144,7 @@ fn parse(head: Vec<OsString>) -> Result<Option<Options>> {
         quiet: p.contains(["-q", "--quiet"]),
         link: p.contains("--link"),
         notify: p.contains(["-n", "--notify"]),
+        follow: p.contains(["-f", "--follow"]),
         topic: p
             .opt_value_from_str(["-t", "--topic"])
             .map_err(|_| Error::usage("--topic needs a topic"))?,
@@ -217,6 +236,18 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         notify,
     };
     let record = crate::spawn::start(&store, launch)?;
+    if options.follow {
+        // Follow as runlog does; Ctrl+C stops following, not the job.
+        crate::sys::exit_130_on_interrupt();
+        eprintln!("started {} (pid {})", record.id, record.pid.unwrap_or(0));
+        let job = crate::jobs::Job {
+            record,
+            status: Status::Running,
+            legacy: false,
+            recorded: true,
+        };
+        return crate::runlog::show(&store, &job, None, true);
+    }
     let mut out = std::io::stdout().lock();
     let _ = if options.quiet {
         writeln!(out, "{}", record.id)

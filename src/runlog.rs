@@ -76,22 +76,6 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     show(&store, job, lines, !no_follow)
 }
 
-/// The exit status that stands for how a job ended.
-fn exit_status(job: &Job) -> i32 {
-    match job.status {
-        Status::Done => 0,
-        Status::Failed => job.record.exit_code.unwrap_or(1),
-        Status::Killed => job
-            .record
-            .signal
-            .as_deref()
-            .and_then(crate::sys::signal_number)
-            .map_or(1, |n| 128 + n),
-        Status::Lost => 1,
-        Status::Running | Status::Ended | Status::Unknown => 0,
-    }
-}
-
 fn cancelled() -> Error {
     Error::new(code::CANCELLED, "cancelled")
 }
@@ -234,7 +218,7 @@ fn pick_from_menu<'a>(tty: File, jobs: &[&'a Job]) -> Result<&'a Job> {
 }
 
 /// Print the log (the last `lines` of it), then follow it while the job runs.
-fn show(store: &Store, job: &Job, lines: Option<u64>, follow: bool) -> Result<i32> {
+pub fn show(store: &Store, job: &Job, lines: Option<u64>, follow: bool) -> Result<i32> {
     let path = store.path(job.id(), LOG);
     let mut log = open_read(&path).map_err(|e| Error::io("cannot open log", &path, e))?;
     let meta = log
@@ -263,7 +247,7 @@ fn show(store: &Store, job: &Job, lines: Option<u64>, follow: bool) -> Result<i3
         return Ok(code::OK);
     }
     if !follow || job.status != Status::Running {
-        return Ok(exit_status(job));
+        return Ok(job.exit_status());
     }
     let alive = || {
         if job.legacy {
@@ -289,25 +273,17 @@ fn show(store: &Store, job: &Job, lines: Option<u64>, follow: bool) -> Result<i3
     if !pump(&mut log, &mut out, &path)? {
         return Ok(code::OK);
     }
-    let ended = match store.read_record(job.id()) {
-        Ok(Some(record)) if !job.legacy => {
-            let (record, status) = store.status(record);
-            Job {
-                record,
-                status,
-                legacy: false,
-                recorded: true,
-            }
-        }
-        _ => return Ok(code::OK),
-    };
+    if job.legacy {
+        return Ok(code::OK);
+    }
+    let ended = job.refresh(store);
     if ended.status == Status::Lost {
         eprintln!(
             "runlog: {} is lost: no end was recorded (its supervisor died, or the machine rebooted)",
             crate::quote::escape(ended.id())
         );
     }
-    Ok(exit_status(&ended))
+    Ok(ended.exit_status())
 }
 
 /// Copy what the log has beyond its current offset; false once the reader

@@ -33,6 +33,13 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         println!("{HELP}");
         return Ok(code::OK);
     }
+    // Internal, for shell completion: ids and names, one a line.
+    if p.contains("--complete") {
+        for word in jobs::completions(&Store::open()?) {
+            println!("{}", crate::quote::escape(&word));
+        }
+        return Ok(code::OK);
+    }
     let json = p.contains("--json");
     let running = p.contains(["-r", "--running"]);
     let failed = p.contains("--failed");

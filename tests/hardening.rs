@@ -458,7 +458,7 @@ fn empty_unknown_and_ambiguous_references_are_errors() {
         let id = w.start(&["--name", n, "true"]);
         w.wait_end(&id);
     }
-    for name in ["runlog", "runrm"] {
+    for name in ["runlog", "runrm", "runkill", "runwait"] {
         let out = w.output(name, &[""]);
         assert_eq!(out.status.code(), Some(2), "{name}");
         assert_eq!(text(&out.stderr), format!("{name}: empty job reference\n"));

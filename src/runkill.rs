@@ -1,0 +1,160 @@
+//! `runkill [-s SIGNAL] [--grace DURATION] JOB...`: stop running jobs.
+//!
+//! Rule: only a job the job store shows as running is signalled, and only
+//! through its process group while its log is still locked, so a recycled
+//! PID is never hit. The supervisor records how the job ended, as always.
+
+use crate::error::{Error, Result, code};
+use crate::jobs::{self, Job};
+use crate::quote::escape;
+use crate::record::Status;
+use crate::store::Store;
+use std::ffi::OsString;
+use std::time::{Duration, Instant};
+
+const HELP: &str = "\
+runkill - stop running jobs: SIGTERM to the job's process group, then
+SIGKILL if it is still running after the grace period
+
+Usage: runkill [-s SIGNAL] [--grace DURATION] JOB...
+
+Options:
+  -s, --signal SIG     send only SIG (INT, SIGINT or a number), nothing after
+      --grace DURATION wait this long before SIGKILL (default 5s; 90s, 2m)
+  -h, --help           show this help
+
+JOB is an id, a unique id prefix, or a name (its newest job).
+Exit status: 0 every job was signalled (and, without -s, has ended);
+1 a job was not running or would not end; 2 bad usage.";
+
+/// How long a SIGKILLed job may take to be reaped and recorded.
+const AFTER_KILL: Duration = Duration::from_secs(10);
+
+pub fn main(args: Vec<OsString>) -> Result<i32> {
+    let mut p = pico_args::Arguments::from_vec(args);
+    if p.contains(["-h", "--help"]) {
+        println!("{HELP}");
+        return Ok(code::OK);
+    }
+    let signal: Option<i32> = p
+        .opt_value_from_fn(["-s", "--signal"], |s| {
+            crate::sys::signal_number(&s.to_uppercase()).ok_or("unknown")
+        })
+        .map_err(|_| Error::usage("-s needs a signal: a name like TERM or SIGINT, or a number"))?;
+    let grace = p
+        .opt_value_from_fn("--grace", |s| crate::time::parse_duration(s).ok_or("bad"))
+        .map_err(|_| Error::usage("--grace needs a duration such as 5s or 2m"))?
+        .unwrap_or(Duration::from_secs(5));
+    let references = p.finish();
+    if let Some(arg) = references
+        .iter()
+        .find(|a| a.as_encoded_bytes().starts_with(b"-"))
+    {
+        let shown = crate::quote::shell_quote(arg.as_encoded_bytes());
+        return Err(Error::usage(format!(
+            "unknown option {shown} (see runkill --help)"
+        )));
+    }
+    if references.is_empty() {
+        return Err(Error::usage("name a JOB to stop (see runs)"));
+    }
+    let store = Store::open()?;
+    let listing = jobs::list(&store)?;
+    let chosen = references
+        .iter()
+        .map(|r| jobs::resolve(&listing.jobs, &r.to_string_lossy()))
+        .collect::<Result<Vec<&Job>>>()?;
+    let mut status = code::OK;
+    let mut signalled = Vec::new();
+    for job in chosen {
+        match signal_group(&store, job, signal.unwrap_or(libc::SIGTERM)) {
+            Ok(()) if signal.is_some() => {
+                println!(
+                    "{}: sent {}",
+                    escape(job.id()),
+                    crate::sys::signal_name(signal.unwrap_or(0))
+                );
+            }
+            Ok(()) => signalled.push(job),
+            Err(problem) => {
+                eprintln!("runkill: {problem}");
+                status = code::FAILURE;
+            }
+        }
+    }
+    // SIGTERM went to all of them at once; now their grace runs together.
+    let deadline = Instant::now() + grace;
+    while signalled.iter().any(|j| running(&store, j)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for job in &signalled {
+        if running(&store, job)
+            && let Err(problem) = signal_group(&store, job, libc::SIGKILL)
+        {
+            eprintln!("runkill: {problem}");
+        }
+    }
+    for job in signalled {
+        match wait_end(&store, job, AFTER_KILL) {
+            Some(ended) => println!("{}", ended.outcome()),
+            None => {
+                eprintln!(
+                    "runkill: {} did not end even after SIGKILL",
+                    escape(job.id())
+                );
+                status = code::FAILURE;
+            }
+        }
+    }
+    Ok(status)
+}
+
+/// Whether the job is still running: its log locked and no end recorded.
+fn running(store: &Store, job: &Job) -> bool {
+    job.refresh(store).status == Status::Running
+}
+
+/// Wait up to `limit` for the job to end; its final state if it did.
+fn wait_end(store: &Store, job: &Job, limit: Duration) -> Option<Job> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let now = job.refresh(store);
+        if now.status != Status::Running {
+            return Some(now);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Send `sig` to the job's process group, if the store shows it running.
+fn signal_group(store: &Store, job: &Job, sig: i32) -> std::result::Result<(), String> {
+    let id = escape(job.id());
+    if job.legacy || !job.recorded {
+        return Err(format!(
+            "{id} has no record to tell whether its PID is still the job's; not signalled"
+        ));
+    }
+    if !running(store, job) {
+        return Err(format!(
+            "{id} is not running: {}",
+            job.refresh(store).outcome()
+        ));
+    }
+    let group = job
+        .record
+        .pgid
+        .or(job.record.pid)
+        .filter(|&g| g > 1)
+        .ok_or(format!("{id} has no process group"))?;
+    match crate::sys::send_signal(-group, sig) {
+        // The group emptied between the check and the signal: it ended.
+        Err(e) if e.raw_os_error() != Some(libc::ESRCH) => Err(format!(
+            "cannot signal {id}: {}",
+            crate::error::describe(&e)
+        )),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,214 @@
+//! `runkill`, `runwait`, `run -f` and the shell completions.
+
+mod common;
+use common::*;
+use std::process::Stdio;
+
+/// A job that runs until `flag` appears (or, with `ignore_term`, shrugs
+/// off SIGTERM while it waits).
+fn waiting(w: &World, flag: &str, ignore_term: bool) -> String {
+    let trap = if ignore_term { "trap '' TERM; " } else { "" };
+    let flag = w.root.join(flag);
+    w.start(&[
+        "sh",
+        "-c",
+        &format!(
+            "{trap}while [ ! -e {} ]; do sleep 0.02; done",
+            flag.display()
+        ),
+    ])
+}
+
+#[test]
+fn runkill_terms_the_group_and_records_it() {
+    let w = World::new();
+    let id = waiting(&w, "never", false);
+    let out = w.output("runkill", &[&id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with(&format!("{id}: killed (SIGTERM)")),
+        "{}",
+        text(&out.stdout)
+    );
+    let job = w.job(&id);
+    assert_eq!(field_str(&job, "status").unwrap(), "killed");
+    assert_eq!(field_str(&job, "signal").unwrap(), "SIGTERM");
+}
+
+#[test]
+fn runkill_escalates_to_sigkill_after_the_grace_period() {
+    let w = World::new();
+    let stubborn = waiting(&w, "never", true);
+    let meek = waiting(&w, "never2", false);
+    let out = w.output("runkill", &["--grace", "1s", &stubborn, &meek]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(field_str(&w.job(&stubborn), "signal").unwrap(), "SIGKILL");
+    assert_eq!(field_str(&w.job(&meek), "signal").unwrap(), "SIGTERM");
+}
+
+#[test]
+fn runkill_s_sends_only_that_signal() {
+    let w = World::new();
+    let id = waiting(&w, "never", false);
+    let out = w.output("runkill", &["-s", "INT", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), format!("{id}: sent SIGINT\n"));
+    assert_eq!(field_str(&w.wait_end(&id), "signal").unwrap(), "SIGINT");
+    let id = waiting(&w, "never", true);
+    let out = w.output("runkill", &["-s", "9", &id]);
+    assert!(out.status.success());
+    assert_eq!(field_str(&w.wait_end(&id), "signal").unwrap(), "SIGKILL");
+    assert_eq!(
+        w.output("runkill", &["-s", "NOPE", &id]).status.code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn runkill_refuses_a_job_that_has_ended() {
+    let w = World::new();
+    let id = w.start(&["true"]);
+    w.wait_end(&id);
+    let out = w.output("runkill", &[&id]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        format!("runkill: {id} is not running: {id}: done (exit 0) after 0s\n")
+    );
+    assert_eq!(w.output("runkill", &[] as &[&str]).status.code(), Some(2));
+}
+
+#[test]
+fn runwait_waits_for_the_named_jobs_and_exits_with_the_first_failure() {
+    let w = World::new();
+    let fails = waiting(&w, "a", false);
+    let works = waiting(&w, "b", false);
+    let child = w
+        .cmd("runwait")
+        .args([&works, &fails])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::fs::write(w.root.join("b"), "").unwrap();
+    w.wait_end(&works);
+    assert!(kill(
+        "KILL",
+        &format!("-{}", field_num(&w.job(&fails), "pgid").unwrap() as i64)
+    ));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(128 + 9), "{}", text(&out.stdout));
+    let lines: Vec<String> = text(&out.stdout).lines().map(String::from).collect();
+    assert_eq!(lines[0], format!("{works}: done (exit 0) after 0s"));
+    assert!(lines[1].starts_with(&format!("{fails}: killed (SIGKILL)")));
+}
+
+#[test]
+fn runwait_without_jobs_waits_for_every_running_one() {
+    let w = World::new();
+    let one = waiting(&w, "go", false);
+    let two = waiting(&w, "go", false);
+    let mut child = w.cmd("runwait").stdout(Stdio::piped()).spawn().unwrap();
+    std::fs::write(w.root.join("go"), "").unwrap();
+    let out = child.wait().unwrap();
+    assert!(out.success());
+    for id in [one, two] {
+        assert_eq!(w.status(&id), "done");
+    }
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    assert_eq!(out.lines().count(), 2, "{out}");
+}
+
+#[test]
+fn runwait_times_out_with_124_and_leaves_the_job_running() {
+    let w = World::new();
+    let id = waiting(&w, "later", false);
+    let out = w.output("runwait", &["--timeout", "1s", &id]);
+    assert_eq!(out.status.code(), Some(124));
+    assert_eq!(w.status(&id), "running");
+    std::fs::write(w.root.join("later"), "").unwrap();
+    w.wait_end(&id);
+}
+
+#[test]
+fn run_f_follows_and_exits_with_the_jobs_status() {
+    let w = World::new();
+    let out = w.output("run", &["-f", "sh", "-c", "echo hello; exit 6"]);
+    assert_eq!(out.status.code(), Some(6));
+    let shown = text(&out.stdout);
+    assert!(shown.contains("---\nhello\n--- failed: exit 6"), "{shown}");
+}
+
+#[test]
+fn ctrl_c_stops_run_f_and_the_job_keeps_running() {
+    let w = World::new();
+    let flag = w.root.join("go");
+    let mut child = w
+        .cmd("run")
+        .args([
+            "-f",
+            "sh",
+            "-c",
+            &format!(
+                "echo started; while [ ! -e {} ]; do sleep 0.02; done",
+                flag.display()
+            ),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    while !text(&seen).contains("started\n") {
+        let n = std::io::Read::read(&mut stdout, &mut buf).unwrap();
+        assert!(n > 0, "run -f ended early");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    assert!(kill("INT", &child.id().to_string()));
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let (id, job) = w.jobs().into_iter().next().unwrap();
+    assert_eq!(field_str(&job, "status").unwrap(), "running");
+    std::fs::write(&flag, "").unwrap();
+    assert_eq!(field_str(&w.wait_end(&id), "status").unwrap(), "done");
+}
+
+#[test]
+fn bash_completion_offers_the_job_ids_and_names() {
+    let w = World::new();
+    let id = w.start(&["--name", "nightly", "true"]);
+    w.wait_end(&id);
+    let script = "source <(run --completions bash) || exit 9; COMP_WORDS=(runlog ''); COMP_CWORD=1; _run_jobs; printf '%s\\n' \"${COMPREPLY[@]}\"";
+    let out = w.cmd("bash").args(["-c", script]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    let words: Vec<String> = text(&out.stdout).lines().map(String::from).collect();
+    assert_eq!(words, ["nightly", id.as_str()]);
+    let script = "source <(run --completions bash); COMP_WORDS=(run -q bas); COMP_CWORD=2; _run; printf '%s\\n' \"${COMPREPLY[@]}\"";
+    let out = w.cmd("bash").args(["-c", script]).output().unwrap();
+    assert!(
+        text(&out.stdout).lines().any(|l| l == "bash"),
+        "commands are completed: {}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn zsh_sources_its_completion_and_fish_gets_one() {
+    let w = World::new();
+    let out = w
+        .cmd("zsh")
+        .args(["-f", "-c", "autoload -Uz compinit && compinit -u -D && source <(run --completions zsh) && echo sourced"])
+        .output()
+        .expect("zsh must be installed (.ci/run installs it)");
+    assert_eq!(text(&out.stdout), "sourced\n", "{}", text(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    let fish = w.output("run", &["--completions", "fish"]);
+    assert!(
+        text(&fish.stdout).contains("complete -c runlog")
+            || text(&fish.stdout).contains("for command in runlog")
+    );
+    let bad = w.output("run", &["--completions", "tcsh"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).starts_with("run: no completions for tcsh"));
+}
