@@ -320,6 +320,19 @@ fn stamp_to_unix(stamp: u64) -> Option<f64> {
     crate::sys::unix_from_local(&local).map(|s| s as f64)
 }
 
+/// The words left after a verb's options: its job references. One that
+/// still looks like an option is an unknown option.
+pub fn references(args: pico_args::Arguments, verb: &str) -> Result<Vec<std::ffi::OsString>> {
+    let rest = args.finish();
+    if let Some(arg) = rest.iter().find(|a| a.as_encoded_bytes().starts_with(b"-")) {
+        let shown = crate::quote::shell_quote(arg.as_encoded_bytes());
+        return Err(Error::usage(format!(
+            "unknown option {shown} (see {verb} --help)"
+        )));
+    }
+    Ok(rest)
+}
+
 /// Find the one job `reference` means: an exact id, else a unique id prefix,
 /// else the newest job with that name.
 pub fn resolve<'a>(jobs: &'a [Job], reference: &str) -> Result<&'a Job> {

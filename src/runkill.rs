@@ -45,16 +45,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         .opt_value_from_fn("--grace", |s| crate::time::parse_duration(s).ok_or("bad"))
         .map_err(|_| Error::usage("--grace needs a duration such as 5s or 2m"))?
         .unwrap_or(Duration::from_secs(5));
-    let references = p.finish();
-    if let Some(arg) = references
-        .iter()
-        .find(|a| a.as_encoded_bytes().starts_with(b"-"))
-    {
-        let shown = crate::quote::shell_quote(arg.as_encoded_bytes());
-        return Err(Error::usage(format!(
-            "unknown option {shown} (see runkill --help)"
-        )));
-    }
+    let references = jobs::references(p, "runkill")?;
     if references.is_empty() {
         return Err(Error::usage("name a JOB to stop (see runs)"));
     }

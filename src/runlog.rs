@@ -53,13 +53,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     let preview: Option<String> = p
         .opt_value_from_str("--preview")
         .map_err(|_| Error::usage("--preview needs a job id"))?;
-    let rest = p.finish();
-    if let Some(arg) = rest.iter().find(|a| a.as_encoded_bytes().starts_with(b"-")) {
-        let shown = crate::quote::shell_quote(arg.as_encoded_bytes());
-        return Err(Error::usage(format!(
-            "unknown option {shown} (see runlog --help)"
-        )));
-    }
+    let rest = jobs::references(p, "runlog")?;
     if rest.len() > 1 {
         return Err(Error::usage("give at most one JOB"));
     }

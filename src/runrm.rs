@@ -50,16 +50,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         .map_err(|_| Error::usage("--keep needs a number of jobs"))?;
     let failed_only = p.contains("--failed");
     let dry_run = p.contains("--dry-run");
-    let references = p.finish();
-    if let Some(arg) = references
-        .iter()
-        .find(|a| a.as_encoded_bytes().starts_with(b"-"))
-    {
-        let shown = crate::quote::shell_quote(arg.as_encoded_bytes());
-        return Err(Error::usage(format!(
-            "unknown option {shown} (see runrm --help)"
-        )));
-    }
+    let references = jobs::references(p, "runrm")?;
     let store = Store::open()?;
     let listing = jobs::list(&store)?;
     let mut status = code::OK;

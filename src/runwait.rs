@@ -37,16 +37,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     let timeout = p
         .opt_value_from_fn("--timeout", |s| crate::time::parse_duration(s).ok_or("bad"))
         .map_err(|_| Error::usage("--timeout needs a duration such as 90s, 30m or 12h"))?;
-    let references = p.finish();
-    if let Some(arg) = references
-        .iter()
-        .find(|a| a.as_encoded_bytes().starts_with(b"-"))
-    {
-        let shown = crate::quote::shell_quote(arg.as_encoded_bytes());
-        return Err(Error::usage(format!(
-            "unknown option {shown} (see runwait --help)"
-        )));
-    }
+    let references = jobs::references(p, "runwait")?;
     let store = Store::open()?;
     let listing = jobs::list(&store)?;
     let chosen: Vec<&Job> = if references.is_empty() {

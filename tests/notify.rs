@@ -15,16 +15,6 @@ fn start(w: &World, env: &[(&str, &str)], args: &[&str]) -> String {
     text(&out.stdout).trim().to_string()
 }
 
-/// Wait for the job's log to carry the notification line, and return it.
-fn notify_line(w: &World, id: &str) -> String {
-    poll("the notification line", || {
-        let log = w.log(id);
-        let line = log.lines().last()?.to_string();
-        (line.starts_with("--- notified ") || line.starts_with("--- notification to "))
-            .then_some(line)
-    })
-}
-
 fn config(w: &World, text: &str) -> String {
     let path = w.root.join("client.yml");
     std::fs::write(&path, text).unwrap();
@@ -55,10 +45,7 @@ fn done_failed_and_killed_send_the_right_message() {
         !body.contains("ok\n"),
         "a success carries no output: {body}"
     );
-    assert_eq!(
-        notify_line(&w, &id),
-        format!("--- notified {url}: HTTP 200")
-    );
+    assert_eq!(w.notify_line(&id), format!("--- notified {url}: HTTP 200"));
     let job = w.job(&id);
     assert_eq!(field_str(&job, "topic").unwrap(), url);
     assert_eq!(field_str(&job, "status").unwrap(), "done");
@@ -140,7 +127,7 @@ fn the_topic_rule_and_the_url_forms() {
         field_str(&w.wait_end(&id), "topic").unwrap(),
         format!("https://{hostpath}")
     );
-    let line = notify_line(&w, &id);
+    let line = w.notify_line(&id);
     assert!(
         line.starts_with(&format!("--- notification to https://{hostpath} failed: ")),
         "{line}"
@@ -242,7 +229,7 @@ fn credentials_never_reach_disk_argv_or_the_supervisors_environment() {
         server.next().header("Authorization"),
         Some("Bearer tk_SECRET_TOKEN")
     );
-    notify_line(&w, &id);
+    w.notify_line(&id);
     for file in w.files() {
         let content = std::fs::read(w.state.join(&file)).unwrap();
         assert!(!text(&content).contains("tk_SECRET"), "token in {file}");
@@ -279,7 +266,7 @@ fn a_down_failing_or_silent_server_costs_bounded_time_and_is_logged() {
         let job = w.wait_end(id);
         assert_eq!(field_str(&job, "status").unwrap(), "failed");
         assert_eq!(field_num(&job, "exit_code"), Some(4.0));
-        let line = notify_line(&w, id);
+        let line = w.notify_line(id);
         assert!(
             line.starts_with(&format!("--- notification to {url} ")) && line.contains(want),
             "{line}"
@@ -299,10 +286,7 @@ fn a_429_waits_and_retries() {
     let first = server.next();
     let second = server.next();
     assert!(second.at.duration_since(first.at).unwrap() >= std::time::Duration::from_millis(900));
-    assert_eq!(
-        notify_line(&w, &id),
-        format!("--- notified {url}: HTTP 200")
-    );
+    assert_eq!(w.notify_line(&id), format!("--- notified {url}: HTTP 200"));
 }
 
 #[test]

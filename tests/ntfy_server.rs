@@ -138,15 +138,6 @@ impl Ntfy {
     }
 }
 
-fn notify_line(w: &World, id: &str) -> String {
-    poll("the notification line", || {
-        let log = w.log(id);
-        let line = log.lines().last()?.to_string();
-        (line.starts_with("--- notified ") || line.starts_with("--- notification to "))
-            .then_some(line)
-    })
-}
-
 fn start_job(w: &World, env: &[(&str, &str)], args: &[&str]) -> String {
     let mut cmd = w.cmd("run");
     for (k, v) in env {
@@ -175,10 +166,7 @@ fn real_ntfy_receives_the_message_with_token_auth_and_refuses_a_wrong_token() {
             "echo compiling; echo 'error: boom'; exit 2",
         ],
     );
-    assert_eq!(
-        notify_line(&w, &id),
-        format!("--- notified {url}: HTTP 200")
-    );
+    assert_eq!(w.notify_line(&id), format!("--- notified {url}: HTTP 200"));
     let messages = ntfy.messages("builds", &token);
     assert_eq!(messages.len(), 1);
     let message = &messages[0];
@@ -206,7 +194,7 @@ fn real_ntfy_receives_the_message_with_token_auth_and_refuses_a_wrong_token() {
         &[("NTFY_TOKEN", "tk_wrongwrongwrongwrongwrongwr")],
         &["-n", &url, "true"],
     );
-    let line = notify_line(&w, &id);
+    let line = w.notify_line(&id);
     assert_eq!(line, format!("--- notification to {url} failed: HTTP 401"));
     assert!(!w.log(&id).contains("tk_wrong"));
     assert_eq!(ntfy.messages("builds", &token).len(), 1);
@@ -302,10 +290,7 @@ fn real_ntfy_over_https_trusts_ssl_cert_file_and_only_that() {
         &[("NTFY_TOKEN", &token), ("SSL_CERT_FILE", ca)],
         &["-n", &url, "--name", "secure", "true"],
     );
-    assert_eq!(
-        notify_line(&w, &id),
-        format!("--- notified {url}: HTTP 200")
-    );
+    assert_eq!(w.notify_line(&id), format!("--- notified {url}: HTTP 200"));
     let messages = ntfy.messages("builds", &token);
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0]["title"].get::<String>().unwrap(), "secure done");
@@ -322,7 +307,7 @@ fn real_ntfy_over_https_trusts_ssl_cert_file_and_only_that() {
         &[("NTFY_TOKEN", &token), ("RUN_NOTIFY_TIMEOUT", "2")],
         &["-n", &url, "true"],
     );
-    let line = notify_line(&w, &id);
+    let line = w.notify_line(&id);
     assert!(
         line.starts_with(&format!("--- notification to {url} failed: ")),
         "{line}"

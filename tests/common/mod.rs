@@ -200,6 +200,16 @@ impl World {
         self.plant(&format!("{id}.json"), record.as_bytes());
     }
 
+    /// Wait for the job's log to end with the notification line; return it.
+    pub fn notify_line(&self, id: &str) -> String {
+        poll("the notification line", || {
+            let log = self.log(id);
+            let line = log.lines().last()?.to_string();
+            (line.starts_with("--- notified ") || line.starts_with("--- notification to "))
+                .then_some(line)
+        })
+    }
+
     pub fn files(&self) -> Vec<String> {
         let mut names: Vec<String> = match std::fs::read_dir(&self.state) {
             Ok(dir) => dir
