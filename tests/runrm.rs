@@ -155,23 +155,7 @@ fn the_summary_counts_the_space_freed() {
 fn jobs_of_the_original_shell_version_are_removed_when_their_process_is_gone() {
     let w = World::new();
     w.seed_legacy();
-    let mut sleeper = std::process::Command::new("sleep")
-        .arg("30")
-        .spawn()
-        .unwrap();
-    let stamp = text(
-        &std::process::Command::new("date")
-            .arg("+%Y%m%d_%H%M%S")
-            .output()
-            .unwrap()
-            .stdout,
-    );
-    let live = format!("live_{}", stamp.trim());
-    w.plant(
-        &format!("{live}.pid"),
-        format!("{}\n", sleeper.id()).as_bytes(),
-    );
-    w.plant(&format!("{live}.log"), b"$ sleep 30\n---\n");
+    let (mut sleeper, live) = w.plant_live_legacy();
     let out = w.output("runrm", &[] as &[&str]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).starts_with("removed 2 jobs"));

@@ -224,23 +224,7 @@ fn jobs_of_the_original_shell_version_are_listed() {
     let w = World::new();
     w.seed_legacy();
     // A live one: the pid of a process that started before its stamp's end.
-    let mut sleeper = std::process::Command::new("sleep")
-        .arg("30")
-        .spawn()
-        .unwrap();
-    let stamp = text(
-        &std::process::Command::new("date")
-            .arg("+%Y%m%d_%H%M%S")
-            .output()
-            .unwrap()
-            .stdout,
-    );
-    let live = format!("live_{}", stamp.trim());
-    w.plant(
-        &format!("{live}.pid"),
-        format!("{}\n", sleeper.id()).as_bytes(),
-    );
-    w.plant(&format!("{live}.log"), b"$ sleep 30\nStarted: now\n---\n");
+    let (mut sleeper, live) = w.plant_live_legacy();
     let listing = text(&w.output("runs", &[] as &[&str]).stdout);
     let build = line_of(&listing, "build_20251205_163539");
     assert!(

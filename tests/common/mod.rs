@@ -187,6 +187,26 @@ impl World {
         }
     }
 
+    /// A running job of the original shell version: a live `sleep 30` whose
+    /// pid and log are planted under an id stamped now. Kill the child after.
+    pub fn plant_live_legacy(&self) -> (std::process::Child, String) {
+        let sleeper = Command::new("sleep").arg("30").spawn().unwrap();
+        let stamp = text(
+            &Command::new("date")
+                .arg("+%Y%m%d_%H%M%S")
+                .output()
+                .unwrap()
+                .stdout,
+        );
+        let id = format!("live_{}", stamp.trim());
+        self.plant(
+            &format!("{id}.pid"),
+            format!("{}\n", sleeper.id()).as_bytes(),
+        );
+        self.plant(&format!("{id}.log"), b"$ sleep 30\nStarted: now\n---\n");
+        (sleeper, id)
+    }
+
     /// A finished job's record, written directly (as a reboot or an older
     /// run would have left it).
     pub fn plant_record(&self, id: &str, ended: Option<f64>, exit_code: Option<i32>) {
