@@ -151,6 +151,8 @@ fn supervise(
     if let Err(e) = stdio {
         fail(e);
     }
+    // Room for the final record, taken before the job can fill the disk.
+    let space = store.reserve_record(&record).unwrap_or_else(|e| fail(e));
     let (exec_in, exec_out) = sys::pipe_cloexec().unwrap_or_else(|e| fail(e));
     let clock = Instant::now();
     let pid = match sys::fork().unwrap_or_else(|e| fail(e)) {
@@ -191,7 +193,6 @@ fn supervise(
     }
     send(&report, STARTED, pid);
     drop(report);
-    let space = store.reserve_record(&record);
     // The job has its own copy of the environment; ours need not show
     // the notification credentials to anyone listing it.
     sys::scrub_environment(&["NTFY_TOKEN", "NTFY_USER"]);
@@ -220,7 +221,7 @@ fn supervise(
     // The footer first, then the record: whoever sees the final record
     // finds the footer already in the log.
     let footer_at = write_footer(log, &record, elapsed, ended).unwrap_or(0);
-    if let Err(e) = store.write_final_record(&record, space.ok()) {
+    if let Err(e) = store.write_final_record(&record, Some(space)) {
         eprintln!(
             "run: cannot write the final record: {}",
             crate::error::describe(&e)
