@@ -93,7 +93,7 @@ impl Job {
             // Taken whole from a log header: show it as it was, defused.
             crate::quote::escape(self.record.command.first().map_or("", |c| c.as_str()))
         } else {
-            crate::quote::shell_join_str(&self.record.command)
+            crate::quote::shell_join(&self.record.command)
         }
     }
 }

@@ -223,7 +223,7 @@ pub fn message(record: &Record, output: &str) -> Option<Message> {
         }
         _ => return None,
     };
-    let mut command = crate::quote::shell_join_str(&record.command);
+    let mut command = crate::quote::shell_join(&record.command);
     if command.chars().count() > 200 {
         command = command.chars().take(199).collect::<String>() + "…";
     }

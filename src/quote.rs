@@ -4,7 +4,6 @@
 //! `escape` before it reaches a terminal or a log header, so no control
 //! character (C0, DEL or C1) is ever printed raw.
 
-use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 
 /// Quote one argument so that a POSIX shell reads it back unchanged: bare when
@@ -29,15 +28,13 @@ pub fn shell_quote(arg: &[u8]) -> String {
     }
 }
 
-/// Quote a whole command line, arguments separated by spaces.
-pub fn shell_join(args: &[OsString]) -> String {
-    let quoted: Vec<String> = args.iter().map(|a| shell_quote(a.as_bytes())).collect();
-    quoted.join(" ")
-}
-
-/// Quote a command line stored as (lossy) strings in a record.
-pub fn shell_join_str(args: &[String]) -> String {
-    let quoted: Vec<String> = args.iter().map(|a| shell_quote(a.as_bytes())).collect();
+/// Quote a whole command line (OS strings, or lossy strings from a
+/// record), arguments separated by spaces.
+pub fn shell_join<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> String {
+    let quoted: Vec<String> = args
+        .iter()
+        .map(|a| shell_quote(a.as_ref().as_bytes()))
+        .collect();
     quoted.join(" ")
 }
 
@@ -78,6 +75,7 @@ fn escape_into(out: &mut String, bytes: &[u8], in_dollar_quote: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::OsString;
 
     #[test]
     fn plain_words_stay_bare() {

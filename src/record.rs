@@ -26,6 +26,15 @@ impl Status {
         self != Status::Running
     }
 
+    /// `●` while running, `○` once ended, as the original showed them.
+    pub fn mark(self) -> char {
+        if self == Status::Running {
+            '●'
+        } else {
+            '○'
+        }
+    }
+
     pub fn word(self) -> &'static str {
         match self {
             Status::Running => "running",

@@ -102,11 +102,7 @@ fn pick(jobs: &[Job]) -> Result<&Job> {
 }
 
 fn summary(job: &Job) -> String {
-    let mark = if job.status == Status::Running {
-        '●'
-    } else {
-        '○'
-    };
+    let mark = job.status.mark();
     format!(
         "{mark} {:<7} {}  {}",
         job.status.word(),
@@ -180,11 +176,7 @@ fn pick_from_menu<'a>(tty: File, jobs: &[&'a Job]) -> Result<&'a Job> {
     };
     let mut menu = String::new();
     for (n, job) in jobs.iter().enumerate() {
-        let mark = if job.status == Status::Running {
-            '●'
-        } else {
-            '○'
-        };
+        let mark = job.status.mark();
         menu.push_str(&format!(
             "{}) {mark} {}  {}\n",
             n + 1,

@@ -131,11 +131,7 @@ fn table(out: &mut impl Write, jobs: &[&Job], colour: bool, width: Option<usize>
     for (job, row) in jobs.iter().zip(&rows) {
         let status = job.status;
         line.clear();
-        line.push(if status == Status::Running {
-            '●'
-        } else {
-            '○'
-        });
+        line.push(status.mark());
         line.push(' ');
         pad(&mut line, status.word(), 7);
         for (i, width) in widths.into_iter().enumerate() {

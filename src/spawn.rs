@@ -68,17 +68,14 @@ pub fn start(store: &Store, launch: Launch) -> Result<Record> {
             // The supervisor holds the log (and its lock) from here on.
             drop(log);
             drop(report_out);
-            let mut message = [0u8; 5];
-            let got = File::from(report_in).read_exact(&mut message);
-            let value = i32::from_le_bytes([message[1], message[2], message[3], message[4]]);
-            match (got, message[0]) {
-                (Ok(()), STARTED) => {
+            match receive(report_in) {
+                Some((STARTED, value)) => {
                     record.pid = Some(value);
                     record.pgid = Some(value);
                     Ok(record)
                 }
-                (Ok(()), EXEC_FAILED) => Err(exec_error(&command[0], value)),
-                (Ok(()), _) => Err(Error::new(
+                Some((EXEC_FAILED, value)) => Err(exec_error(&command[0], value)),
+                Some((_, value)) => Err(Error::new(
                     code::FAILURE,
                     format!(
                         "cannot record the job in {}: {}",
@@ -86,7 +83,7 @@ pub fn start(store: &Store, launch: Launch) -> Result<Record> {
                         crate::error::describe(&io::Error::from_raw_os_error(value))
                     ),
                 )),
-                (Err(_), _) => {
+                None => {
                     store.remove_files(&record.id);
                     Err(Error::new(
                         code::FAILURE,
@@ -115,6 +112,17 @@ fn exec_error(program: &OsString, errno: i32) -> Error {
     }
 }
 
+/// Read one message; `None` at end of file (the writer exec'd or died).
+fn receive(pipe: OwnedFd) -> Option<(u8, i32)> {
+    let mut message = [0u8; 5];
+    File::from(pipe).read_exact(&mut message).ok()?;
+    Some((
+        message[0],
+        i32::from_le_bytes([message[1], message[2], message[3], message[4]]),
+    ))
+}
+
+/// Write one message: a tag byte and an i32. Fork-safe: no allocation.
 fn send(report: &OwnedFd, tag: u8, value: i32) {
     let mut message = [tag, 0, 0, 0, 0];
     message[1..].copy_from_slice(&value.to_le_bytes());
@@ -161,10 +169,11 @@ fn supervise(
             let _ = sys::own_process_group(0);
             sys::reset_signals();
             let err = sys::execvp(args);
-            let mut message = [EXEC_FAILED, 0, 0, 0, 0];
-            message[1..]
-                .copy_from_slice(&err.raw_os_error().unwrap_or(libc::ENOEXEC).to_le_bytes());
-            let _ = sys::write_raw(exec_out.as_fd(), &message);
+            send(
+                &exec_out,
+                EXEC_FAILED,
+                err.raw_os_error().unwrap_or(libc::ENOEXEC),
+            );
             sys::exit_now(127)
         }
         Fork::Parent(pid) => pid,
@@ -172,12 +181,10 @@ fn supervise(
     // Also set here, so the group exists whichever process runs first.
     let _ = sys::own_process_group(pid);
     drop(exec_out);
-    let mut message = [0u8; 5];
-    if File::from(exec_in).read_exact(&mut message).is_ok() {
+    if let Some((_, errno)) = receive(exec_in) {
         // exec failed: the message is the child's errno. Leave no trace.
         let _ = sys::wait_for(pid);
         store.remove_files(&id);
-        let errno = i32::from_le_bytes([message[1], message[2], message[3], message[4]]);
         send(&report, EXEC_FAILED, errno);
         sys::exit_now(0);
     }
