@@ -1,6 +1,7 @@
 //! Detachment: `run` forks a supervisor, which leaves the terminal's session
 //! and forks the job into a process group of its own, then waits for it and
-//! records how it ended.
+//! records how it ended. The job is held at a gate until its pid file and
+//! record exist.
 //!
 //! Rules: everything the job child needs (argv, descriptors) is made before
 //! `fork`; between `fork` and `exec` the child calls only fork-safe `sys`
@@ -162,12 +163,20 @@ fn supervise(
     // Room for the final record, taken before the job can fill the disk.
     let space = store.reserve_record(&record).unwrap_or_else(|e| fail(e));
     let (exec_in, exec_out) = sys::pipe_cloexec().unwrap_or_else(|e| fail(e));
+    // The job waits at this gate until its pid file and record exist, so
+    // that nothing it writes can come before them (or fill the disk first).
+    let (gate_in, gate_out) = sys::pipe_cloexec().unwrap_or_else(|e| fail(e));
     let clock = Instant::now();
     let pid = match sys::fork().unwrap_or_else(|e| fail(e)) {
         Fork::Child => {
             // The job. Fork-safe calls only from here to exec.
+            drop(gate_out);
             let _ = sys::own_process_group(0);
             sys::reset_signals();
+            // One byte means go; end of file means the supervisor gave up.
+            if !matches!(sys::read_raw(gate_in.as_fd(), &mut [0u8]), Ok(1)) {
+                sys::exit_now(127);
+            }
             let err = sys::execvp(args);
             send(
                 &exec_out,
@@ -180,23 +189,25 @@ fn supervise(
     };
     // Also set here, so the group exists whichever process runs first.
     let _ = sys::own_process_group(pid);
-    drop(exec_out);
+    drop((gate_in, exec_out));
+    record.pid = Some(pid);
+    record.pgid = Some(pid);
+    if let Err(e) = store
+        .create_pid_file(&record.id, pid)
+        .and_then(|()| store.write_record(&record, false))
+        .and_then(|()| sys::write_raw(gate_out.as_fd(), b"g"))
+    {
+        drop(gate_out);
+        let _ = sys::wait_for(pid);
+        fail(e);
+    }
+    drop(gate_out);
     if let Some((_, errno)) = receive(exec_in) {
         // exec failed: the message is the child's errno. Leave no trace.
         let _ = sys::wait_for(pid);
         store.remove_files(&id);
         send(&report, EXEC_FAILED, errno);
         sys::exit_now(0);
-    }
-    record.pid = Some(pid);
-    record.pgid = Some(pid);
-    if let Err(e) = store
-        .create_pid_file(&record.id, pid)
-        .and_then(|()| store.write_record(&record, false))
-    {
-        let _ = sys::send_signal(-pid, libc::SIGKILL);
-        let _ = sys::wait_for(pid);
-        fail(e);
     }
     send(&report, STARTED, pid);
     drop(report);
