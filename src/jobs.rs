@@ -8,6 +8,7 @@
 use crate::error::{Error, Result, code};
 use crate::record::{Record, Status};
 use crate::store::{LOG, PID, RECORD, Store, open_read};
+use std::fmt::Write;
 use std::io::Read;
 
 pub struct Job {
@@ -89,12 +90,45 @@ impl Job {
 
     /// The command line, quoted and escaped for a terminal.
     pub fn command_line(&self) -> String {
+        let mut out = String::new();
+        self.push_command_line(&mut out);
+        out
+    }
+
+    /// `command_line`, onto the end of `out`.
+    pub fn push_command_line(&self, out: &mut String) {
         if !self.recorded {
             // Taken whole from a log header: show it as it was, defused.
-            crate::quote::escape(self.record.command.first().map_or("", |c| c.as_str()))
+            let header = self.record.command.first().map_or("", |c| c.as_str());
+            crate::quote::push_escaped(out, header);
         } else {
-            crate::quote::shell_join(&self.record.command)
+            crate::quote::push_join(out, &self.record.command);
         }
+    }
+}
+
+/// A map keyed by job ids, with FNV-1a hashing: ids come from our own
+/// directory, so there is no one to defend against, and SipHash costs a
+/// listing of 10,000 jobs more than reading their index does.
+type HashMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
+
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
@@ -109,40 +143,108 @@ const HAS_LOG: u8 = 2;
 const HAS_PID: u8 = 4;
 
 /// Every job in the store, oldest first.
+///
+/// A finished job's record never changes: it is only ever replaced by
+/// `rename`, which gives it a new inode. So the index (`.index`) keeps each
+/// finished record under its id and the inode numbers of its record and log,
+/// and an entry is used only while the directory listing shows the same id
+/// with the same two inode numbers. The listing then needs no `open` per
+/// finished job; everything else is read from its files, as is any job the
+/// index is wrong about.
 pub fn list(store: &Store) -> Result<Listing> {
-    let entries = std::fs::read_dir(store.dir())
-        .map_err(|e| Error::io("cannot read state directory", store.dir(), e))?;
-    // (stamp, suffix, id, kind of file): sorting puts a job's files side by
-    // side and the jobs in the order their ids were stamped.
-    let mut files: Vec<(u64, u32, String, u8)> = Vec::new();
+    // Each job's files: which kinds there are, and the inode of each kind by
+    // its bit number.
+    let mut by_id: HashMap<String, (u8, [u64; 3])> = HashMap::default();
     let mut problems = Vec::new();
-    for entry in entries.flatten() {
-        let Ok(mut name) = entry.file_name().into_string() else {
-            continue;
+    crate::sys::scan_dir(store.dir(), |name, ino, kind| {
+        let Ok(name) = std::str::from_utf8(name) else {
+            return;
         };
-        let Some((id_len, bit)) = split_name(&name) else {
-            continue;
+        let Some((id_len, bit)) = split_name(name) else {
+            return;
         };
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+        if kind == libc::DT_DIR {
             problems.push(format!(
                 "{}: a directory named like a job file; ignored",
-                crate::quote::escape(&name)
+                crate::quote::escape(name)
             ));
-            continue;
+            return;
         }
-        name.truncate(id_len);
-        let (stamp, suffix) = parse_stamp(&name).map_or((0, 0), |(t, n, _)| (t, n));
-        files.push((stamp, suffix, name, bit));
-    }
-    files.sort_unstable();
-    let mut jobs: Vec<Job> = Vec::with_capacity(files.len());
+        let id = &name[..id_len];
+        let (bits, inodes) = match by_id.get_mut(id) {
+            Some(files) => files,
+            None => by_id.entry(id.to_string()).or_default(),
+        };
+        *bits |= bit;
+        // Only a regular file's inode can vouch for an index entry.
+        inodes[bit.trailing_zeros() as usize] = if kind == libc::DT_REG { ino } else { 0 };
+    })
+    .map_err(|e| Error::io("cannot read state directory", store.dir(), e))?;
+    // In the order the ids were stamped.
+    let mut found: Vec<(u64, u32, String, u8, [u64; 3])> = by_id
+        .into_iter()
+        .map(|(id, (bits, ino))| {
+            let (stamp, suffix) = parse_stamp(&id).map_or((0, 0), |(t, n, _)| (t, n));
+            (stamp, suffix, id, bits, ino)
+        })
+        .collect();
+    found.sort_unstable();
+    let index = store.read_index();
+    // Each line: `ID RECORD-INODE LOG-INODE {...}`, the record's JSON last.
+    let indexed: HashMap<&str, ([u64; 2], &str)> = index
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.splitn(4, ' ');
+            let id = fields.next()?;
+            let record = fields.next()?.parse().ok()?;
+            let log = fields.next()?.parse().ok()?;
+            Some((id, ([record, log], fields.next()?)))
+        })
+        .collect();
+    let mut jobs: Vec<Job> = Vec::with_capacity(found.len());
+    // The inodes of each job's record and log, for the index.
+    let mut inodes: Vec<[u64; 2]> = Vec::with_capacity(found.len());
+    let mut used = 0;
     let mut buf = Vec::new();
-    let mut files = files.into_iter().peekable();
-    while let Some((_, _, id, mut bits)) = files.next() {
-        while let Some((_, _, _, bit)) = files.next_if(|next| next.2 == id) {
-            bits |= bit;
+    for (_, _, id, bits, ino) in found {
+        let these = [ino[0], ino[1]];
+        let cached = indexed
+            .get(id.as_str())
+            .filter(|(known, _)| *known == these && these[0] != 0)
+            .and_then(|(_, json)| Record::from_json(json))
+            .filter(|record| record.ended.is_some());
+        jobs.push(match cached {
+            Some(mut record) => {
+                used += 1;
+                record.id = id;
+                let status = record.recorded_status();
+                Job {
+                    record,
+                    status,
+                    legacy: false,
+                    recorded: true,
+                }
+            }
+            None => load(store, id, bits, &mut buf, &mut problems),
+        });
+        inodes.push(these);
+    }
+    let finished = |job: &Job, these: &[u64; 2]| {
+        let plain = !job.id().contains(|c: char| c == ' ' || c.is_control());
+        job.recorded && job.record.ended.is_some() && these[0] != 0 && plain
+    };
+    let indexable = jobs
+        .iter()
+        .zip(&inodes)
+        .filter(|(j, i)| finished(j, i))
+        .count();
+    if used != indexable || used != indexed.len() {
+        let mut lines = String::new();
+        for (job, these) in jobs.iter().zip(&inodes).filter(|(j, i)| finished(j, i)) {
+            let json = job.record.to_json(job.status);
+            let _ = writeln!(lines, "{} {} {} {json}", job.id(), these[0], these[1]);
         }
-        jobs.push(load(store, id, bits, &mut buf, &mut problems));
+        store.write_index(&lines);
     }
     // Ids give the second; the records' start times order jobs within it.
     // The input is sorted but for such neighbours, so insertion is linear.
@@ -159,17 +261,14 @@ pub fn list(store: &Store) -> Result<Listing> {
 /// The ids and names of the jobs, for shell completion: from the directory
 /// listing alone, so a Tab never waits on reading thousands of records.
 pub fn completions(store: &Store) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(store.dir()) else {
-        return Vec::new();
-    };
-    let mut words: Vec<String> = entries
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().into_string().ok()?;
-            let (len, _) = split_name(&name)?;
-            Some(name[..len].to_string())
-        })
-        .collect();
+    let mut words: Vec<String> = Vec::new();
+    let _ = crate::sys::scan_dir(store.dir(), |name, _, _| {
+        if let Ok(name) = std::str::from_utf8(name)
+            && let Some((len, _)) = split_name(name)
+        {
+            words.push(name[..len].to_string());
+        }
+    });
     let names: Vec<String> = words
         .iter()
         .filter_map(|id| parse_stamp(id).map(|(_, _, name)| name.to_string()))

@@ -10,20 +10,24 @@ use std::os::unix::ffi::OsStrExt;
 /// it is plain, `'single quoted'` when it holds no control character, and
 /// bash's `$'…'` with `\xHH` escapes otherwise (also for invalid UTF-8).
 pub fn shell_quote(arg: &[u8]) -> String {
+    let mut out = String::new();
+    push_quoted(&mut out, arg);
+    out
+}
+
+fn push_quoted(out: &mut String, arg: &[u8]) {
     let plain = |b: &u8| b.is_ascii_alphanumeric() || b"_@%+=:,./-".contains(b);
-    if !arg.is_empty() && arg.iter().all(plain) {
-        // All ASCII, so this is valid UTF-8.
-        return String::from_utf8_lossy(arg).into_owned();
-    }
     match std::str::from_utf8(arg) {
+        Ok(text) if !text.is_empty() && arg.iter().all(plain) => out.push_str(text),
         Ok(text) if !text.chars().any(char::is_control) => {
-            format!("'{}'", text.replace('\'', r"'\''"))
+            out.push('\'');
+            out.push_str(&text.replace('\'', r"'\''"));
+            out.push('\'');
         }
         _ => {
-            let mut out = String::from("$'");
-            escape_into(&mut out, arg, true);
+            out.push_str("$'");
+            escape_into(out, arg, true);
             out.push('\'');
-            out
         }
     }
 }
@@ -31,19 +35,32 @@ pub fn shell_quote(arg: &[u8]) -> String {
 /// Quote a whole command line (OS strings, or lossy strings from a
 /// record), arguments separated by spaces.
 pub fn shell_join<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> String {
-    let quoted: Vec<String> = args
-        .iter()
-        .map(|a| shell_quote(a.as_ref().as_bytes()))
-        .collect();
-    quoted.join(" ")
+    let mut out = String::new();
+    push_join(&mut out, args);
+    out
+}
+
+/// `shell_join`, onto the end of `out`.
+pub fn push_join<S: AsRef<std::ffi::OsStr>>(out: &mut String, args: &[S]) {
+    for (i, arg) in args.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        push_quoted(out, arg.as_ref().as_bytes());
+    }
 }
 
 /// `text` with every control character shown as `\xHH` (one escape per byte,
 /// so C1 characters are defused too).
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    escape_into(&mut out, text.as_bytes(), false);
+    push_escaped(&mut out, text);
     out
+}
+
+/// `escape`, onto the end of `out`.
+pub fn push_escaped(out: &mut String, text: &str) {
+    escape_into(out, text.as_bytes(), false);
 }
 
 /// The shared escaper. In `$'…'` mode, backslash and quote are escaped too.

@@ -112,6 +112,9 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
             }
         }
     }
+    if removed > 0 && !dry_run {
+        store.forget_index();
+    }
     let verb = if dry_run { "would remove" } else { "removed" };
     let plural = if removed == 1 { "" } else { "s" };
     println!("{verb} {removed} job{plural}, {} freed", size(freed));

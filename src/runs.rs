@@ -82,6 +82,9 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
             .flatten();
         table(&mut out, &shown, colour, width);
     }
+    // The process ends here: freeing 10,000 records one by one would cost
+    // more than listing them did.
+    std::mem::forget(listing);
     match out.flush() {
         // A reader that stopped early (`runs | head`) is not an error.
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::new(
@@ -93,40 +96,29 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
 }
 
 /// The listing: mark, status, id, detail, duration, command; columns padded
-/// to the widest cell, each line cut to `width` if given.
+/// to the widest cell, each line cut to `width` if given. The cells are
+/// written once, into one buffer.
 fn table(out: &mut impl Write, jobs: &[&Job], colour: bool, width: Option<usize>) {
     let now = crate::time::unix_seconds(SystemTime::now());
-    let rows: Vec<[String; 4]> = jobs
-        .iter()
-        .map(|job| {
-            let record = &job.record;
-            let mut detail = match (job.status, &record.signal, record.exit_code, record.pid) {
-                (_, Some(signal), _, _) => signal.clone(),
-                (_, None, Some(code), _) => format!("exit {code}"),
-                (Status::Running | Status::Ended, _, _, Some(pid)) => format!("pid {pid}"),
-                _ => "-".to_string(),
-            };
-            if job.legacy {
-                detail.push_str(" (old)");
-            }
-            let seconds = match (record.duration, job.status) {
-                (Some(d), _) => Some(d),
-                (None, Status::Running) if record.started > 0.0 => Some(now - record.started),
-                _ => None,
-            };
-            let duration = seconds.map_or("-".to_string(), |s| {
-                crate::time::duration(std::time::Duration::from_secs_f64(s.max(0.0)))
-            });
-            [
-                crate::quote::escape(job.id()),
-                detail,
-                duration,
-                job.command_line(),
-            ]
-        })
-        .collect();
-    let widest = |i: usize| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);
-    let widths = [widest(0), widest(1), widest(2)];
+    // Each row: where its id, detail, duration and command begin and end.
+    let mut cells = String::new();
+    let mut rows: Vec<[usize; 5]> = Vec::with_capacity(jobs.len());
+    let mut widths = [0usize; 3];
+    for job in jobs {
+        let mut row = [cells.len(); 5];
+        crate::quote::push_escaped(&mut cells, job.id());
+        row[1] = cells.len();
+        push_detail(&mut cells, job);
+        row[2] = cells.len();
+        push_elapsed(&mut cells, job, now);
+        row[3] = cells.len();
+        job.push_command_line(&mut cells);
+        row[4] = cells.len();
+        for (i, width) in widths.iter_mut().enumerate() {
+            *width = (*width).max(cells[row[i]..row[i + 1]].chars().count());
+        }
+        rows.push(row);
+    }
     let mut line = String::new();
     for (job, row) in jobs.iter().zip(&rows) {
         let status = job.status;
@@ -135,20 +127,21 @@ fn table(out: &mut impl Write, jobs: &[&Job], colour: bool, width: Option<usize>
         line.push(' ');
         pad(&mut line, status.word(), 7);
         for (i, width) in widths.into_iter().enumerate() {
+            let cell = &cells[row[i]..row[i + 1]];
             line.push(' ');
             if i == 2 {
                 // Durations align right.
                 line.extend(std::iter::repeat_n(
                     ' ',
-                    width.saturating_sub(row[i].chars().count()),
+                    width.saturating_sub(cell.chars().count()),
                 ));
-                line.push_str(&row[i]);
+                line.push_str(cell);
             } else {
-                pad(&mut line, &row[i], width);
+                pad(&mut line, cell, width);
             }
             line.push(' ');
         }
-        line.push_str(&row[3]);
+        line.push_str(&cells[row[3]..row[4]]);
         if let Some(width) = width
             && line.chars().count() > width
         {
@@ -172,6 +165,32 @@ fn table(out: &mut impl Write, jobs: &[&Job], colour: bool, width: Option<usize>
             writeln!(out, "{line}")
         };
     }
+}
+
+/// `exit 2`, `SIGTERM`, `pid 123`, or `-`; `(old)` for the original's jobs.
+fn push_detail(cells: &mut String, job: &Job) {
+    use std::fmt::Write;
+    let record = &job.record;
+    let _ = match (job.status, &record.signal, record.exit_code, record.pid) {
+        (_, Some(signal), _, _) => cells.write_str(signal),
+        (_, None, Some(code), _) => write!(cells, "exit {code}"),
+        (Status::Running | Status::Ended, _, _, Some(pid)) => write!(cells, "pid {pid}"),
+        _ => cells.write_str("-"),
+    };
+    if job.legacy {
+        cells.push_str(" (old)");
+    }
+}
+
+/// How long the job ran, or has been running; `-` if unknown.
+fn push_elapsed(cells: &mut String, job: &Job, now: f64) {
+    let record = &job.record;
+    let seconds = match (record.duration, job.status) {
+        (Some(d), _) => d,
+        (None, Status::Running) if record.started > 0.0 => now - record.started,
+        _ => return cells.push('-'),
+    };
+    crate::time::push_duration(cells, std::time::Duration::from_secs_f64(seconds.max(0.0)));
 }
 
 fn pad(line: &mut String, text: &str, width: usize) {

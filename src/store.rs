@@ -19,6 +19,10 @@ use std::path::{Path, PathBuf};
 pub const LOG: &str = ".log";
 pub const PID: &str = ".pid";
 pub const RECORD: &str = ".json";
+/// The index of finished jobs' records (see `jobs::list`); its first line
+/// names the version that wrote it, and any other version ignores it.
+const INDEX: &str = ".index";
+const INDEX_HEADER: &str = concat!("run index ", env!("CARGO_PKG_VERSION"), "\n");
 
 /// How many `_N` suffixes to try for ids started in the same second.
 const MAX_SUFFIX: u32 = 10_000;
@@ -262,6 +266,41 @@ impl Store {
         Ok(std::str::from_utf8(&buf[..filled])
             .ok()
             .and_then(Record::from_json))
+    }
+
+    /// The index's lines, or nothing if there is none, or it is another
+    /// version's, or not a regular file.
+    pub fn read_index(&self) -> String {
+        let mut text = String::new();
+        let read = open_read(&self.dir.join(INDEX)).and_then(|file| {
+            // Sized once: growing by doubling would touch twice the memory.
+            let size = file.metadata()?.len().min(256 << 20);
+            text.reserve_exact(size as usize + 1);
+            file.take(size + 1).read_to_string(&mut text)
+        });
+        match text.strip_prefix(INDEX_HEADER) {
+            Some(lines) if read.is_ok() => lines.to_string(),
+            _ => String::new(),
+        }
+    }
+
+    /// Replace the index. It is only a cache, so a failure is not an error.
+    pub fn write_index(&self, lines: &str) {
+        let temp = self.dir.join(format!(".index.{}.tmp", std::process::id()));
+        let _ = fs::remove_file(&temp);
+        let written = create(&temp, false).and_then(|mut file| {
+            file.write_all(INDEX_HEADER.as_bytes())?;
+            file.write_all(lines.as_bytes())?;
+            fs::rename(&temp, self.dir.join(INDEX))
+        });
+        if written.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+    }
+
+    /// Drop the index, after jobs were removed: their ids may come again.
+    pub fn forget_index(&self) {
+        let _ = fs::remove_file(self.dir.join(INDEX));
     }
 
     /// Remove all of a job's files: log and pid file first, the record last,

@@ -55,17 +55,25 @@ pub fn human(t: &LocalTime) -> String {
 
 /// The original's style, two units at most: `45s`, `3m 12s`, `2h 15m`, `1d 4h`.
 pub fn duration(d: Duration) -> String {
+    let mut out = String::new();
+    push_duration(&mut out, d);
+    out
+}
+
+/// `duration`, onto the end of `out`.
+pub fn push_duration(out: &mut String, d: Duration) {
+    use std::fmt::Write;
     let s = d.as_secs();
     let (days, hours, minutes, seconds) = (s / 86400, s / 3600 % 24, s / 60 % 60, s % 60);
-    if days > 0 {
-        format!("{days}d {hours}h")
+    let _ = if days > 0 {
+        write!(out, "{days}d {hours}h")
     } else if hours > 0 {
-        format!("{hours}h {minutes}m")
+        write!(out, "{hours}h {minutes}m")
     } else if minutes > 0 {
-        format!("{minutes}m {seconds}s")
+        write!(out, "{minutes}m {seconds}s")
     } else {
-        format!("{seconds}s")
-    }
+        write!(out, "{seconds}s")
+    };
 }
 
 #[cfg(test)]

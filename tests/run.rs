@@ -327,7 +327,12 @@ fn state_directory_is_0700_and_files_0600_under_umask_000() {
     for file in w.files() {
         assert_eq!(mode(&w.state.join(&file)), 0o600, "{file}");
     }
-    assert_eq!(w.files().len(), 3);
+    // The job's three files, and the index that listing it wrote.
+    let job = |suffix: &str| format!("{id}{suffix}");
+    assert_eq!(
+        w.files(),
+        [".index".to_string(), job(".json"), job(".log"), job(".pid")]
+    );
 }
 
 // Linux-only: script(1) -qec, setsid(1), GNU date -d, or tmpfs.

@@ -231,3 +231,15 @@ fn jobs_started_while_runrm_runs_are_never_removed() {
         w.wait_end(id);
     }
 }
+
+#[test]
+fn removing_jobs_drops_the_listing_index() {
+    let w = World::new();
+    let id = w.start(&["true"]);
+    w.wait_end(&id);
+    assert!(w.files().contains(&".index".to_string()));
+    let out = w.output("runrm", &[] as &[&str]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Its ids may come again, with inodes the removed files had.
+    assert_eq!(w.files(), Vec::<String>::new());
+}

@@ -369,3 +369,67 @@ fn no_jobs_gives_a_hint_and_exit_0() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).starts_with("runs: unknown argument"));
 }
+
+/// Replace a job's record as `run` does: a new file renamed into place.
+fn replace_record(w: &World, id: &str, from: &str, to: &str) {
+    let path = w.state.join(format!("{id}.json"));
+    let record = std::fs::read_to_string(&path).unwrap();
+    assert!(record.contains(from), "{record}");
+    let temp = w.state.join(".replacement");
+    std::fs::write(&temp, record.replace(from, to)).unwrap();
+    std::fs::rename(&temp, &path).unwrap();
+}
+
+fn inode(w: &World, name: &str) -> u64 {
+    std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(w.state.join(name)).unwrap())
+}
+
+#[test]
+fn the_index_is_believed_only_for_the_very_files_it_copied() {
+    let w = World::new();
+    let a = w.start(&["sh", "-c", "exit 3"]);
+    let b = w.start(&["true"]);
+    w.wait_end(&a);
+    w.wait_end(&b);
+    // The first listing writes the index; the next ones read it.
+    let first = text(&w.output("runs", &["--json"]).stdout);
+    let index = std::fs::read_to_string(w.state.join(".index")).unwrap();
+    assert_eq!(index.lines().count(), 3, "{index}");
+    assert_eq!(text(&w.output("runs", &["--json"]).stdout), first);
+    // A record replaced (by rename, as run replaces them) is read afresh.
+    replace_record(&w, &a, "\"exit_code\":3", "\"exit_code\":4");
+    assert_eq!(field_num(&w.job(&a), "exit_code"), Some(4.0));
+    // An entry whose inodes are not the files' is not believed, whatever it
+    // says; nor is a damaged or foreign index.
+    let record = inode(&w, &format!("{a}.json"));
+    let log = inode(&w, &format!("{a}.log"));
+    let index = std::fs::read_to_string(w.state.join(".index")).unwrap();
+    let lying = index
+        .replace(
+            &format!("{a} {record} {log} "),
+            &format!("{a} {} {log} ", record + 1),
+        )
+        .replace("\"exit_code\":4", "\"exit_code\":9");
+    assert_ne!(lying, index);
+    let header = index.lines().next().unwrap();
+    for planted in [lying, format!("{header}\nnot an entry\n"), "garbage".into()] {
+        w.plant(".index", planted.as_bytes());
+        let jobs = w.jobs();
+        assert_eq!(field_num(&jobs[&a], "exit_code"), Some(4.0));
+        assert_eq!(field_str(&jobs[&b], "status").unwrap(), "done");
+    }
+}
+
+#[test]
+fn finished_jobs_are_listed_from_the_index_without_opening_their_records() {
+    let w = World::new();
+    let id = w.start(&["sh", "-c", "exit 3"]);
+    w.wait_end(&id);
+    assert!(w.files().contains(&".index".to_string()));
+    // Overwritten in place (same inode), which run never does: a listing
+    // that opened the record would report it damaged.
+    std::fs::write(w.state.join(format!("{id}.json")), "damaged").unwrap();
+    let out = w.output("runs", &[] as &[&str]);
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    assert!(line_of(&text(&out.stdout), &id).starts_with("○ failed "));
+}
