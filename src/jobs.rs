@@ -121,6 +121,7 @@ impl Default for Fnv {
 }
 
 impl std::hash::Hasher for Fnv {
+    #[inline(always)]
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
             self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);

@@ -367,8 +367,9 @@ mod tls {
 
     pub type Roots = Vec<CertificateDer<'static>>;
 
-    /// The system's CA bundle (`SSL_CERT_FILE` first), else Mozilla's roots
-    /// built in. attohttpc 0.31's ring features load no roots themselves.
+    /// The system's CA bundle (`SSL_CERT_FILE` first), else the roots built
+    /// in (`roots.pem`: the main public CAs, from Mozilla's set). attohttpc
+    /// 0.31's ring features load no roots themselves.
     pub fn roots() -> Roots {
         let candidates = std::env::var_os("SSL_CERT_FILE")
             .into_iter()
@@ -390,7 +391,13 @@ mod tls {
                 }
             }
         }
-        webpki_root_certs::TLS_SERVER_ROOT_CERTS.to_vec()
+        built_in()
+    }
+
+    pub fn built_in() -> Roots {
+        CertificateDer::pem_slice_iter(include_bytes!("roots.pem"))
+            .filter_map(Result::ok)
+            .collect()
     }
 
     pub fn trust(
@@ -417,6 +424,21 @@ mod tls {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn the_built_in_roots_all_parse_and_include_lets_encrypt() {
+        let pem = include_str!("roots.pem");
+        let certs = tls::built_in();
+        assert_eq!(
+            certs.len(),
+            pem.matches("-----BEGIN CERTIFICATE-----").count()
+        );
+        assert!(certs.len() >= 20, "{}", certs.len());
+        assert!(certs.iter().all(|c| c.starts_with(&[0x30, 0x82])));
+        assert!(pem.contains("\n# ISRG Root X1\n-----BEGIN"));
+        assert!(pem.contains("\n# ISRG Root X2\n-----BEGIN"));
+    }
 
     #[test]
     fn topic_forms() {

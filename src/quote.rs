@@ -65,6 +65,14 @@ pub fn push_escaped(out: &mut String, text: &str) {
 
 /// The shared escaper. In `$'…'` mode, backslash and quote are escaped too.
 fn escape_into(out: &mut String, bytes: &[u8], in_dollar_quote: bool) {
+    // Printable ASCII, the usual case, needs no escaping in either mode but
+    // for backslash and quote.
+    let plain = |&b: &u8| (0x20..0x7f).contains(&b) && !(in_dollar_quote && b"\\'".contains(&b));
+    if bytes.iter().all(plain) {
+        // All ASCII, so this is valid UTF-8.
+        out.push_str(std::str::from_utf8(bytes).unwrap_or_default());
+        return;
+    }
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
             match c {

@@ -212,6 +212,7 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
+    #[inline(always)]
     fn whitespace(&mut self) {
         while self
             .bytes
@@ -222,18 +223,21 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline(always)]
     fn peek(&mut self) -> Option<u8> {
         self.whitespace();
         self.bytes.get(self.pos).copied()
     }
 
     /// Consume `byte` if it comes next.
+    #[inline(always)]
     fn take(&mut self, byte: u8) -> bool {
         let found = self.peek() == Some(byte);
         self.pos += found as usize;
         found
     }
 
+    #[inline(always)]
     fn expect(&mut self, byte: u8) -> Option<()> {
         self.take(byte).then_some(())
     }

@@ -1,7 +1,8 @@
 /* The floor of run's design, for the benchmark: exactly the shape of its
    critical path and nothing else. Fork a "supervisor" that calls setsid and
-   forks the job into its own process group; the job execs; a close-on-exec
-   pipe tells the supervisor it did, and the supervisor tells the caller.
+   forks the job into its own process group; the job waits at a gate (where
+   run writes its pid file and record) and execs; a close-on-exec pipe tells
+   the supervisor it did, and the supervisor tells the caller.
    No log, no record, no lock. */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -9,19 +10,24 @@
 #include <unistd.h>
 
 int main(int argc, char **argv) {
-    int report[2], exec_status[2];
+    int report[2], exec_status[2], gate[2];
     char byte;
     if (argc < 2 || pipe(report) != 0) return 2;
     if (fork() == 0) {
         setsid();
         close(report[0]);
-        if (pipe2(exec_status, O_CLOEXEC) != 0) _exit(1);
+        if (pipe2(exec_status, O_CLOEXEC) != 0 || pipe2(gate, O_CLOEXEC) != 0) _exit(1);
         if (fork() == 0) {
             setpgid(0, 0);
+            close(gate[1]);
+            if (read(gate[0], &byte, 1) != 1) _exit(127);
             execvp(argv[1], argv + 1);
             _exit(127);
         }
         close(exec_status[1]);
+        close(gate[0]);
+        (void)write(gate[1], "g", 1);
+        close(gate[1]);
         (void)read(exec_status[0], &byte, 1);
         (void)write(report[1], "P", 1);
         close(report[1]);
