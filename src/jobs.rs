@@ -121,7 +121,6 @@ impl Default for Fnv {
 }
 
 impl std::hash::Hasher for Fnv {
-    #[inline(always)]
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
             self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
@@ -155,7 +154,10 @@ const HAS_PID: u8 = 4;
 pub fn list(store: &Store) -> Result<Listing> {
     // Each job's files: which kinds there are, and the inode of each kind by
     // its bit number.
-    let mut by_id: HashMap<String, (u8, [u64; 3])> = HashMap::default();
+    let index = store.read_index();
+    // Sized from the index, which holds about as many jobs as the last listing.
+    let mut by_id: HashMap<String, (u8, [u64; 3])> =
+        HashMap::with_capacity_and_hasher(index.len() / 256 + 64, Default::default());
     let mut problems = Vec::new();
     crate::sys::scan_dir(store.dir(), |name, ino, kind| {
         let Ok(name) = std::str::from_utf8(name) else {
@@ -190,7 +192,6 @@ pub fn list(store: &Store) -> Result<Listing> {
         })
         .collect();
     found.sort_unstable();
-    let index = store.read_index();
     // Each line: `ID RECORD-INODE LOG-INODE {...}`, the record's JSON last.
     let indexed: HashMap<&str, ([u64; 2], &str)> = index
         .lines()
@@ -294,23 +295,30 @@ fn split_name(name: &str) -> Option<(usize, u8)> {
 
 /// `build_20251205_163539_2` → (20251205163539, 2, "build").
 pub fn parse_stamp(id: &str) -> Option<(u64, u32, &str)> {
-    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
-    let mut parts = id.rsplitn(4, '_');
-    let (a, b, c) = (parts.next()?, parts.next()?, parts.next()?);
-    let rest = parts.next();
-    let number = |date: &str, time: &str| -> Option<u64> {
-        Some(date.parse::<u64>().ok()? * 1_000_000 + time.parse::<u64>().ok()?)
+    // `NAME_` + 8 digits + `_` + 6 digits, then maybe `_` and a suffix.
+    let stamp_at = |end: usize| -> Option<(u64, &str)> {
+        let b = id.as_bytes();
+        let start = end.checked_sub(16)?;
+        let shape = |i: usize| match i {
+            0 | 9 => b[start + i] == b'_',
+            _ => b[start + i].is_ascii_digit(),
+        };
+        if !(0..16).all(shape) {
+            return None;
+        }
+        let digits = b[start + 1..end].iter().filter(|d| d.is_ascii_digit());
+        let stamp = digits.fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+        Some((stamp, &id[..start]))
     };
-    if digits(b, 8) && digits(a, 6) {
-        let name_len = id.len() - a.len() - b.len() - 2;
-        return Some((number(b, a)?, 1, &id[..name_len]));
+    if let Some((stamp, name)) = stamp_at(id.len()) {
+        return Some((stamp, 1, name));
     }
-    let suffix: u32 = a.parse().ok().filter(|_| digits(a, a.len()))?;
-    if digits(c, 8) && digits(b, 6) && rest.is_some() {
-        let name_len = id.len() - a.len() - b.len() - c.len() - 3;
-        return Some((number(c, b)?, suffix, &id[..name_len]));
-    }
-    None
+    let (rest, suffix) = id.rsplit_once('_')?;
+    let number = suffix
+        .parse()
+        .ok()
+        .filter(|_| suffix.bytes().all(|d| d.is_ascii_digit()))?;
+    stamp_at(rest.len()).map(|(stamp, name)| (stamp, number, name))
 }
 
 fn load(store: &Store, id: String, bits: u8, buf: &mut Vec<u8>, problems: &mut Vec<String>) -> Job {
@@ -492,6 +500,13 @@ mod tests {
         assert_eq!(parse_stamp("notes"), None);
         assert_eq!(parse_stamp("x_2025_163539"), None);
         assert_eq!(parse_stamp("20251205_163539"), None);
+        assert_eq!(
+            parse_stamp("_20251205_163539"),
+            Some((20251205163539, 1, ""))
+        );
+        assert_eq!(parse_stamp("x_20251205_163539_"), None);
+        assert_eq!(parse_stamp("x_20251205_163539_+2"), None);
+        assert_eq!(parse_stamp("x_20251205_16353a"), None);
     }
 
     #[test]
