@@ -152,10 +152,10 @@ const HAS_PID: u8 = 4;
 /// finished job; everything else is read from its files, as is any job the
 /// index is wrong about.
 pub fn list(store: &Store) -> Result<Listing> {
-    // Each job's files: which kinds there are, and the inode of each kind by
-    // its bit number.
     let index = store.read_index();
-    // Sized from the index, which holds about as many jobs as the last listing.
+    // Each job's files: which kinds there are, and the inode of each kind by
+    // its bit number. Sized from the index, which holds about as many jobs
+    // as the last listing did.
     let mut by_id: HashMap<String, (u8, [u64; 3])> =
         HashMap::with_capacity_and_hasher(index.len() / 256 + 64, Default::default());
     let mut problems = Vec::new();
@@ -192,17 +192,7 @@ pub fn list(store: &Store) -> Result<Listing> {
         })
         .collect();
     found.sort_unstable();
-    // Each line: `ID RECORD-INODE LOG-INODE {...}`, the record's JSON last.
-    let indexed: HashMap<&str, ([u64; 2], &str)> = index
-        .lines()
-        .filter_map(|line| {
-            let mut fields = line.splitn(4, ' ');
-            let id = fields.next()?;
-            let record = fields.next()?.parse().ok()?;
-            let log = fields.next()?.parse().ok()?;
-            Some((id, ([record, log], fields.next()?)))
-        })
-        .collect();
+    let indexed = index_entries(&index);
     let mut jobs: Vec<Job> = Vec::with_capacity(found.len());
     // The inodes of each job's record and log, for the index.
     let mut inodes: Vec<[u64; 2]> = Vec::with_capacity(found.len());
@@ -258,6 +248,21 @@ pub fn list(store: &Store) -> Result<Listing> {
         }
     }
     Ok(Listing { jobs, problems })
+}
+
+/// The index's entries by id: the inodes of the record and log they copied,
+/// and the record's JSON. Each line is `ID RECORD-INODE LOG-INODE {...}`.
+fn index_entries(index: &str) -> HashMap<&str, ([u64; 2], &str)> {
+    index
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.splitn(4, ' ');
+            let id = fields.next()?;
+            let record = fields.next()?.parse().ok()?;
+            let log = fields.next()?.parse().ok()?;
+            Some((id, ([record, log], fields.next()?)))
+        })
+        .collect()
 }
 
 /// The ids and names of the jobs, for shell completion: from the directory
