@@ -193,14 +193,7 @@ fn listing_and_following_while_two_hundred_jobs_start() {
             text(&out.stderr)
         );
     }
-    poll("201 finished jobs", || {
-        let jobs = w.jobs();
-        (jobs.len() == 201
-            && jobs
-                .values()
-                .all(|j| field_str(j, "status").as_deref() == Some("done")))
-        .then_some(())
-    });
+    w.wait_all_done(201);
 }
 
 #[test]
@@ -325,15 +318,7 @@ fn bad_state_directories_give_clear_errors() {
 #[test]
 fn a_fifo_named_like_a_log_never_hangs_runlog_or_runrm() {
     let w = World::new();
-    w.ensure_state();
-    let fifo = w.state.join("pipe_20250101_000000.log");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    w.plant_fifo("pipe_20250101_000000.log");
     for (name, args) in [
         ("runlog", vec!["pipe_20250101_000000"]),
         ("runrm", vec![]),
@@ -353,6 +338,7 @@ fn a_fifo_named_like_a_log_never_hangs_runlog_or_runrm() {
             assert!(err.contains("not a regular file"), "{err}");
         }
     }
+    let fifo = w.state.join("pipe_20250101_000000.log");
     assert!(fifo.exists(), "runrm removed a FIFO");
 }
 

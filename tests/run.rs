@@ -210,14 +210,7 @@ fn two_hundred_parallel_launches_give_two_hundred_jobs() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 200, "ids were not distinct");
-    poll("200 complete records", || {
-        let jobs = w.jobs();
-        (jobs.len() == 200
-            && jobs
-                .values()
-                .all(|j| field_str(j, "status").as_deref() == Some("done")))
-        .then_some(())
-    });
+    w.wait_all_done(200);
     for id in &ids {
         let log = w.log(id);
         assert!(

@@ -2,6 +2,16 @@
 
 mod common;
 use common::*;
+
+/// Two finished jobs, `older` then `newer`, each printing its name in capitals.
+#[cfg(target_os = "linux")]
+fn older_and_newer(w: &World) -> (String, String) {
+    let old = w.start(&["--name", "older", "sh", "-c", "echo OLDER-OUTPUT"]);
+    let new = w.start(&["--name", "newer", "sh", "-c", "echo NEWER-OUTPUT"]);
+    w.wait_end(&old);
+    w.wait_end(&new);
+    (old, new)
+}
 use std::io::Read;
 use std::process::{Child, Stdio};
 
@@ -86,10 +96,7 @@ fn jobs_resolve_by_id_prefix_and_name() {
 #[test]
 fn numbered_menu_on_the_terminal_picks_cancels_and_asks_again() {
     let w = World::new();
-    let old = w.start(&["--name", "older", "sh", "-c", "echo OLDER-OUTPUT"]);
-    let new = w.start(&["--name", "newer", "sh", "-c", "echo NEWER-OUTPUT"]);
-    w.wait_end(&old);
-    w.wait_end(&new);
+    let (old, new) = older_and_newer(&w);
     // stdin is redirected inside the terminal: the menu must use /dev/tty.
     let menu = |answers: &str| -> std::process::Output {
         let mut child = w
@@ -142,10 +149,7 @@ fn numbered_menu_on_the_terminal_picks_cancels_and_asks_again() {
 #[test]
 fn fzf_gets_the_jobs_and_its_choice_is_shown() {
     let w = World::new();
-    let old = w.start(&["--name", "older", "sh", "-c", "echo OLDER-OUTPUT"]);
-    let new = w.start(&["--name", "newer", "sh", "-c", "echo NEWER-OUTPUT"]);
-    w.wait_end(&old);
-    w.wait_end(&new);
+    let (old, new) = older_and_newer(&w);
     // A stand-in fzf: keeps its input and arguments, runs the preview for
     // the second line as fzf would, and chooses that line.
     let fake = w.root.join("fakebin");

@@ -275,22 +275,8 @@ fn a_damaged_state_directory_lists_every_job_or_reports_it() {
     w.plant("logonly_20250101_000003.log", b"$ ./orphan.sh\n---\n");
     w.plant("notes.txt", b"not a job");
     std::fs::create_dir(w.state.join("dir_20250101_000004.log")).unwrap();
-    let fifo = w.state.join("fifo_20250101_000005.log");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
-    let fifo_record = w.state.join("fifo_20250101_000006.json");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo_record)
-            .status()
-            .unwrap()
-            .success()
-    );
+    w.plant_fifo("fifo_20250101_000005.log");
+    w.plant_fifo("fifo_20250101_000006.json");
 
     let out = w.output("runs", &[] as &[&str]);
     assert!(out.status.success());

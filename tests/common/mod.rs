@@ -142,6 +142,18 @@ impl World {
     }
 
     /// Wait until the job has any final status, and return its record.
+    /// Wait until there are `count` jobs, all done.
+    pub fn wait_all_done(&self, count: usize) {
+        poll(&format!("{count} finished jobs"), || {
+            let jobs = self.jobs();
+            (jobs.len() == count
+                && jobs
+                    .values()
+                    .all(|j| field_str(j, "status").as_deref() == Some("done")))
+            .then_some(())
+        });
+    }
+
     pub fn wait_end(&self, id: &str) -> JsonValue {
         poll(&format!("{id} to end"), || {
             let job = self.job(id);
@@ -175,6 +187,13 @@ impl World {
         let path = self.state.join(name);
         std::fs::write(&path, content).unwrap();
         path
+    }
+
+    /// A FIFO named `name` in the state directory (mkfifo(1)).
+    pub fn plant_fifo(&self, name: &str) {
+        self.ensure_state();
+        let made = Command::new("mkfifo").arg(self.state.join(name)).status();
+        assert!(made.unwrap().success(), "mkfifo {name}");
     }
 
     /// Copy in the jobs of the original shell version kept as a fixture.
