@@ -1,5 +1,6 @@
-//! The jobs in the store: listing them oldest first, with their true status,
-//! and resolving a reference (id, unique id prefix, or name) to one job.
+//! The jobs in the store: listing them oldest first, with their true status
+//! (from the index of finished jobs where it holds), and resolving a
+//! reference (id, unique id prefix, or name) to one job.
 //!
 //! Rule: a damaged state directory never hides a job. Every job is listed, or
 //! reported once as a problem; nothing found on disk makes this panic or
@@ -53,12 +54,12 @@ impl Job {
             (None, Some(code)) => format!("exit {code}"),
             (None, None) => "no end recorded".to_string(),
         };
-        let took = record.duration.map_or(String::new(), |d| {
-            format!(
-                " after {}",
-                crate::time::duration(std::time::Duration::from_secs_f64(d.max(0.0)))
-            )
-        });
+        let took = record
+            .duration
+            .and_then(crate::time::seconds)
+            .map_or(String::new(), |d| {
+                format!(" after {}", crate::time::duration(d))
+            });
         format!(
             "{}: {} ({detail}){took}",
             crate::quote::escape(self.id()),
@@ -93,6 +94,39 @@ impl Job {
         let mut out = String::new();
         self.push_command_line(&mut out);
         out
+    }
+
+    /// `runs`' cells for the job, escaped and tab-separated: the detail
+    /// (`exit 2`, `SIGTERM`, `pid 123` or `-`, and `(old)` for the
+    /// original's jobs), how long it ran or has been running (`-` if
+    /// unknown), and the command line.
+    pub fn push_cells(&self, out: &mut String, now: f64) {
+        let record = &self.record;
+        match (self.status, &record.signal, record.exit_code, record.pid) {
+            (_, Some(signal), _, _) => crate::quote::push_escaped(out, signal),
+            (_, None, Some(code), _) => {
+                let _ = write!(out, "exit {code}");
+            }
+            (Status::Running | Status::Ended, _, _, Some(pid)) => {
+                let _ = write!(out, "pid {pid}");
+            }
+            _ => out.push('-'),
+        }
+        if self.legacy {
+            out.push_str(" (old)");
+        }
+        out.push('\t');
+        let seconds = match (record.duration, self.status) {
+            (Some(d), _) => Some(d),
+            (None, Status::Running) if record.started > 0.0 => Some(now - record.started),
+            _ => None,
+        };
+        match seconds.and_then(crate::time::seconds) {
+            Some(d) => crate::time::push_duration(out, d),
+            None => out.push('-'),
+        }
+        out.push('\t');
+        self.push_command_line(out);
     }
 
     /// `command_line`, onto the end of `out`.
@@ -134,135 +168,317 @@ impl std::hash::Hasher for Fnv {
 
 pub struct Listing {
     pub jobs: Vec<Job>,
-    /// One line for each thing in the directory that is not quite right.
-    pub problems: Vec<String>,
 }
 
 const HAS_RECORD: u8 = 1;
 const HAS_LOG: u8 = 2;
 const HAS_PID: u8 = 4;
 
-/// Every job in the store, oldest first.
-///
-/// A finished job's record never changes: it is only ever replaced by
-/// `rename`, which gives it a new inode. So the index (`.index`) keeps each
-/// finished record under its id and the inode numbers of its record and log,
-/// and an entry is used only while the directory listing shows the same id
-/// with the same two inode numbers. The listing then needs no `open` per
-/// finished job; everything else is read from its files, as is any job the
-/// index is wrong about.
+/// Every job in the store, oldest first, each with its record.
 pub fn list(store: &Store) -> Result<Listing> {
     let index = store.read_index();
+    let Scan {
+        entries,
+        mut problems,
+    } = scan(store, &index)?;
+    // Other commands than `runs` list to find jobs, not to report on them.
+    let jobs = entries
+        .into_iter()
+        .map(|entry| match entry {
+            Entry::Read(job, _) => *job,
+            Entry::Indexed(entry) => entry.job().unwrap_or_else(|| {
+                let id = entry.id.to_string();
+                load(store, id, entry.bits, &mut Vec::new(), &mut problems)
+            }),
+        })
+        .collect();
+    Ok(Listing { jobs })
+}
+
+/// One job of a listing, as it was found.
+pub enum Entry<'i> {
+    /// A finished job, as the index holds it.
+    Indexed(Indexed<'i>),
+    /// A job read from its files, with the inodes of its record and log.
+    Read(Box<Job>, [u64; 2]),
+}
+
+/// A line of the index, tab-separated:
+/// `ID RECORD-INODE LOG-INODE STATUS STARTED DETAIL DURATION COMMAND JSON`.
+/// The three cells are `runs`' columns, escaped (see `Job::push_cells`); the
+/// JSON is the record as `runs --json` prints it. No field holds a tab or a
+/// newline: ids with control characters are never indexed, and the cells
+/// and the JSON escape them.
+pub struct Indexed<'i> {
+    id: &'i str,
+    inodes: [u64; 2],
+    status: Status,
+    started: f64,
+    /// Detail, duration and command, tab-separated.
+    cells: &'i str,
+    json: &'i str,
+    line: &'i str,
+    /// The job's files (`HAS_*`), once the directory has vouched for it.
+    bits: u8,
+}
+
+impl<'i> Indexed<'i> {
+    fn parse(line: &'i str) -> Option<Indexed<'i>> {
+        // Where the first eight fields end; the JSON runs to the line's end.
+        // What `runs` prints from those fields was escaped when it was
+        // written: an entry where they hold a control character was not
+        // written by `run`.
+        let mut tabs = [0; 8];
+        let mut found = 0;
+        let mut ascii = true;
+        for (i, &b) in line.as_bytes().iter().enumerate() {
+            if b == b'\t' {
+                tabs[found] = i;
+                found += 1;
+                if found == tabs.len() {
+                    break;
+                }
+            } else if b < 0x20 || b == 0x7f {
+                return None;
+            }
+            ascii &= b < 0x80;
+        }
+        if found < tabs.len() {
+            return None;
+        }
+        let field = |n: usize| &line[if n == 0 { 0 } else { tabs[n - 1] + 1 }..tabs[n]];
+        let cells = &line[tabs[4] + 1..tabs[7]];
+        if !ascii && cells.chars().any(|c| c.is_control() && c != '\t') {
+            return None;
+        }
+        Some(Indexed {
+            id: field(0),
+            inodes: [field(1).parse().ok()?, field(2).parse().ok()?],
+            status: Status::from_word(field(3)).filter(|s| s.is_finished())?,
+            started: field(4).parse().ok()?,
+            cells,
+            json: &line[tabs[7] + 1..],
+            line,
+            bits: 0,
+        })
+    }
+
+    /// The job, its record parsed from the index.
+    fn job(&self) -> Option<Job> {
+        let mut record = Record::from_json(self.json).filter(|r| r.ended.is_some())?;
+        record.id = self.id.to_string();
+        let status = record.recorded_status();
+        Some(Job {
+            record,
+            status,
+            legacy: false,
+            recorded: true,
+        })
+    }
+}
+
+impl Entry<'_> {
+    pub fn id(&self) -> &str {
+        match self {
+            Entry::Indexed(entry) => entry.id,
+            Entry::Read(job, _) => job.id(),
+        }
+    }
+
+    pub fn status(&self) -> Status {
+        match self {
+            Entry::Indexed(entry) => entry.status,
+            Entry::Read(job, _) => job.status,
+        }
+    }
+
+    fn started(&self) -> f64 {
+        match self {
+            Entry::Indexed(entry) => entry.started,
+            Entry::Read(job, _) => job.record.started,
+        }
+    }
+
+    /// `Job::push_cells`, from the index if it has them.
+    pub fn push_cells(&self, out: &mut String, now: f64) {
+        match self {
+            Entry::Indexed(entry) => out.push_str(entry.cells),
+            Entry::Read(job, _) => job.push_cells(out, now),
+        }
+    }
+
+    /// The record as `runs --json` prints it.
+    pub fn push_json(&self, out: &mut String) {
+        match self {
+            // `run` wrote it with every control character escaped.
+            Entry::Indexed(entry) if !has_control(entry.json) => out.push_str(entry.json),
+            Entry::Indexed(entry) => {
+                for c in entry.json.chars() {
+                    match c {
+                        c if c.is_control() => {
+                            let _ = write!(out, "\\u{:04x}", c as u32);
+                        }
+                        c => out.push(c),
+                    }
+                }
+            }
+            Entry::Read(job, _) => out.push_str(&job.record.to_json(job.status)),
+        }
+    }
+
+    /// Whether a job read from its files can go in the index: it has a
+    /// record (a regular file) with an end, and a plain id.
+    fn indexable(&self) -> bool {
+        let Entry::Read(job, inodes) = self else {
+            return false;
+        };
+        let plain = !job.id().contains(|c: char| c == ' ' || c.is_control());
+        job.recorded && job.record.ended.is_some() && inodes[0] != 0 && plain
+    }
+
+    /// The entry's line of the index, `Indexed::parse`'s inverse.
+    fn push_index_line(&self, out: &mut String) {
+        match self {
+            Entry::Indexed(entry) => out.push_str(entry.line),
+            Entry::Read(job, inodes) => {
+                let status = job.status.word();
+                let started = job.record.started;
+                let _ = write!(
+                    out,
+                    "{}\t{}\t{}\t{status}\t{started}\t",
+                    job.id(),
+                    inodes[0],
+                    inodes[1]
+                );
+                job.push_cells(out, started);
+                out.push('\t');
+                out.push_str(&job.record.to_json(job.status));
+            }
+        }
+        out.push('\n');
+    }
+}
+
+pub struct Scan<'i> {
+    /// Oldest first.
+    pub entries: Vec<Entry<'i>>,
+    /// One line for each thing in the directory that is not quite right.
+    pub problems: Vec<String>,
+}
+
+/// Every job in the store, oldest first, taken from `index` where it can be
+/// (see `Store::read_index`), and the index rewritten if it was not all true.
+///
+/// A finished job's record never changes: it is only ever replaced by
+/// `rename`, which gives it a new inode. So the index keeps each finished job
+/// under its id and the inode numbers of its record and log, and an entry is
+/// believed only while the directory listing shows the same id with the same
+/// two inode numbers, both regular files. The listing then needs no `open`
+/// and no parsing per finished job; everything else is read from its files,
+/// as is any job the index is wrong about.
+pub fn scan<'i>(store: &Store, index: &'i str) -> Result<Scan<'i>> {
+    let mut lines = 0;
+    let indexed: Vec<Indexed> = index
+        .split_terminator('\n')
+        .inspect(|_| lines += 1)
+        .filter_map(Indexed::parse)
+        .collect();
     // Each job's files: which kinds there are, and the inode of each kind by
-    // its bit number. Sized from the index, which holds about as many jobs
-    // as the last listing did.
-    let mut by_id: HashMap<String, (u8, [u64; 3])> =
-        HashMap::with_capacity_and_hasher(index.len() / 256 + 64, Default::default());
+    // its bit number. The index's jobs come first, in its order.
+    let mut files: Vec<(u8, [u64; 3])> = vec![(0, [0; 3]); indexed.len()];
+    let mut known: HashMap<&[u8], usize> =
+        HashMap::with_capacity_and_hasher(indexed.len(), Default::default());
+    for (slot, entry) in indexed.iter().enumerate() {
+        known.insert(entry.id.as_bytes(), slot);
+    }
+    let mut others: HashMap<String, usize> = HashMap::default();
     let mut problems = Vec::new();
     crate::sys::scan_dir(store.dir(), |name, ino, kind| {
-        let Ok(name) = std::str::from_utf8(name) else {
-            return;
-        };
         let Some((id_len, bit)) = split_name(name) else {
             return;
         };
-        if kind == libc::DT_DIR {
-            problems.push(format!(
-                "{}: a directory named like a job file; ignored",
-                crate::quote::escape(name)
-            ));
-            return;
-        }
         let id = &name[..id_len];
-        let (bits, inodes) = match by_id.get_mut(id) {
-            Some(files) => files,
-            None => by_id.entry(id.to_string()).or_default(),
+        let shown = || crate::quote::escape(&String::from_utf8_lossy(name));
+        if kind == libc::DT_DIR {
+            let problem = format!("{}: a directory named like a job file; ignored", shown());
+            return problems.push(problem);
+        }
+        let slot = match known.get(id) {
+            Some(&slot) => slot,
+            None => {
+                let Ok(id) = std::str::from_utf8(id) else {
+                    let problem =
+                        format!("{}: a job file whose name is not UTF-8; ignored", shown());
+                    return problems.push(problem);
+                };
+                match others.get(id) {
+                    Some(&slot) => slot,
+                    None => {
+                        others.insert(id.to_string(), files.len());
+                        files.push((0, [0; 3]));
+                        files.len() - 1
+                    }
+                }
+            }
         };
+        let (bits, inodes) = &mut files[slot];
         *bits |= bit;
         // Only a regular file's inode can vouch for an index entry.
         inodes[bit.trailing_zeros() as usize] = if kind == libc::DT_REG { ino } else { 0 };
     })
     .map_err(|e| Error::io("cannot read state directory", store.dir(), e))?;
-    // In the order the ids were stamped.
-    let mut found: Vec<(u64, u32, String, u8, [u64; 3])> = by_id
-        .into_iter()
-        .map(|(id, (bits, ino))| {
-            let (stamp, suffix) = parse_stamp(&id).map_or((0, 0), |(t, n, _)| (t, n));
-            (stamp, suffix, id, bits, ino)
-        })
-        .collect();
-    found.sort_unstable();
-    let indexed = index_entries(&index);
-    let mut jobs: Vec<Job> = Vec::with_capacity(found.len());
-    // The inodes of each job's record and log, for the index.
-    let mut inodes: Vec<[u64; 2]> = Vec::with_capacity(found.len());
-    let mut used = 0;
-    let mut buf = Vec::new();
-    for (_, _, id, bits, ino) in found {
-        let these = [ino[0], ino[1]];
-        let cached = indexed
-            .get(id.as_str())
-            .filter(|(known, _)| *known == these && these[0] != 0)
-            .and_then(|(_, json)| Record::from_json(json))
-            .filter(|record| record.ended.is_some());
-        jobs.push(match cached {
-            Some(mut record) => {
-                used += 1;
-                record.id = id;
-                let status = record.recorded_status();
-                Job {
-                    record,
-                    status,
-                    legacy: false,
-                    recorded: true,
-                }
-            }
-            None => load(store, id, bits, &mut buf, &mut problems),
-        });
-        inodes.push(these);
-    }
-    let finished = |job: &Job, these: &[u64; 2]| {
-        let plain = !job.id().contains(|c: char| c == ' ' || c.is_control());
-        job.recorded && job.record.ended.is_some() && these[0] != 0 && plain
+    // Each entry with the stamp of its id, (0, 0) if it has none.
+    let mut keyed: Vec<((u64, u32), Entry)> = Vec::with_capacity(files.len());
+    let mut push = |entry: Entry<'i>| {
+        let stamp = parse_stamp(entry.id()).map_or((0, 0), |(t, n, _)| (t, n));
+        keyed.push((stamp, entry));
     };
-    let indexable = jobs
-        .iter()
-        .zip(&inodes)
-        .filter(|(j, i)| finished(j, i))
-        .count();
-    if used != indexable || used != indexed.len() {
-        let mut lines = String::new();
-        for (job, these) in jobs.iter().zip(&inodes).filter(|(j, i)| finished(j, i)) {
-            let json = job.record.to_json(job.status);
-            let _ = writeln!(lines, "{} {} {} {json}", job.id(), these[0], these[1]);
+    let mut buf = Vec::new();
+    let mut read = |id: String, (bits, inodes): (u8, [u64; 3]), problems: &mut Vec<String>| {
+        let job = load(store, id, bits, &mut buf, problems);
+        Entry::Read(Box::new(job), [inodes[0], inodes[1]])
+    };
+    let mut believed = 0;
+    for (mut entry, (bits, inodes)) in indexed.into_iter().zip(&files) {
+        if bits & HAS_RECORD != 0 && entry.inodes == [inodes[0], inodes[1]] {
+            entry.bits = *bits;
+            believed += 1;
+            push(Entry::Indexed(entry));
+        } else if *bits != 0 {
+            push(read(entry.id.to_string(), (*bits, *inodes), &mut problems));
         }
-        store.write_index(&lines);
     }
-    // Ids give the second; the records' start times order jobs within it.
-    // The input is sorted but for such neighbours, so insertion is linear.
-    for i in 1..jobs.len() {
+    for (id, slot) in others {
+        push(read(id, files[slot], &mut problems));
+    }
+    // In the order the ids were stamped; the records' start times order jobs
+    // within a second. The index is in this order already, so the sort and
+    // the insertion below are about linear.
+    keyed.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id().cmp(b.1.id())));
+    for i in 1..keyed.len() {
         let mut j = i;
-        while j > 0 && jobs[j - 1].record.started > jobs[j].record.started {
-            jobs.swap(j - 1, j);
+        while j > 0 && keyed[j - 1].1.started() > keyed[j].1.started() {
+            keyed.swap(j - 1, j);
             j -= 1;
         }
     }
-    Ok(Listing { jobs, problems })
+    let entries: Vec<Entry> = keyed.into_iter().map(|(_, e)| e).collect();
+    if believed != lines || entries.iter().any(Entry::indexable) {
+        let mut text = String::with_capacity(index.len() + 4096);
+        for entry in entries
+            .iter()
+            .filter(|e| matches!(e, Entry::Indexed(_)) || e.indexable())
+        {
+            entry.push_index_line(&mut text);
+        }
+        store.write_index(&text);
+    }
+    Ok(Scan { entries, problems })
 }
 
-/// The index's entries by id: the inodes of the record and log they copied,
-/// and the record's JSON. Each line is `ID RECORD-INODE LOG-INODE {...}`.
-fn index_entries(index: &str) -> HashMap<&str, ([u64; 2], &str)> {
-    index
-        .lines()
-        .filter_map(|line| {
-            let mut fields = line.splitn(4, ' ');
-            let id = fields.next()?;
-            let record = fields.next()?.parse().ok()?;
-            let log = fields.next()?.parse().ok()?;
-            Some((id, ([record, log], fields.next()?)))
-        })
-        .collect()
+fn has_control(text: &str) -> bool {
+    text.bytes().any(|b| b < 0x20 || b == 0x7f)
+        || (!text.is_ascii() && text.chars().any(char::is_control))
 }
 
 /// The ids and names of the jobs, for shell completion: from the directory
@@ -270,10 +486,10 @@ fn index_entries(index: &str) -> HashMap<&str, ([u64; 2], &str)> {
 pub fn completions(store: &Store) -> Vec<String> {
     let mut words: Vec<String> = Vec::new();
     let _ = crate::sys::scan_dir(store.dir(), |name, _, _| {
-        if let Ok(name) = std::str::from_utf8(name)
-            && let Some((len, _)) = split_name(name)
+        if let Some((len, _)) = split_name(name)
+            && let Ok(id) = std::str::from_utf8(&name[..len])
         {
-            words.push(name[..len].to_string());
+            words.push(id.to_string());
         }
     });
     let names: Vec<String> = words
@@ -288,13 +504,13 @@ pub fn completions(store: &Store) -> Vec<String> {
 
 /// `x_20251205_163539.json` → (length of `x_20251205_163539`, HAS_RECORD).
 /// Hidden (temporary) files and foreign names are not job files.
-fn split_name(name: &str) -> Option<(usize, u8)> {
-    if name.starts_with('.') {
+fn split_name(name: &[u8]) -> Option<(usize, u8)> {
+    if name.starts_with(b".") {
         return None;
     }
     [(RECORD, HAS_RECORD), (LOG, HAS_LOG), (PID, HAS_PID)]
         .into_iter()
-        .find_map(|(suffix, bit)| Some((name.strip_suffix(suffix)?.len(), bit)))
+        .find_map(|(suffix, bit)| Some((name.strip_suffix(suffix.as_bytes())?.len(), bit)))
         .filter(|&(len, _)| len > 0)
 }
 
@@ -516,10 +732,13 @@ mod tests {
 
     #[test]
     fn job_file_names_split() {
-        assert_eq!(split_name("x_20251205_163539.json"), Some((17, HAS_RECORD)));
-        assert_eq!(split_name("x.log"), Some((1, HAS_LOG)));
-        assert_eq!(split_name(".x.json.tmp"), None);
-        assert_eq!(split_name(".log"), None);
-        assert_eq!(split_name("notes.txt"), None);
+        assert_eq!(
+            split_name(b"x_20251205_163539.json"),
+            Some((17, HAS_RECORD))
+        );
+        assert_eq!(split_name(b"x.log"), Some((1, HAS_LOG)));
+        assert_eq!(split_name(b".x.json.tmp"), None);
+        assert_eq!(split_name(b".log"), None);
+        assert_eq!(split_name(b"notes.txt"), None);
     }
 }

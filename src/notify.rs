@@ -227,9 +227,9 @@ pub fn message(record: &Record, output: &str) -> Option<Message> {
     if command.chars().count() > 200 {
         command = command.chars().take(199).collect::<String>() + "…";
     }
-    let duration = crate::time::duration(Duration::from_secs_f64(
-        record.duration.unwrap_or(0.0).max(0.0),
-    ));
+    let duration = crate::time::duration(
+        crate::time::seconds(record.duration.unwrap_or(0.0)).unwrap_or_default(),
+    );
     let mut body = format!(
         "{command}\n{duration} on {}",
         crate::quote::escape(&record.host)
@@ -300,7 +300,8 @@ pub fn deliver(target: &Target, message: &Message) -> String {
         .ok()
         .and_then(|s| s.parse::<f64>().ok())
         .filter(|s| *s > 0.0)
-        .map_or(MAX_TIMEOUT, |s| Duration::from_secs_f64(s).min(MAX_TIMEOUT));
+        .and_then(crate::time::seconds)
+        .map_or(MAX_TIMEOUT, |d| d.min(MAX_TIMEOUT));
     let roots = target.url.starts_with("https://").then(tls::roots);
     let mut last = String::new();
     for attempt in 1..=ATTEMPTS {

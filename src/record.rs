@@ -47,7 +47,7 @@ impl Status {
         }
     }
 
-    fn from_word(word: &str) -> Option<Status> {
+    pub fn from_word(word: &str) -> Option<Status> {
         [
             Status::Running,
             Status::Done,

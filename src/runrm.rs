@@ -132,7 +132,7 @@ fn ended_at(store: &Store, job: &Job) -> Option<SystemTime> {
             .map(crate::time::unix_seconds)
     });
     let secs = secs.unwrap_or(record.started);
-    SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs_f64(secs.max(0.0)))
+    SystemTime::UNIX_EPOCH.checked_add(crate::time::seconds(secs)?)
 }
 
 fn job_size(store: &Store, id: &str) -> u64 {

@@ -4,7 +4,7 @@
 //! command line could contain is escaped before it reaches the terminal.
 
 use crate::error::{Error, Result, code};
-use crate::jobs::{self, Job};
+use crate::jobs::{self, Entry};
 use crate::record::Status;
 use crate::store::Store;
 use std::ffi::OsString;
@@ -50,26 +50,29 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         )));
     }
     let store = Store::open()?;
-    let listing = jobs::list(&store)?;
-    for problem in &listing.problems {
+    let index = store.read_index();
+    let scan = jobs::scan(&store, &index)?;
+    for problem in &scan.problems {
         eprintln!("runs: {problem}");
     }
-    let shown: Vec<&Job> = listing
-        .jobs
+    let shown: Vec<&Entry> = scan
+        .entries
         .iter()
-        .filter(|j| !running || j.status == Status::Running)
-        .filter(|j| !failed || matches!(j.status, Status::Failed | Status::Killed | Status::Lost))
+        .filter(|e| !running || e.status() == Status::Running)
+        .filter(|e| !failed || matches!(e.status(), Status::Failed | Status::Killed | Status::Lost))
         .collect();
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = std::io::BufWriter::with_capacity(64 << 10, stdout.lock());
     if json {
-        let _ = writeln!(out, "[");
-        for (i, job) in shown.iter().enumerate() {
-            let comma = if i + 1 < shown.len() { "," } else { "" };
-            let _ = writeln!(out, "{}{comma}", job.record.to_json(job.status));
+        let mut text = String::from("[\n");
+        for (i, entry) in shown.iter().enumerate() {
+            entry.push_json(&mut text);
+            text.push_str(if i + 1 < shown.len() { ",\n" } else { "\n" });
+            let _ = out.write_all(text.as_bytes());
+            text.clear();
         }
-        let _ = writeln!(out, "]");
-    } else if listing.jobs.is_empty() {
+        let _ = out.write_all(b"]\n");
+    } else if scan.entries.is_empty() {
         eprintln!(
             "runs: no jobs in {}; start one with: run COMMAND",
             crate::quote::escape(&store.dir().to_string_lossy())
@@ -82,9 +85,10 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
             .flatten();
         table(&mut out, &shown, colour, width);
     }
-    // The process ends here: freeing 10,000 records one by one would cost
+    // The process ends here: freeing 10,000 entries one by one would cost
     // more than listing them did.
-    std::mem::forget(listing);
+    std::mem::forget(scan);
+    std::mem::forget(index);
     match out.flush() {
         // A reader that stopped early (`runs | head`) is not an error.
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::new(
@@ -98,52 +102,51 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
 /// The listing: mark, status, id, detail, duration, command; columns padded
 /// to the widest cell, each line cut to `width` if given. The cells are
 /// written once, into one buffer.
-fn table(out: &mut impl Write, jobs: &[&Job], colour: bool, width: Option<usize>) {
+fn table(out: &mut impl Write, entries: &[&Entry], colour: bool, width: Option<usize>) {
     let now = crate::time::unix_seconds(SystemTime::now());
     // Each row: where its id, detail, duration and command begin and end.
-    let mut cells = String::new();
-    let mut rows: Vec<[usize; 5]> = Vec::with_capacity(jobs.len());
+    let mut cells = String::with_capacity(entries.len() * 96);
+    let mut rows: Vec<[usize; 5]> = Vec::with_capacity(entries.len());
     let mut widths = [0usize; 3];
-    for job in jobs {
+    for entry in entries {
         let mut row = [cells.len(); 5];
-        crate::quote::push_escaped(&mut cells, job.id());
-        row[1] = cells.len();
-        push_detail(&mut cells, job);
-        row[2] = cells.len();
-        push_elapsed(&mut cells, job, now);
-        row[3] = cells.len();
-        job.push_command_line(&mut cells);
+        crate::quote::push_escaped(&mut cells, entry.id());
+        let id_end = cells.len();
+        cells.push('\t');
+        entry.push_cells(&mut cells, now);
+        // Each cell after the id follows a tab, which is left out of it.
+        let mut tabs = cells[id_end..].match_indices('\t').map(|(i, _)| id_end + i);
+        for end in &mut row[1..4] {
+            *end = tabs.next().unwrap_or(cells.len());
+        }
         row[4] = cells.len();
         for (i, width) in widths.iter_mut().enumerate() {
-            *width = (*width).max(cells[row[i]..row[i + 1]].chars().count());
+            *width = (*width).max(chars(cell(&cells, &row, i)));
         }
         rows.push(row);
     }
     let mut line = String::new();
-    for (job, row) in jobs.iter().zip(&rows) {
-        let status = job.status;
+    for (entry, row) in entries.iter().zip(&rows) {
+        let status = entry.status();
         line.clear();
         line.push(status.mark());
         line.push(' ');
         pad(&mut line, status.word(), 7);
         for (i, width) in widths.into_iter().enumerate() {
-            let cell = &cells[row[i]..row[i + 1]];
+            let cell = cell(&cells, row, i);
             line.push(' ');
             if i == 2 {
                 // Durations align right.
-                line.extend(std::iter::repeat_n(
-                    ' ',
-                    width.saturating_sub(cell.chars().count()),
-                ));
+                line.extend(std::iter::repeat_n(' ', width.saturating_sub(chars(cell))));
                 line.push_str(cell);
             } else {
                 pad(&mut line, cell, width);
             }
             line.push(' ');
         }
-        line.push_str(&cells[row[3]..row[4]]);
+        line.push_str(cell(&cells, row, 3));
         if let Some(width) = width
-            && line.chars().count() > width
+            && chars(&line) > width
         {
             line = line
                 .chars()
@@ -157,46 +160,34 @@ fn table(out: &mut impl Write, jobs: &[&Job], colour: bool, width: Option<usize>
             Status::Lost => "\x1b[33m",
             _ => "",
         };
-        let _ = if colour && !paint.is_empty() {
+        if colour && !paint.is_empty() {
             // Colour the mark and the word, which are never cut.
             let split = line.char_indices().nth(9).map_or(line.len(), |(i, _)| i);
-            writeln!(out, "{paint}{}\x1b[0m{}", &line[..split], &line[split..])
-        } else {
-            writeln!(out, "{line}")
-        };
+            line.insert_str(split, "\x1b[0m");
+            line.insert_str(0, paint);
+        }
+        line.push('\n');
+        let _ = out.write_all(line.as_bytes());
     }
 }
 
-/// `exit 2`, `SIGTERM`, `pid 123`, or `-`; `(old)` for the original's jobs.
-fn push_detail(cells: &mut String, job: &Job) {
-    use std::fmt::Write;
-    let record = &job.record;
-    let _ = match (job.status, &record.signal, record.exit_code, record.pid) {
-        (_, Some(signal), _, _) => cells.write_str(signal),
-        (_, None, Some(code), _) => write!(cells, "exit {code}"),
-        (Status::Running | Status::Ended, _, _, Some(pid)) => write!(cells, "pid {pid}"),
-        _ => cells.write_str("-"),
-    };
-    if job.legacy {
-        cells.push_str(" (old)");
-    }
+/// Cell `i` of a row: id, detail, duration or command. Each cell after the
+/// id begins after the tab that ends the one before.
+fn cell<'c>(cells: &'c str, row: &[usize; 5], i: usize) -> &'c str {
+    let start = if i == 0 { row[0] } else { row[i] + 1 };
+    cells.get(start.min(row[i + 1])..row[i + 1]).unwrap_or("")
 }
 
-/// How long the job ran, or has been running; `-` if unknown.
-fn push_elapsed(cells: &mut String, job: &Job, now: f64) {
-    let record = &job.record;
-    let seconds = match (record.duration, job.status) {
-        (Some(d), _) => d,
-        (None, Status::Running) if record.started > 0.0 => now - record.started,
-        _ => return cells.push('-'),
-    };
-    crate::time::push_duration(cells, std::time::Duration::from_secs_f64(seconds.max(0.0)));
+/// How many columns `text` takes, counted as characters.
+fn chars(text: &str) -> usize {
+    if text.is_ascii() {
+        text.len()
+    } else {
+        text.chars().count()
+    }
 }
 
 fn pad(line: &mut String, text: &str, width: usize) {
     line.push_str(text);
-    line.extend(std::iter::repeat_n(
-        ' ',
-        width.saturating_sub(text.chars().count()),
-    ));
+    line.extend(std::iter::repeat_n(' ', width.saturating_sub(chars(text))));
 }

@@ -19,10 +19,10 @@ use std::path::{Path, PathBuf};
 pub const LOG: &str = ".log";
 pub const PID: &str = ".pid";
 pub const RECORD: &str = ".json";
-/// The index of finished jobs' records (see `jobs::list`); its first line
-/// names the version that wrote it, and any other version ignores it.
+/// The index of finished jobs (see `jobs::scan`); its first line names its
+/// format and the version that wrote it, and any other version ignores it.
 const INDEX: &str = ".index";
-const INDEX_HEADER: &str = concat!("run index ", env!("CARGO_PKG_VERSION"), "\n");
+const INDEX_HEADER: &str = concat!("run index 2 ", env!("CARGO_PKG_VERSION"), "\n");
 
 /// How many `_N` suffixes to try for ids started in the same second.
 const MAX_SUFFIX: u32 = 10_000;

@@ -53,6 +53,12 @@ pub fn human(t: &LocalTime) -> String {
     )
 }
 
+/// `s` seconds; a negative count is 0, and one no `Duration` can hold (too
+/// big, or NaN from a damaged record) is `None`.
+pub fn seconds(s: f64) -> Option<Duration> {
+    Duration::try_from_secs_f64(s.max(0.0)).ok()
+}
+
 /// The original's style, two units at most: `45s`, `3m 12s`, `2h 15m`, `1d 4h`.
 pub fn duration(d: Duration) -> String {
     let mut out = String::new();

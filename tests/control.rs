@@ -108,6 +108,16 @@ fn runwait_without_jobs_waits_for_every_running_one() {
     let one = waiting(&w, "go", false);
     let two = waiting(&w, "go", false);
     let mut child = w.cmd("runwait").stdout(Stdio::piped()).spawn().unwrap();
+    // Only once runwait has chosen the running jobs (it holds their logs
+    // open to wait on their locks) may they end.
+    let fds = format!("/proc/{}/fd", child.id());
+    poll("runwait to open both logs", || {
+        let open = std::fs::read_dir(&fds).ok()?.flatten();
+        let logs = open.filter(|fd| {
+            std::fs::read_link(fd.path()).is_ok_and(|t| t.extension().is_some_and(|e| e == "log"))
+        });
+        (logs.count() == 2).then_some(())
+    });
     std::fs::write(w.root.join("go"), "").unwrap();
     let out = child.wait().unwrap();
     assert!(out.success());

@@ -303,6 +303,51 @@ fn a_damaged_state_directory_lists_every_job_or_reports_it() {
 }
 
 #[test]
+fn a_job_file_named_in_something_not_utf8_is_reported() {
+    let w = World::new();
+    w.ensure_state();
+    use std::os::unix::ffi::OsStrExt;
+    let name = std::ffi::OsStr::from_bytes(b"bad\xff_20250101_000000.log");
+    std::fs::write(w.state.join(name), "$ x\n---\n").unwrap();
+    let out = w.output("runs", &[] as &[&str]);
+    assert!(out.status.success());
+    let problems = text(&out.stderr);
+    assert_eq!(problems.matches("not UTF-8").count(), 1, "{problems}");
+    assert!(problems.contains("_20250101_000000.log: a job file whose name is not UTF-8"));
+}
+
+/// Numbers no duration can hold, in a damaged record: shown as unknown,
+/// never a panic.
+#[test]
+fn absurd_times_in_a_record_never_crash_a_command() {
+    let w = World::new();
+    let id = "huge_20250101_000000";
+    let record = format!(
+        "{{\"id\":\"{id}\",\"name\":\"huge\",\"command\":[\"x\"],\"cwd\":\"/\",\"host\":\"h\",\"pid\":1,\"pgid\":1,\"started\":-1e300,\"ended\":1e300,\"duration\":1e300,\"exit_code\":0,\"signal\":null,\"status\":\"done\",\"topic\":null,\"log\":\"/x\"}}"
+    );
+    w.plant(&format!("{id}.json"), record.as_bytes());
+    w.plant(&format!("{id}.log"), b"$ x\n---\n");
+    for (name, args) in [
+        ("runs", &[][..]),
+        ("runs", &[][..]),
+        ("runs", &["--json"][..]),
+        ("runwait", &[id][..]),
+        ("runrm", &["--older-than", "1d", "--dry-run"][..]),
+    ] {
+        let out = w.output(name, args);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).is_empty(),
+            "{name}: {}",
+            text(&out.stderr)
+        );
+    }
+    let listing = text(&w.output("runs", &[] as &[&str]).stdout);
+    assert!(line_of(&listing, id).starts_with("○ done "), "{listing}");
+    assert!(line_of(&listing, id).contains(" - x"), "{listing}");
+}
+
+#[test]
 fn an_unreadable_record_is_reported_not_hidden() {
     let w = World::new();
     let path = w.plant("secret_20250101_000000.json", b"{}");
@@ -392,18 +437,80 @@ fn the_index_is_believed_only_for_the_very_files_it_copied() {
     let index = std::fs::read_to_string(w.state.join(".index")).unwrap();
     let lying = index
         .replace(
-            &format!("{a} {record} {log} "),
-            &format!("{a} {} {log} ", record + 1),
+            &format!("{a}\t{record}\t{log}\t"),
+            &format!("{a}\t{}\t{log}\t", record + 1),
         )
+        .replace("exit 4\t", "exit 9\t")
         .replace("\"exit_code\":4", "\"exit_code\":9");
-    assert_ne!(lying, index);
+    for lie in [
+        format!("{a}\t{}\t", record + 1),
+        "exit 9\t".into(),
+        "\"exit_code\":9".into(),
+    ] {
+        assert!(lying.contains(&lie), "{lying}");
+    }
     let header = index.lines().next().unwrap();
     for planted in [lying, format!("{header}\nnot an entry\n"), "garbage".into()] {
         w.plant(".index", planted.as_bytes());
         let jobs = w.jobs();
         assert_eq!(field_num(&jobs[&a], "exit_code"), Some(4.0));
         assert_eq!(field_str(&jobs[&b], "status").unwrap(), "done");
+        let table = text(&w.output("runs", &[] as &[&str]).stdout);
+        assert!(line_of(&table, &a).contains(" exit 4 "), "{table}");
     }
+    // Nor is an entry that holds a control character, though its inodes
+    // are true: run escapes what it writes there.
+    let index = std::fs::read_to_string(w.state.join(".index")).unwrap();
+    let line = index.lines().find(|l| l.starts_with(&a)).unwrap();
+    let (before, after) = line.split_once("exit 4").unwrap();
+    w.plant(
+        ".index",
+        index
+            .replace(line, &format!("{before}\x1b[8mexit 4{after}"))
+            .as_bytes(),
+    );
+    let out = w.output("runs", &[] as &[&str]);
+    assert!(!out.stdout.contains(&0x1b), "{}", text(&out.stdout));
+    assert!(line_of(&text(&out.stdout), &a).contains(" exit 4 "));
+}
+
+/// The index holds what `runs` prints for each finished job; printed from
+/// there, the listing is the one made from the records.
+#[test]
+fn a_listing_from_the_index_is_the_listing_from_the_records() {
+    let w = World::new();
+    let ids = [
+        w.start(&["sh", "-c", "exit 3"]),
+        w.start(&["true"]),
+        w.start(&["sh", "-c", "kill -TERM $$"]),
+        w.start(&["printf", "%s", "tab\there 'q' \u{1b}[31m é"]),
+    ];
+    for id in &ids {
+        w.wait_end(id);
+    }
+    let _ = std::fs::remove_file(w.state.join(".index"));
+    let table = w.output("runs", &[] as &[&str]);
+    let json = w.output("runs", &["--json"]);
+    let index = std::fs::read_to_string(w.state.join(".index")).unwrap();
+    assert_eq!(index.lines().count(), 1 + ids.len(), "{index}");
+    // Damaged in place (same inodes): only the index can list them now.
+    for id in &ids {
+        std::fs::write(w.state.join(format!("{id}.json")), "damaged").unwrap();
+    }
+    assert_eq!(w.output("runs", &[] as &[&str]), table);
+    assert_eq!(w.output("runs", &["--json"]), json);
+    let table = text(&table.stdout);
+    for (id, word) in ids.iter().zip(["failed", "done", "killed", "done"]) {
+        assert!(
+            line_of(&table, id).starts_with(&format!("○ {word} ")),
+            "{table}"
+        );
+    }
+    assert!(
+        table.contains("SIGTERM") && table.contains("\\x1b"),
+        "{table}"
+    );
+    assert!(!table.contains('\x1b'));
 }
 
 #[test]
