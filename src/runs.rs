@@ -104,7 +104,8 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
 /// written once, into one buffer.
 fn table(out: &mut impl Write, entries: &[&Entry], colour: bool, width: Option<usize>) {
     let now = crate::time::unix_seconds(SystemTime::now());
-    // Each row: where its id, detail, duration and command begin and end.
+    // Each row: where its id begins, where it and the next two cells end
+    // (at the tab that begins the next), and where its command ends.
     let mut cells = String::with_capacity(entries.len() * 96);
     let mut rows: Vec<[usize; 5]> = Vec::with_capacity(entries.len());
     let mut widths = [0usize; 3];
