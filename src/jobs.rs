@@ -161,6 +161,11 @@ impl std::hash::Hasher for Fnv {
         }
     }
 
+    /// A key's length, which comes before its bytes: one step, not eight.
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (self.0 ^ n as u64).wrapping_mul(0x100_0000_01b3);
+    }
+
     fn finish(&self) -> u64 {
         self.0
     }
@@ -225,30 +230,18 @@ pub struct Indexed<'i> {
 impl<'i> Indexed<'i> {
     fn parse(line: &'i str) -> Option<Indexed<'i>> {
         // Where the first eight fields end; the JSON runs to the line's end.
-        // What `runs` prints from those fields was escaped when it was
-        // written: an entry where they hold a control character was not
-        // written by `run`.
         let mut tabs = [0; 8];
-        let mut found = 0;
-        let mut ascii = true;
-        for (i, &b) in line.as_bytes().iter().enumerate() {
-            if b == b'\t' {
-                tabs[found] = i;
-                found += 1;
-                if found == tabs.len() {
-                    break;
-                }
-            } else if b < 0x20 || b == 0x7f {
-                return None;
-            }
-            ascii &= b < 0x80;
-        }
-        if found < tabs.len() {
-            return None;
+        let mut at = 0;
+        for tab in &mut tabs {
+            at += line.as_bytes()[at..].iter().position(|&b| b == b'\t')?;
+            *tab = at;
+            at += 1;
         }
         let field = |n: usize| &line[if n == 0 { 0 } else { tabs[n - 1] + 1 }..tabs[n]];
-        let cells = &line[tabs[4] + 1..tabs[7]];
-        if !ascii && cells.chars().any(|c| c.is_control() && c != '\t') {
+        // The cells were escaped when they were written: an entry whose
+        // cells hold a control character was not written by `run`. (The id
+        // is escaped when it is shown; the other fields must parse.)
+        if (5..8).any(|n| has_control(field(n))) {
             return None;
         }
         Some(Indexed {
@@ -256,7 +249,7 @@ impl<'i> Indexed<'i> {
             inodes: [field(1).parse().ok()?, field(2).parse().ok()?],
             status: Status::from_word(field(3)).filter(|s| s.is_finished())?,
             started: field(4).parse().ok()?,
-            cells,
+            cells: &line[tabs[4] + 1..tabs[7]],
             json: &line[tabs[7] + 1..],
             line,
             bits: 0,
@@ -505,41 +498,41 @@ pub fn completions(store: &Store) -> Vec<String> {
 /// `x_20251205_163539.json` → (length of `x_20251205_163539`, HAS_RECORD).
 /// Hidden (temporary) files and foreign names are not job files.
 fn split_name(name: &[u8]) -> Option<(usize, u8)> {
-    if name.starts_with(b".") {
-        return None;
-    }
-    [(RECORD, HAS_RECORD), (LOG, HAS_LOG), (PID, HAS_PID)]
-        .into_iter()
-        .find_map(|(suffix, bit)| Some((name.strip_suffix(suffix.as_bytes())?.len(), bit)))
-        .filter(|&(len, _)| len > 0)
+    // The suffixes end in different letters.
+    let (suffix, bit) = match name.last()? {
+        b'n' => (RECORD, HAS_RECORD),
+        b'g' => (LOG, HAS_LOG),
+        b'd' => (PID, HAS_PID),
+        _ => return None,
+    };
+    let len = name.strip_suffix(suffix.as_bytes())?.len();
+    (len > 0 && name[0] != b'.').then_some((len, bit))
 }
 
 /// `build_20251205_163539_2` → (20251205163539, 2, "build").
 pub fn parse_stamp(id: &str) -> Option<(u64, u32, &str)> {
     // `NAME_` + 8 digits + `_` + 6 digits, then maybe `_` and a suffix.
+    let b = id.as_bytes();
+    let digits = |from: usize, to: usize| {
+        b[from..to].iter().try_fold(0u64, |n, d| match d {
+            b'0'..=b'9' => n.checked_mul(10)?.checked_add(u64::from(d - b'0')),
+            _ => None,
+        })
+    };
     let stamp_at = |end: usize| -> Option<(u64, &str)> {
-        let b = id.as_bytes();
         let start = end.checked_sub(16)?;
-        let shape = |i: usize| match i {
-            0 | 9 => b[start + i] == b'_',
-            _ => b[start + i].is_ascii_digit(),
-        };
-        if !(0..16).all(shape) {
+        if b[start] != b'_' || b[start + 9] != b'_' {
             return None;
         }
-        let digits = b[start + 1..end].iter().filter(|d| d.is_ascii_digit());
-        let stamp = digits.fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+        let stamp = digits(start + 1, start + 9)? * 1_000_000 + digits(start + 10, end)?;
         Some((stamp, &id[..start]))
     };
-    if let Some((stamp, name)) = stamp_at(id.len()) {
+    if let Some((stamp, name)) = stamp_at(b.len()) {
         return Some((stamp, 1, name));
     }
-    let (rest, suffix) = id.rsplit_once('_')?;
-    let number = suffix
-        .parse()
-        .ok()
-        .filter(|_| suffix.bytes().all(|d| d.is_ascii_digit()))?;
-    stamp_at(rest.len()).map(|(stamp, name)| (stamp, number, name))
+    let cut = b.iter().rposition(|&c| c == b'_')?;
+    let number = u32::try_from(digits(cut + 1, b.len()).filter(|_| cut + 1 < b.len())?).ok()?;
+    stamp_at(cut).map(|(stamp, name)| (stamp, number, name))
 }
 
 fn load(store: &Store, id: String, bits: u8, buf: &mut Vec<u8>, problems: &mut Vec<String>) -> Job {
@@ -728,6 +721,16 @@ mod tests {
         assert_eq!(parse_stamp("x_20251205_163539_"), None);
         assert_eq!(parse_stamp("x_20251205_163539_+2"), None);
         assert_eq!(parse_stamp("x_20251205_16353a"), None);
+        assert_eq!(parse_stamp("x_20251205_163539_4294967296"), None);
+        assert_eq!(
+            parse_stamp("x_20251205_163539_99999999999999999999999"),
+            None
+        );
+        assert_eq!(
+            parse_stamp("x_20251205_163539_4294967295"),
+            Some((20251205163539, 4294967295, "x"))
+        );
+        assert_eq!(parse_stamp("x_2025120_1635391"), None);
     }
 
     #[test]

@@ -138,7 +138,7 @@ fn table(out: &mut impl Write, entries: &[&Entry], colour: bool, width: Option<u
             line.push(' ');
             if i == 2 {
                 // Durations align right.
-                line.extend(std::iter::repeat_n(' ', width.saturating_sub(chars(cell))));
+                spaces(&mut line, width.saturating_sub(chars(cell)));
                 line.push_str(cell);
             } else {
                 pad(&mut line, cell, width);
@@ -190,5 +190,14 @@ fn chars(text: &str) -> usize {
 
 fn pad(line: &mut String, text: &str, width: usize) {
     line.push_str(text);
-    line.extend(std::iter::repeat_n(' ', width.saturating_sub(chars(text))));
+    spaces(line, width.saturating_sub(chars(text)));
+}
+
+fn spaces(line: &mut String, mut n: usize) {
+    const SPACES: &str = "                                ";
+    while n > 0 {
+        let some = n.min(SPACES.len());
+        line.push_str(&SPACES[..some]);
+        n -= some;
+    }
 }
