@@ -229,6 +229,28 @@ fn hostile_command_lines_are_escaped_everywhere() {
     }
 }
 
+/// A crafted record's fields reach the terminal escaped too, whether the
+/// listing reads the record or its index.
+#[test]
+fn a_crafted_signal_name_in_a_record_is_escaped() {
+    let w = World::new();
+    let id = "crafted_20250101_000000";
+    let record = format!(
+        "{{\"id\":\"{id}\",\"name\":\"crafted\",\"command\":[\"x\"],\"cwd\":\"/\",\"host\":\"h\",\"pid\":1,\"pgid\":1,\"started\":1735689600.0,\"ended\":1735689601.0,\"duration\":1.0,\"exit_code\":null,\"signal\":\"\\u001b[2J\",\"status\":\"killed\",\"topic\":null,\"log\":\"/x\"}}"
+    );
+    w.plant(&format!("{id}.json"), record.as_bytes());
+    w.plant(&format!("{id}.log"), b"$ x\n---\n");
+    for _ in 0..2 {
+        let listing = text(&w.output("runs", &[] as &[&str]).stdout);
+        assert!(!listing.contains('\x1b'), "{listing:?}");
+        assert!(
+            listing.contains(r"killed  crafted_20250101_000000  \x1b[2J"),
+            "{listing:?}"
+        );
+    }
+    assert!(w.files().contains(&".index".to_string()));
+}
+
 #[test]
 fn a_megabyte_of_arguments_is_kept_whole() {
     let w = World::new();
