@@ -239,6 +239,17 @@ impl World {
         self.plant(&format!("{id}.json"), record.as_bytes());
     }
 
+    /// A job planted by hand, as a damaged or crafted record would be: its
+    /// log, and a record of command `x` whose times, end and status are
+    /// `fields`, as JSON members (`"started":1.0,…,"status":"done"`).
+    pub fn plant_job(&self, id: &str, fields: &str) {
+        let record = format!(
+            "{{\"id\":\"{id}\",\"name\":\"x\",\"command\":[\"x\"],\"cwd\":\"/\",\"host\":\"h\",\"pid\":1,\"pgid\":1,{fields},\"topic\":null,\"log\":\"/x\"}}"
+        );
+        self.plant(&format!("{id}.json"), record.as_bytes());
+        self.plant(&format!("{id}.log"), b"$ x\n---\n");
+    }
+
     /// Wait for the job's log to end with the notification line; return it.
     pub fn notify_line(&self, id: &str) -> String {
         poll("the notification line", || {
