@@ -50,7 +50,7 @@ impl Job {
     pub fn outcome(&self) -> String {
         let record = &self.record;
         let detail = match (&record.signal, record.exit_code) {
-            (Some(signal), _) => signal.clone(),
+            (Some(signal), _) => crate::quote::escape(signal),
             (None, Some(code)) => format!("exit {code}"),
             (None, None) => "no end recorded".to_string(),
         };
@@ -171,23 +171,18 @@ impl std::hash::Hasher for Fnv {
     }
 }
 
-pub struct Listing {
-    pub jobs: Vec<Job>,
-}
-
 const HAS_RECORD: u8 = 1;
 const HAS_LOG: u8 = 2;
 const HAS_PID: u8 = 4;
 
 /// Every job in the store, oldest first, each with its record.
-pub fn list(store: &Store) -> Result<Listing> {
+pub fn list(store: &Store) -> Result<Vec<Job>> {
     let index = store.read_index();
-    let Scan {
-        entries,
-        mut problems,
-    } = scan(store, &index)?;
+    let scan = scan(store, &index)?;
     // Other commands than `runs` list to find jobs, not to report on them.
-    let jobs = entries
+    let mut problems = scan.problems;
+    let jobs = scan
+        .entries
         .into_iter()
         .map(|entry| match entry {
             Entry::Read(job, _) => *job,
@@ -197,7 +192,7 @@ pub fn list(store: &Store) -> Result<Listing> {
             }),
         })
         .collect();
-    Ok(Listing { jobs })
+    Ok(jobs)
 }
 
 /// One job of a listing, as it was found.

@@ -50,24 +50,27 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         return Err(Error::usage("name a JOB to stop (see runs)"));
     }
     let store = Store::open()?;
-    let listing = jobs::list(&store)?;
+    let all = jobs::list(&store)?;
     let chosen = references
         .iter()
-        .map(|r| jobs::resolve(&listing.jobs, &r.to_string_lossy()))
+        .map(|r| jobs::resolve(&all, &r.to_string_lossy()))
         .collect::<Result<Vec<&Job>>>()?;
     let mut status = code::OK;
     let mut signalled = Vec::new();
     for job in chosen {
-        match signal_group(&store, job, signal.unwrap_or(libc::SIGTERM)) {
-            Ok(()) if signal.is_some() => {
+        match (
+            signal_group(&store, job, signal.unwrap_or(libc::SIGTERM)),
+            signal,
+        ) {
+            (Ok(()), Some(sig)) => {
                 println!(
                     "{}: sent {}",
                     escape(job.id()),
-                    crate::sys::signal_name(signal.unwrap_or(0))
+                    crate::sys::signal_name(sig)
                 );
             }
-            Ok(()) => signalled.push(job),
-            Err(problem) => {
+            (Ok(()), None) => signalled.push(job),
+            (Err(problem), _) => {
                 eprintln!("runkill: {problem}");
                 status = code::FAILURE;
             }
@@ -128,11 +131,9 @@ fn signal_group(store: &Store, job: &Job, sig: i32) -> std::result::Result<(), S
             "{id} has no record to tell whether its PID is still the job's; not signalled"
         ));
     }
-    if !running(store, job) {
-        return Err(format!(
-            "{id} is not running: {}",
-            job.refresh(store).outcome()
-        ));
+    let now = job.refresh(store);
+    if now.status != Status::Running {
+        return Err(format!("{id} is not running: {}", now.outcome()));
     }
     let group = job
         .record

@@ -58,14 +58,14 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         return Err(Error::usage("give at most one JOB"));
     }
     let store = Store::open()?;
-    let listing = jobs::list(&store)?;
+    let all = jobs::list(&store)?;
     if let Some(id) = preview {
-        let job = jobs::resolve(&listing.jobs, &id)?;
+        let job = jobs::resolve(&all, &id)?;
         return show(&store, job, Some(40), false);
     }
     let job = match rest.first() {
-        Some(reference) => jobs::resolve(&listing.jobs, &reference.to_string_lossy())?,
-        None => pick(&listing.jobs)?,
+        Some(reference) => jobs::resolve(&all, &reference.to_string_lossy())?,
+        None => pick(&all)?,
     };
     show(&store, job, lines, !no_follow)
 }

@@ -52,13 +52,13 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     let dry_run = p.contains("--dry-run");
     let references = jobs::references(p, "runrm")?;
     let store = Store::open()?;
-    let listing = jobs::list(&store)?;
+    let all = jobs::list(&store)?;
     let mut status = code::OK;
 
     // Named jobs must all resolve before anything is removed.
     let mut chosen: Vec<&Job> = Vec::new();
     for reference in &references {
-        let job = jobs::resolve(&listing.jobs, &reference.to_string_lossy())?;
+        let job = jobs::resolve(&all, &reference.to_string_lossy())?;
         if job.status == Status::Running {
             eprintln!("runrm: {} is running; not removed", escape(job.id()));
             status = code::FAILURE;
@@ -67,11 +67,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         }
     }
     if references.is_empty() {
-        chosen = listing
-            .jobs
-            .iter()
-            .filter(|j| j.status.is_finished())
-            .collect();
+        chosen = all.iter().filter(|j| j.status.is_finished()).collect();
     }
     let now = SystemTime::now();
     chosen.retain(|job| {

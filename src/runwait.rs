@@ -39,17 +39,15 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         .map_err(|_| Error::usage("--timeout needs a duration such as 90s, 30m or 12h"))?;
     let references = jobs::references(p, "runwait")?;
     let store = Store::open()?;
-    let listing = jobs::list(&store)?;
+    let all = jobs::list(&store)?;
     let chosen: Vec<&Job> = if references.is_empty() {
-        listing
-            .jobs
-            .iter()
+        all.iter()
             .filter(|j| j.status == Status::Running && j.recorded)
             .collect()
     } else {
         references
             .iter()
-            .map(|r| jobs::resolve(&listing.jobs, &r.to_string_lossy()))
+            .map(|r| jobs::resolve(&all, &r.to_string_lossy()))
             .collect::<Result<_>>()?
     };
     if chosen.is_empty() {

@@ -239,7 +239,7 @@ fn supervise(
     // The footer first, then the record: whoever sees the final record
     // finds the footer already in the log.
     let footer_at = write_footer(log, &record, elapsed, ended).unwrap_or(0);
-    if let Err(e) = store.write_final_record(&record, Some(space)) {
+    if let Err(e) = store.write_final_record(&record, space) {
         eprintln!(
             "run: cannot write the final record: {}",
             crate::error::describe(&e)

@@ -207,33 +207,23 @@ impl Store {
 
     /// Replace `ID.json` with the final record, durably: in the reserved
     /// room if it fits (no new disk space needed), else as `write_record`.
-    pub fn write_final_record(
-        &self,
-        record: &Record,
-        space: Option<RecordSpace>,
-    ) -> io::Result<()> {
+    pub fn write_final_record(&self, record: &Record, space: RecordSpace) -> io::Result<()> {
         let mut json = record.to_json(record.status);
         json.push('\n');
-        match space {
-            Some(space) if json.len() <= space.room => {
-                let written = space
-                    .file
-                    .write_all_at(json.as_bytes(), 0)
-                    .and_then(|()| space.file.set_len(json.len() as u64))
-                    .and_then(|()| space.file.sync_data())
-                    .and_then(|()| fs::rename(&space.path, self.path(&record.id, RECORD)));
-                if written.is_err() {
-                    let _ = fs::remove_file(&space.path);
-                }
-                written
-            }
-            space => {
-                if let Some(space) = space {
-                    let _ = fs::remove_file(&space.path);
-                }
-                self.write_record(record, true)
-            }
+        if json.len() > space.room {
+            let _ = fs::remove_file(&space.path);
+            return self.write_record(record, true);
         }
+        let written = space
+            .file
+            .write_all_at(json.as_bytes(), 0)
+            .and_then(|()| space.file.set_len(json.len() as u64))
+            .and_then(|()| space.file.sync_data())
+            .and_then(|()| fs::rename(&space.path, self.path(&record.id, RECORD)));
+        if written.is_err() {
+            let _ = fs::remove_file(&space.path);
+        }
+        written
     }
 
     /// Read and parse `ID.json`. `Ok(None)` if it is there but not a record.

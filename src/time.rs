@@ -53,8 +53,8 @@ pub fn human(t: &LocalTime) -> String {
     )
 }
 
-/// `s` seconds; a negative count is 0, and one no `Duration` can hold (too
-/// big, or NaN from a damaged record) is `None`.
+/// `s` seconds; a negative count (or NaN) is 0, and one too big for a
+/// `Duration` (from a damaged record) is `None`.
 pub fn seconds(s: f64) -> Option<Duration> {
     Duration::try_from_secs_f64(s.max(0.0)).ok()
 }

@@ -5,14 +5,6 @@ use common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| text(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
 /// A small tmpfs mounted at `path` for the life of the guard (root only).
 #[cfg(target_os = "linux")]
 struct Tmpfs(std::path::PathBuf);
@@ -149,41 +141,20 @@ fn a_job_that_fills_the_disk_still_gets_its_end_recorded() {
 fn listing_and_following_while_two_hundred_jobs_start() {
     let w = World::new();
     let first = w.start(&["sh", "-c", "sleep 0.5"]);
-    let children: Vec<_> = (0..200)
-        .map(|_| {
-            w.cmd("run")
-                .args(["-q", "true"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
+    let spawn = |name: &str, args: &[&str]| {
+        w.cmd(name)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let children: Vec<_> = (0..200).map(|_| spawn("run", &["-q", "true"])).collect();
     let mut readers = Vec::new();
     for _ in 0..10 {
-        readers.push(
-            w.cmd("runs")
-                .arg("--json")
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        );
-        readers.push(
-            w.cmd("runlog")
-                .args(["-F", &first])
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        );
-        readers.push(
-            w.cmd("runs")
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        );
+        readers.push(spawn("runs", &["--json"]));
+        readers.push(spawn("runlog", &["-F", &first]));
+        readers.push(spawn("runs", &[]));
     }
     for child in children.into_iter().chain(readers) {
         let out = child.wait_with_output().unwrap();
@@ -230,7 +201,7 @@ fn hostile_command_lines_are_escaped_everywhere() {
 }
 
 /// A crafted record's fields reach the terminal escaped too, whether the
-/// listing reads the record or its index.
+/// listing reads the record or its index, and in runwait's report.
 #[test]
 fn a_crafted_signal_name_in_a_record_is_escaped() {
     let w = World::new();
@@ -248,6 +219,9 @@ fn a_crafted_signal_name_in_a_record_is_escaped() {
         );
     }
     assert!(w.files().contains(&".index".to_string()));
+    // And in what runwait says of how the job ended.
+    let said = text(&w.output("runwait", &[id]).stdout);
+    assert_eq!(said, format!("{id}: killed (\\x1b[2J) after 1s\n"));
 }
 
 #[test]

@@ -458,14 +458,6 @@ fn link_creates_the_other_names_and_is_idempotent() {
     );
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| text(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
 #[test]
 fn usage_errors_are_one_line_with_exit_2_and_leave_nothing() {
     let w = World::new();
