@@ -188,7 +188,7 @@ pub fn list(store: &Store) -> Result<Vec<Job>> {
             Entry::Read(job, _) => *job,
             Entry::Indexed(entry) => entry.job().unwrap_or_else(|| {
                 let id = entry.id.to_string();
-                load(store, id, entry.bits, &mut Vec::new(), &mut problems)
+                load(store, id, entry.bits, &mut Vec::new(), &mut problems).0
             }),
         })
         .collect();
@@ -423,8 +423,11 @@ pub fn scan<'i>(store: &Store, index: &'i str) -> Result<Scan<'i>> {
     };
     let mut buf = Vec::new();
     let mut read = |id: String, (bits, inodes): (u8, [u64; 3]), problems: &mut Vec<String>| {
-        let job = load(store, id, bits, &mut buf, problems);
-        Entry::Read(Box::new(job), [inodes[0], inodes[1]])
+        let (job, read) = load(store, id, bits, &mut buf, problems);
+        // A job that ended since the directory was read has a new record:
+        // the inode the directory showed must not vouch for it.
+        let record = if read == inodes[0] { read } else { 0 };
+        Entry::Read(Box::new(job), [record, inodes[1]])
     };
     let mut believed = 0;
     for (mut entry, (bits, inodes)) in indexed.into_iter().zip(&files) {
@@ -530,21 +533,30 @@ pub fn parse_stamp(id: &str) -> Option<(u64, u32, &str)> {
     stamp_at(cut).map(|(stamp, name)| (stamp, number, name))
 }
 
-fn load(store: &Store, id: String, bits: u8, buf: &mut Vec<u8>, problems: &mut Vec<String>) -> Job {
+/// The job, read from its files, and the inode of the record its end was
+/// read from (0 if none: see `Store::read_record_with`).
+fn load(
+    store: &Store,
+    id: String,
+    bits: u8,
+    buf: &mut Vec<u8>,
+    problems: &mut Vec<String>,
+) -> (Job, u64) {
     if bits & HAS_RECORD != 0 {
         match store.read_record_with(&id, buf) {
-            Ok(Some(mut record)) => {
+            Ok((Some(mut record), inode)) => {
                 // The file name is the id that every command keys on.
                 record.id = id;
                 let (record, status) = store.status(record);
-                return Job {
+                let job = Job {
                     record,
                     status,
                     legacy: false,
                     recorded: true,
                 };
+                return (job, inode);
             }
-            Ok(None) => problems.push(format!(
+            Ok((None, _)) => problems.push(format!(
                 "{}{RECORD}: damaged record; listed from its other files",
                 crate::quote::escape(&id)
             )),
@@ -555,7 +567,7 @@ fn load(store: &Store, id: String, bits: u8, buf: &mut Vec<u8>, problems: &mut V
             )),
         }
     }
-    from_files(store, id, bits)
+    (from_files(store, id, bits), 0)
 }
 
 /// A job known only by its log and pid file: one of the original shell

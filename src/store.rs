@@ -229,12 +229,18 @@ impl Store {
     /// Read and parse `ID.json`. `Ok(None)` if it is there but not a record.
     pub fn read_record(&self, id: &str) -> io::Result<Option<Record>> {
         let mut buf = Vec::new();
-        self.read_record_with(id, &mut buf)
+        Ok(self.read_record_with(id, &mut buf)?.0)
     }
 
     /// `read_record` into a buffer that a listing reuses: one `read` for a
-    /// record of ordinary size, no `stat` and no seek.
-    pub fn read_record_with(&self, id: &str, buf: &mut Vec<u8>) -> io::Result<Option<Record>> {
+    /// record of ordinary size, and no seek. Also, for a record with an end
+    /// (what the listing's index keeps), the inode of the file it was read
+    /// from; else 0.
+    pub fn read_record_with(
+        &self,
+        id: &str,
+        buf: &mut Vec<u8>,
+    ) -> io::Result<(Option<Record>, u64)> {
         let mut file = open_read(&self.path(id, RECORD))?;
         let mut filled = 0;
         loop {
@@ -253,9 +259,14 @@ impl Store {
                 Err(e) => return Err(e),
             }
         }
-        Ok(std::str::from_utf8(&buf[..filled])
+        let record = std::str::from_utf8(&buf[..filled])
             .ok()
-            .and_then(Record::from_json))
+            .and_then(Record::from_json);
+        let inode = match &record {
+            Some(r) if r.ended.is_some() => file.metadata()?.ino(),
+            _ => 0,
+        };
+        Ok((record, inode))
     }
 
     /// The index's lines, or nothing if there is none, or it is another
