@@ -109,14 +109,19 @@ fn runwait_without_jobs_waits_for_every_running_one() {
     let two = waiting(&w, "go", false);
     let mut child = w.cmd("runwait").stdout(Stdio::piped()).spawn().unwrap();
     // Only once runwait has chosen the running jobs (it holds their logs
-    // open to wait on their locks) may they end.
+    // open to wait on their locks) may they end. Its other descriptors are
+    // inherited and may name any file (CI's output may well be a `.log`).
     let fds = format!("/proc/{}/fd", child.id());
+    let logs: Vec<_> = [&one, &two]
+        .map(|id| std::fs::canonicalize(w.state.join(format!("{id}.log"))).unwrap())
+        .into();
     poll("runwait to open both logs", || {
-        let open = std::fs::read_dir(&fds).ok()?.flatten();
-        let logs = open.filter(|fd| {
-            std::fs::read_link(fd.path()).is_ok_and(|t| t.extension().is_some_and(|e| e == "log"))
-        });
-        (logs.count() == 2).then_some(())
+        let open: Vec<_> = std::fs::read_dir(&fds)
+            .ok()?
+            .flatten()
+            .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+            .collect();
+        logs.iter().all(|log| open.contains(log)).then_some(())
     });
     std::fs::write(w.root.join("go"), "").unwrap();
     let out = child.wait().unwrap();
