@@ -274,6 +274,21 @@ impl World {
 
 impl Drop for World {
     fn drop(&mut self) {
+        // A failed test can leave jobs waiting for a flag that will never
+        // come; stop them, so that they take no CPU from the tests after.
+        let listed = self.cmd("runs").args(["--json", "-r"]).output();
+        let running = listed.ok().and_then(|out| {
+            let value: JsonValue = text(&out.stdout).parse().ok()?;
+            let jobs: &Vec<JsonValue> = value.get()?;
+            Some(
+                jobs.iter()
+                    .filter_map(|j| field_str(j, "id"))
+                    .collect::<Vec<_>>(),
+            )
+        });
+        if let Some(ids) = running.filter(|ids| !ids.is_empty()) {
+            let _ = self.cmd("runkill").args(["-s", "KILL"]).args(ids).output();
+        }
         let _ = std::fs::remove_dir_all(&self.root);
     }
 }
