@@ -83,7 +83,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     }
 
     let (mut removed, mut freed) = (0usize, 0u64);
-    for job in chosen {
+    for &job in &chosen {
         if dry_run {
             println!("would remove {}", escape(job.id()));
             removed += 1;
@@ -109,7 +109,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         }
     }
     if removed > 0 && !dry_run {
-        store.forget_index();
+        store.unindex(&chosen.iter().map(|job| job.id()).collect::<Vec<_>>());
     }
     let verb = if dry_run { "would remove" } else { "removed" };
     let plural = if removed == 1 { "" } else { "s" };

@@ -10,6 +10,7 @@
 
 use crate::error::{Error, Result};
 use crate::record::{Record, Status};
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -287,8 +288,9 @@ impl Store {
         text
     }
 
-    /// Replace the index. It is only a cache, so a failure is not an error.
-    pub fn write_index(&self, lines: &str) {
+    /// Replace the index. It is only a cache, so a failure is not an error
+    /// to the caller; it says whether the index was written.
+    pub fn write_index(&self, lines: &str) -> bool {
         let temp = self.dir.join(format!(".index.{}.tmp", std::process::id()));
         let _ = fs::remove_file(&temp);
         let written = create(&temp, false).and_then(|mut file| {
@@ -299,11 +301,22 @@ impl Store {
         if written.is_err() {
             let _ = fs::remove_file(&temp);
         }
+        written.is_ok()
     }
 
-    /// Drop the index, after jobs were removed: their ids may come again.
-    pub fn forget_index(&self) {
-        let _ = fs::remove_file(self.dir.join(INDEX));
+    /// Drop removed jobs from the index: their ids may come again, on files
+    /// that reuse the removed ones' inode numbers, and a line of theirs must
+    /// not vouch for a new job. If the index can't be rewritten, it goes.
+    pub fn unindex(&self, ids: &[&str]) {
+        let ids: HashSet<&str> = ids.iter().copied().collect();
+        let index = self.read_index();
+        let kept: String = index
+            .split_inclusive('\n')
+            .filter(|line| !ids.contains(line.split('\t').next().unwrap_or_default()))
+            .collect();
+        if kept.is_empty() || (kept.len() != index.len() && !self.write_index(&kept)) {
+            let _ = fs::remove_file(self.dir.join(INDEX));
+        }
     }
 
     /// Remove all of a job's files: log and pid file first, the record last,

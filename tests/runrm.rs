@@ -243,3 +243,34 @@ fn removing_jobs_drops_the_listing_index() {
     // Its ids may come again, with inodes the removed files had.
     assert_eq!(w.files(), Vec::<String>::new());
 }
+
+#[test]
+fn removing_a_job_drops_its_index_line_and_keeps_the_others() {
+    let w = World::new();
+    let gone = w.start(&["true"]);
+    let kept = w.start(&["sh", "-c", "exit 3"]);
+    w.wait_end(&gone);
+    w.wait_end(&kept);
+    let index = || std::fs::read_to_string(w.state.join(".index")).unwrap_or_default();
+    poll("a listing to index both jobs", || {
+        w.output("runs", &[] as &[&str]);
+        [&gone, &kept]
+            .iter()
+            .all(|id| index().contains(&format!("{id}\t")))
+            .then_some(())
+    });
+    // Overwritten in place (same inode): only the index can list it now.
+    std::fs::write(w.state.join(format!("{kept}.json")), "damaged").unwrap();
+    let out = w.output("runrm", &[&gone]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!index().contains(&format!("{gone}\t")), "{}", index());
+    let out = w.output("runs", &[] as &[&str]);
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    let listing = text(&out.stdout);
+    assert!(!listing.contains(&gone), "{listing}");
+    let line = listing
+        .lines()
+        .find(|l| l.contains(&kept))
+        .unwrap_or_default();
+    assert!(line.starts_with("○ failed "), "{listing}");
+}
