@@ -423,10 +423,10 @@ pub fn scan<'i>(store: &Store, index: &'i str) -> Result<Scan<'i>> {
     };
     let mut buf = Vec::new();
     let mut read = |id: String, (bits, inodes): (u8, [u64; 3]), problems: &mut Vec<String>| {
-        let (job, read) = load(store, id, bits, &mut buf, problems);
-        // A job that ended since the directory was read has a new record:
-        // the inode the directory showed must not vouch for it.
-        let record = if read == inodes[0] { read } else { 0 };
+        // The record's inode is the one of the file its end was read from:
+        // a job that ended since the directory was read has a new record,
+        // and the inode the directory showed must not vouch for it.
+        let (job, record) = load(store, id, bits, &mut buf, problems);
         Entry::Read(Box::new(job), [record, inodes[1]])
     };
     let mut believed = 0;

@@ -10,7 +10,6 @@
 
 use crate::error::{Error, Result};
 use crate::record::{Record, Status};
-use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -308,11 +307,15 @@ impl Store {
     /// that reuse the removed ones' inode numbers, and a line of theirs must
     /// not vouch for a new job. If the index can't be rewritten, it goes.
     pub fn unindex(&self, ids: &[&str]) {
-        let ids: HashSet<&str> = ids.iter().copied().collect();
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
         let index = self.read_index();
         let kept: String = index
             .split_inclusive('\n')
-            .filter(|line| !ids.contains(line.split('\t').next().unwrap_or_default()))
+            .filter(|line| {
+                ids.binary_search(&line.split('\t').next().unwrap_or_default())
+                    .is_err()
+            })
             .collect();
         if kept.is_empty() || (kept.len() != index.len() && !self.write_index(&kept)) {
             let _ = fs::remove_file(self.dir.join(INDEX));

@@ -316,6 +316,7 @@ fn state_directory_is_0700_and_files_0600_under_umask_000() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let id = text(&out.stdout).trim().to_string();
     w.wait_end(&id);
+    w.indexed(&[&id]);
     assert_eq!(mode(&w.state), 0o700);
     for file in w.files() {
         assert_eq!(mode(&w.state.join(&file)), 0o600, "{file}");

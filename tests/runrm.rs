@@ -237,7 +237,7 @@ fn removing_jobs_drops_the_listing_index() {
     let w = World::new();
     let id = w.start(&["true"]);
     w.wait_end(&id);
-    assert!(w.files().contains(&".index".to_string()));
+    w.indexed(&[&id]);
     let out = w.output("runrm", &[] as &[&str]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     // Its ids may come again, with inodes the removed files had.
@@ -251,14 +251,8 @@ fn removing_a_job_drops_its_index_line_and_keeps_the_others() {
     let kept = w.start(&["sh", "-c", "exit 3"]);
     w.wait_end(&gone);
     w.wait_end(&kept);
+    w.indexed(&[&gone, &kept]);
     let index = || std::fs::read_to_string(w.state.join(".index")).unwrap_or_default();
-    poll("a listing to index both jobs", || {
-        w.output("runs", &[] as &[&str]);
-        [&gone, &kept]
-            .iter()
-            .all(|id| index().contains(&format!("{id}\t")))
-            .then_some(())
-    });
     // Overwritten in place (same inode): only the index can list it now.
     std::fs::write(w.state.join(format!("{kept}.json")), "damaged").unwrap();
     let out = w.output("runrm", &[&gone]);

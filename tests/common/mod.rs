@@ -260,6 +260,18 @@ impl World {
         })
     }
 
+    /// List until a listing has indexed every one of these finished jobs:
+    /// one that read the directory just before a job ended does not.
+    pub fn indexed(&self, ids: &[&str]) {
+        poll("a listing to index the jobs", || {
+            self.output("runs", &[] as &[&str]);
+            let index = std::fs::read_to_string(self.state.join(".index")).ok()?;
+            ids.iter()
+                .all(|id| index.contains(&format!("{id}\t")))
+                .then_some(())
+        });
+    }
+
     pub fn files(&self) -> Vec<String> {
         let mut names: Vec<String> = match std::fs::read_dir(&self.state) {
             Ok(dir) => dir
