@@ -467,6 +467,22 @@ pub fn scan<'i>(store: &Store, index: &'i str) -> Result<Scan<'i>> {
     Ok(Scan { entries, problems })
 }
 
+/// Drop removed jobs from the index: their ids may come again, on files
+/// that reuse the removed ones' inode numbers, and a line of theirs must not
+/// vouch for a new job. If the index can't be rewritten, it goes.
+pub fn unindex(store: &Store, ids: &[&str]) {
+    // The listing's own map type, used as a set: no second copy of its code.
+    let ids: HashMap<&[u8], usize> = ids.iter().map(|id| (id.as_bytes(), 0)).collect();
+    let index = store.read_index();
+    let kept: String = index
+        .split_inclusive('\n')
+        .filter(|line| !ids.contains_key(line.split('\t').next().unwrap_or_default().as_bytes()))
+        .collect();
+    if kept.is_empty() || (kept.len() != index.len() && !store.write_index(&kept)) {
+        store.forget_index();
+    }
+}
+
 fn has_control(text: &str) -> bool {
     text.bytes().any(|b| b < 0x20 || b == 0x7f)
         || (!text.is_ascii() && text.chars().any(char::is_control))

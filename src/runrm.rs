@@ -109,7 +109,10 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         }
     }
     if removed > 0 && !dry_run {
-        store.unindex(&chosen.iter().map(|job| job.id()).collect::<Vec<_>>());
+        jobs::unindex(
+            &store,
+            &chosen.iter().map(|job| job.id()).collect::<Vec<_>>(),
+        );
     }
     let verb = if dry_run { "would remove" } else { "removed" };
     let plural = if removed == 1 { "" } else { "s" };

@@ -303,23 +303,9 @@ impl Store {
         written.is_ok()
     }
 
-    /// Drop removed jobs from the index: their ids may come again, on files
-    /// that reuse the removed ones' inode numbers, and a line of theirs must
-    /// not vouch for a new job. If the index can't be rewritten, it goes.
-    pub fn unindex(&self, ids: &[&str]) {
-        let mut ids = ids.to_vec();
-        ids.sort_unstable();
-        let index = self.read_index();
-        let kept: String = index
-            .split_inclusive('\n')
-            .filter(|line| {
-                ids.binary_search(&line.split('\t').next().unwrap_or_default())
-                    .is_err()
-            })
-            .collect();
-        if kept.is_empty() || (kept.len() != index.len() && !self.write_index(&kept)) {
-            let _ = fs::remove_file(self.dir.join(INDEX));
-        }
+    /// Drop the index: it could not be rewritten without removed jobs.
+    pub fn forget_index(&self) {
+        let _ = fs::remove_file(self.dir.join(INDEX));
     }
 
     /// Remove all of a job's files: log and pid file first, the record last,
