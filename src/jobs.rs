@@ -10,7 +10,7 @@ use crate::error::{Error, Result, code};
 use crate::record::{Record, Status};
 use crate::store::{LOG, PID, RECORD, Store, open_read};
 use std::fmt::Write;
-use std::io::Read;
+use std::io::{self, Read};
 
 pub struct Job {
     /// The job's record, or one made up from the files of a job without a
@@ -48,6 +48,11 @@ impl Job {
 
     /// `build_20251205_163539: failed (exit 2) after 3m 12s`.
     pub fn outcome(&self) -> String {
+        format!("{}: {}", crate::quote::escape(self.id()), self.ending())
+    }
+
+    /// `failed (exit 2) after 3m 12s`: how it ended, or that it has not.
+    pub fn ending(&self) -> String {
         let record = &self.record;
         let detail = match (&record.signal, record.exit_code) {
             (Some(signal), _) => crate::quote::escape(signal),
@@ -60,33 +65,14 @@ impl Job {
             .map_or(String::new(), |d| {
                 format!(" after {}", crate::time::duration(d))
             });
-        format!(
-            "{}: {} ({detail}){took}",
-            crate::quote::escape(self.id()),
-            self.status.word()
-        )
+        format!("{} ({detail}){took}", self.status.word())
     }
 
-    /// The job as it is now: its record re-read, its status decided again.
-    pub fn refresh(&self, store: &Store) -> Job {
-        match store.read_record(self.id()) {
-            Ok(Some(mut record)) if self.recorded => {
-                record.id = self.id().to_string();
-                let (record, status) = store.status(record);
-                Job {
-                    record,
-                    status,
-                    legacy: false,
-                    recorded: true,
-                }
-            }
-            _ => Job {
-                record: self.record.clone(),
-                status: self.status,
-                legacy: self.legacy,
-                recorded: self.recorded,
-            },
-        }
+    /// The job as it is now, read again from its files; `None` if it has
+    /// been removed. An error is one reading its files hit (EMFILE, EIO):
+    /// the caller must not take the old status for the new.
+    pub fn refresh(&self, store: &Store) -> io::Result<Option<Job>> {
+        find(store, self.id())
     }
 
     /// The command line, quoted and escaped for a terminal.
@@ -175,24 +161,54 @@ const HAS_RECORD: u8 = 1;
 const HAS_LOG: u8 = 2;
 const HAS_PID: u8 = 4;
 
-/// Every job in the store, oldest first, each with its record.
-pub fn list(store: &Store) -> Result<Vec<Job>> {
-    let index = store.read_index();
-    let scan = scan(store, &index)?;
+/// Every job in the store, oldest first, each with its record; none if
+/// there is no state directory.
+pub fn list(store: Option<&Store>) -> Result<Vec<Job>> {
+    let Some(store) = store else {
+        return Ok(Vec::new());
+    };
+    let mut index = String::new();
+    let scan = scan(store, &mut index)?;
     // Other commands than `runs` list to find jobs, not to report on them.
     let mut problems = scan.problems;
     let jobs = scan
         .entries
         .into_iter()
-        .map(|entry| match entry {
-            Entry::Read(job, _) => *job,
-            Entry::Indexed(entry) => entry.job().unwrap_or_else(|| {
+        .filter_map(|entry| match entry {
+            Entry::Read(job, _) => Some(*job),
+            Entry::Indexed(entry) => entry.job().or_else(|| {
                 let id = entry.id.to_string();
-                load(store, id, entry.bits, &mut Vec::new(), &mut problems).0
+                load(store, id, entry.bits, &mut Vec::new(), &mut problems)
+                    .ok()
+                    .flatten()
+                    .map(|(job, _)| job)
             }),
         })
         .collect();
     Ok(jobs)
+}
+
+/// One job, read afresh from its files; `None` if it has none any more.
+pub fn find(store: &Store, id: &str) -> io::Result<Option<Job>> {
+    let mut bits = 0;
+    for (suffix, bit) in [(RECORD, HAS_RECORD), (LOG, HAS_LOG), (PID, HAS_PID)] {
+        match std::fs::symlink_metadata(store.path(id, suffix)) {
+            Ok(_) => bits |= bit,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if bits == 0 {
+        return Ok(None);
+    }
+    Ok(load(
+        store,
+        id.to_string(),
+        bits,
+        &mut Vec::new(),
+        &mut Vec::new(),
+    )?
+    .map(|(job, _)| job))
 }
 
 /// One job of a listing, as it was found.
@@ -204,11 +220,12 @@ pub enum Entry<'i> {
 }
 
 /// A line of the index, tab-separated:
-/// `ID RECORD-INODE LOG-INODE STATUS STARTED DETAIL DURATION COMMAND JSON`.
+/// `ID RECORD-INODE LOG-INODE STATUS STARTED DETAIL DURATION COMMAND JSON CHECK`.
 /// The three cells are `runs`' columns, escaped (see `Job::push_cells`); the
-/// JSON is the record as `runs --json` prints it. No field holds a tab or a
-/// newline: ids with control characters are never indexed, and the cells
-/// and the JSON escape them.
+/// JSON is the record as `runs --json` prints it; CHECK is the FNV-1a hash
+/// of all that comes before it, in hex, so that a line cut short or damaged
+/// is never believed. No field holds a tab or a newline: ids with control
+/// characters are never indexed, and the cells and the JSON escape them.
 pub struct Indexed<'i> {
     id: &'i str,
     inodes: [u64; 2],
@@ -224,15 +241,19 @@ pub struct Indexed<'i> {
 
 impl<'i> Indexed<'i> {
     fn parse(line: &'i str) -> Option<Indexed<'i>> {
-        // Where the first eight fields end; the JSON runs to the line's end.
+        let (fields, check) = line.rsplit_once('\t')?;
+        if u64::from_str_radix(check, 16).ok()? != checksum(fields) {
+            return None;
+        }
+        // Where the first eight fields end; the JSON runs to the checksum.
         let mut tabs = [0; 8];
         let mut at = 0;
         for tab in &mut tabs {
-            at += line.as_bytes()[at..].iter().position(|&b| b == b'\t')?;
+            at += fields.as_bytes()[at..].iter().position(|&b| b == b'\t')?;
             *tab = at;
             at += 1;
         }
-        let field = |n: usize| &line[if n == 0 { 0 } else { tabs[n - 1] + 1 }..tabs[n]];
+        let field = |n: usize| &fields[if n == 0 { 0 } else { tabs[n - 1] + 1 }..tabs[n]];
         // The cells were escaped when they were written: an entry whose
         // cells hold a control character was not written by `run`. (The id
         // is escaped when it is shown; the other fields must parse.)
@@ -244,8 +265,8 @@ impl<'i> Indexed<'i> {
             inodes: [field(1).parse().ok()?, field(2).parse().ok()?],
             status: Status::from_word(field(3)).filter(|s| s.is_finished())?,
             started: field(4).parse().ok()?,
-            cells: &line[tabs[4] + 1..tabs[7]],
-            json: &line[tabs[7] + 1..],
+            cells: &fields[tabs[4] + 1..tabs[7]],
+            json: &fields[tabs[7] + 1..],
             line,
             bits: 0,
         })
@@ -263,6 +284,13 @@ impl<'i> Indexed<'i> {
             recorded: true,
         })
     }
+}
+
+/// FNV-1a, 64 bits.
+fn checksum(text: &str) -> u64 {
+    let mut hash = Fnv::default();
+    std::hash::Hasher::write(&mut hash, text.as_bytes());
+    std::hash::Hasher::finish(&hash)
 }
 
 impl Entry<'_> {
@@ -298,18 +326,9 @@ impl Entry<'_> {
     /// The record as `runs --json` prints it.
     pub fn push_json(&self, out: &mut String) {
         match self {
-            // `run` wrote it with every control character escaped.
-            Entry::Indexed(entry) if !has_control(entry.json) => out.push_str(entry.json),
-            Entry::Indexed(entry) => {
-                for c in entry.json.chars() {
-                    match c {
-                        c if c.is_control() => {
-                            let _ = write!(out, "\\u{:04x}", c as u32);
-                        }
-                        c => out.push(c),
-                    }
-                }
-            }
+            // `run` wrote it with every control character escaped, and the
+            // checksum vouches that it is what `run` wrote.
+            Entry::Indexed(entry) => out.push_str(entry.json),
             Entry::Read(job, _) => out.push_str(&job.record.to_json(job.status)),
         }
     }
@@ -329,6 +348,7 @@ impl Entry<'_> {
         match self {
             Entry::Indexed(entry) => out.push_str(entry.line),
             Entry::Read(job, inodes) => {
+                let start = out.len();
                 let status = job.status.word();
                 let started = job.record.started;
                 let _ = write!(
@@ -341,6 +361,8 @@ impl Entry<'_> {
                 job.push_cells(out, started);
                 out.push('\t');
                 out.push_str(&job.record.to_json(job.status));
+                let check = checksum(&out[start..]);
+                let _ = write!(out, "\t{check:x}");
             }
         }
         out.push('\n');
@@ -354,8 +376,8 @@ pub struct Scan<'i> {
     pub problems: Vec<String>,
 }
 
-/// Every job in the store, oldest first, taken from `index` where it can be
-/// (see `Store::read_index`), and the index rewritten if it was not all true.
+/// Every job in the store, oldest first, taken from the index (read into
+/// `index`) where it can be, and the index rewritten if it was not all true.
 ///
 /// A finished job's record never changes: it is only ever replaced by
 /// `rename`, which gives it a new inode. So the index keeps each finished job
@@ -363,8 +385,13 @@ pub struct Scan<'i> {
 /// believed only while the directory listing shows the same id with the same
 /// two inode numbers, both regular files. The listing then needs no `open`
 /// and no parsing per finished job; everything else is read from its files,
-/// as is any job the index is wrong about.
-pub fn scan<'i>(store: &Store, index: &'i str) -> Result<Scan<'i>> {
+/// as is any job the index is wrong about. The directory's shared lock is
+/// held from reading the index to writing it, so that no removal (which
+/// takes it exclusively) falls in between.
+pub fn scan<'i>(store: &Store, index: &'i mut String) -> Result<Scan<'i>> {
+    let _lock = store.lock(false)?;
+    *index = store.read_index();
+    let index: &'i str = index;
     let mut lines = 0;
     let indexed: Vec<Indexed> = index
         .split_terminator('\n')
@@ -382,6 +409,9 @@ pub fn scan<'i>(store: &Store, index: &'i str) -> Result<Scan<'i>> {
     let mut others: HashMap<String, usize> = HashMap::default();
     let mut problems = Vec::new();
     crate::sys::scan_dir(store.dir(), |name, ino, kind| {
+        if name.first() == Some(&b'.') {
+            return store.clear_debris(name);
+        }
         let Some((id_len, bit)) = split_name(name) else {
             return;
         };
@@ -426,8 +456,18 @@ pub fn scan<'i>(store: &Store, index: &'i str) -> Result<Scan<'i>> {
         // The record's inode is the one of the file its end was read from:
         // a job that ended since the directory was read has a new record,
         // and the inode the directory showed must not vouch for it.
-        let (job, record) = load(store, id, bits, &mut buf, problems);
-        Entry::Read(Box::new(job), [record, inodes[1]])
+        let (job, record) = match load(store, id.clone(), bits, &mut buf, problems) {
+            Ok(found) => found?,
+            Err(e) => {
+                problems.push(format!(
+                    "{}{RECORD}: cannot read record: {}; listed from its other files",
+                    crate::quote::escape(&id),
+                    crate::error::describe(&e)
+                ));
+                (from_files(store, id, bits & !HAS_RECORD)?, 0)
+            }
+        };
+        Some(Entry::Read(Box::new(job), [record, inodes[1]]))
     };
     let mut believed = 0;
     for (mut entry, (bits, inodes)) in indexed.into_iter().zip(&files) {
@@ -435,12 +475,16 @@ pub fn scan<'i>(store: &Store, index: &'i str) -> Result<Scan<'i>> {
             entry.bits = *bits;
             believed += 1;
             push(Entry::Indexed(entry));
-        } else if *bits != 0 {
-            push(read(entry.id.to_string(), (*bits, *inodes), &mut problems));
+        } else if *bits != 0
+            && let Some(entry) = read(entry.id.to_string(), (*bits, *inodes), &mut problems)
+        {
+            push(entry);
         }
     }
     for (id, slot) in others {
-        push(read(id, files[slot], &mut problems));
+        if let Some(entry) = read(id, files[slot], &mut problems) {
+            push(entry);
+        }
     }
     // In the order the ids were stamped; the records' start times order jobs
     // within a second. The index is in this order already, so the sort and
@@ -469,7 +513,8 @@ pub fn scan<'i>(store: &Store, index: &'i str) -> Result<Scan<'i>> {
 
 /// Drop removed jobs from the index: their ids may come again, on files
 /// that reuse the removed ones' inode numbers, and a line of theirs must not
-/// vouch for a new job. If the index can't be rewritten, it goes.
+/// vouch for a new job. If the index can't be rewritten, it goes. The
+/// caller holds the directory's lock exclusively, from the removal on.
 pub fn unindex(store: &Store, ids: &[&str]) {
     // The listing's own map type, used as a set: no second copy of its code.
     let ids: HashMap<&[u8], usize> = ids.iter().map(|id| (id.as_bytes(), 0)).collect();
@@ -490,15 +535,17 @@ fn has_control(text: &str) -> bool {
 
 /// The ids and names of the jobs, for shell completion: from the directory
 /// listing alone, so a Tab never waits on reading thousands of records.
-pub fn completions(store: &Store) -> Vec<String> {
+pub fn completions(store: Option<&Store>) -> Vec<String> {
     let mut words: Vec<String> = Vec::new();
-    let _ = crate::sys::scan_dir(store.dir(), |name, _, _| {
-        if let Some((len, _)) = split_name(name)
-            && let Ok(id) = std::str::from_utf8(&name[..len])
-        {
-            words.push(id.to_string());
-        }
-    });
+    if let Some(store) = store {
+        let _ = crate::sys::scan_dir(store.dir(), |name, _, _| {
+            if let Some((len, _)) = split_name(name)
+                && let Ok(id) = std::str::from_utf8(&name[..len])
+            {
+                words.push(id.to_string());
+            }
+        });
+    }
     let names: Vec<String> = words
         .iter()
         .filter_map(|id| parse_stamp(id).map(|(_, _, name)| name.to_string()))
@@ -510,7 +557,9 @@ pub fn completions(store: &Store) -> Vec<String> {
 }
 
 /// `x_20251205_163539.json` → (length of `x_20251205_163539`, HAS_RECORD).
-/// Hidden (temporary) files and foreign names are not job files.
+/// Only names shaped like a job's files count: `NAME_YYYYmmdd_HHMMSS[_N]`
+/// and a job file's suffix, with a NAME that is not hidden. Anything else in
+/// the directory is never listed, opened, changed or removed.
 fn split_name(name: &[u8]) -> Option<(usize, u8)> {
     // The suffixes end in different letters.
     let (suffix, bit) = match name.last()? {
@@ -519,27 +568,33 @@ fn split_name(name: &[u8]) -> Option<(usize, u8)> {
         b'd' => (PID, HAS_PID),
         _ => return None,
     };
-    let len = name.strip_suffix(suffix.as_bytes())?.len();
-    (len > 0 && name[0] != b'.').then_some((len, bit))
+    let id = name.strip_suffix(suffix.as_bytes())?;
+    let (_, _, name_len) = stamp_of(id)?;
+    (name_len > 0 && id[0] != b'.').then_some((id.len(), bit))
 }
 
 /// `build_20251205_163539_2` → (20251205163539, 2, "build").
 pub fn parse_stamp(id: &str) -> Option<(u64, u32, &str)> {
+    let (stamp, n, name_len) = stamp_of(id.as_bytes())?;
+    Some((stamp, n, id.get(..name_len)?))
+}
+
+/// `parse_stamp` on bytes, with the length of the name before the stamp.
+fn stamp_of(b: &[u8]) -> Option<(u64, u32, usize)> {
     // `NAME_` + 8 digits + `_` + 6 digits, then maybe `_` and a suffix.
-    let b = id.as_bytes();
     let digits = |from: usize, to: usize| {
         b[from..to].iter().try_fold(0u64, |n, d| match d {
             b'0'..=b'9' => n.checked_mul(10)?.checked_add(u64::from(d - b'0')),
             _ => None,
         })
     };
-    let stamp_at = |end: usize| -> Option<(u64, &str)> {
+    let stamp_at = |end: usize| -> Option<(u64, usize)> {
         let start = end.checked_sub(16)?;
         if b[start] != b'_' || b[start + 9] != b'_' {
             return None;
         }
         let stamp = digits(start + 1, start + 9)? * 1_000_000 + digits(start + 10, end)?;
-        Some((stamp, &id[..start]))
+        Some((stamp, start))
     };
     if let Some((stamp, name)) = stamp_at(b.len()) {
         return Some((stamp, 1, name));
@@ -550,54 +605,65 @@ pub fn parse_stamp(id: &str) -> Option<(u64, u32, &str)> {
 }
 
 /// The job, read from its files, and the inode of the record its end was
-/// read from (0 if none: see `Store::read_record_with`).
+/// read from (0 if none: see `Store::read_record_with`). `None` if its
+/// files went away meanwhile: a launch that did not start, or a removal.
+/// A damaged record is one of `problems`, and the job is made up from its
+/// other files; an error reading the record is the caller's to report.
 fn load(
     store: &Store,
     id: String,
     bits: u8,
     buf: &mut Vec<u8>,
     problems: &mut Vec<String>,
-) -> (Job, u64) {
-    if bits & HAS_RECORD != 0 {
-        match store.read_record_with(&id, buf) {
-            Ok((Some(mut record), inode)) => {
-                // The file name is the id that every command keys on.
-                record.id = id;
-                let (record, status) = store.status(record);
-                let job = Job {
-                    record,
-                    status,
-                    legacy: false,
-                    recorded: true,
-                };
-                return (job, inode);
+) -> io::Result<Option<(Job, u64)>> {
+    // A job seen without a record may be a starting one that has written it
+    // since: look anyway (for the rare jobs without one, one failed open).
+    match store.read_record_with(&id, buf) {
+        Ok((Some(mut record), inode)) => {
+            // The file name is the id that every command keys on.
+            record.id = id.clone();
+            match store.status(record)? {
+                Some((record, status)) => {
+                    let job = Job {
+                        record,
+                        status,
+                        legacy: false,
+                        recorded: true,
+                    };
+                    return Ok(Some((job, inode)));
+                }
+                None => return Ok(from_files(store, id, bits & !HAS_RECORD).map(|j| (j, 0))),
             }
-            Ok((None, _)) => problems.push(format!(
-                "{}{RECORD}: damaged record; listed from its other files",
-                crate::quote::escape(&id)
-            )),
-            Err(e) => problems.push(format!(
-                "{}{RECORD}: cannot read record: {}; listed from its other files",
-                crate::quote::escape(&id),
-                crate::error::describe(&e)
-            )),
         }
+        Ok((None, _)) => problems.push(format!(
+            "{}{RECORD}: damaged record; listed from its other files",
+            crate::quote::escape(&id)
+        )),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) if bits & HAS_RECORD != 0 => return Err(e),
+        Err(_) => {}
     }
-    (from_files(store, id, bits), 0)
+    Ok(from_files(store, id, bits).map(|job| (job, 0)))
 }
 
 /// A job known only by its log and pid file: one of the original shell
-/// version, or one whose record is damaged or not written yet.
-fn from_files(store: &Store, id: String, bits: u8) -> Job {
+/// version, or one whose record is damaged or not written yet. `None` if
+/// none of its files is left.
+fn from_files(store: &Store, id: String, bits: u8) -> Option<Job> {
+    let has = |suffix| std::fs::symlink_metadata(store.path(&id, suffix)).is_ok();
+    let (log, pid_file) = (has(LOG), has(PID));
+    if !log && !pid_file && !has(RECORD) {
+        return None;
+    }
     let started = parse_stamp(&id).and_then(|(stamp, _, _)| stamp_to_unix(stamp));
-    let pid = (bits & HAS_PID != 0)
+    let pid = pid_file
         .then(|| read_small(store, &id, PID))
         .flatten()
         .and_then(|text| text.trim().parse::<i32>().ok());
     let command = read_small(store, &id, LOG)
         .and_then(|text| Some(text.lines().next()?.strip_prefix("$ ")?.to_string()))
         .unwrap_or_default();
-    let legacy = bits & HAS_PID != 0 && bits & HAS_RECORD == 0;
+    let legacy = pid_file && bits & HAS_RECORD == 0;
     let status = if store.is_locked(&id) {
         Status::Running
     } else if legacy {
@@ -605,8 +671,8 @@ fn from_files(store: &Store, id: String, bits: u8) -> Job {
         // pid lives and started no later than the job did.
         let alive = pid.is_some_and(|p| {
             crate::sys::process_exists(p)
-                && crate::sys::process_start_time(p)
-                    .is_none_or(|t| t <= started.unwrap_or(f64::MAX) + 2.0)
+                && crate::sys::process(p)
+                    .is_none_or(|p| p.started <= started.unwrap_or(f64::MAX) + 2.0)
         });
         if alive {
             Status::Running
@@ -616,7 +682,7 @@ fn from_files(store: &Store, id: String, bits: u8) -> Job {
     } else {
         Status::Unknown
     };
-    Job {
+    Some(Job {
         record: Record {
             log: store.path(&id, LOG).to_string_lossy().into_owned(),
             name: String::new(),
@@ -625,6 +691,7 @@ fn from_files(store: &Store, id: String, bits: u8) -> Job {
             host: String::new(),
             pid,
             pgid: None,
+            sid: None,
             started: started.unwrap_or(0.0),
             ended: None,
             duration: None,
@@ -637,7 +704,7 @@ fn from_files(store: &Store, id: String, bits: u8) -> Job {
         status,
         legacy,
         recorded: false,
-    }
+    })
 }
 
 /// The first 4 KiB of a job file, as text.
@@ -665,16 +732,37 @@ fn stamp_to_unix(stamp: u64) -> Option<f64> {
     crate::sys::unix_from_local(&local).map(|s| s as f64)
 }
 
-/// The words left after a verb's options: its job references. One that
-/// still looks like an option is an unknown option.
-pub fn references(args: pico_args::Arguments, verb: &str) -> Result<Vec<std::ffi::OsString>> {
-    let rest = args.finish();
+/// Split a verb's arguments at `--`: what comes before goes to its option
+/// parser, what comes after is job references, whatever they look like.
+pub fn split_at_dashes(
+    mut args: Vec<std::ffi::OsString>,
+) -> (Vec<std::ffi::OsString>, Vec<std::ffi::OsString>) {
+    match args.iter().position(|a| a == "--") {
+        Some(at) => {
+            let rest = args.split_off(at + 1);
+            args.pop();
+            (args, rest)
+        }
+        None => (args, Vec::new()),
+    }
+}
+
+/// The words left after a verb's options, then those after `--`: its job
+/// references. One before `--` that still looks like an option is an
+/// unknown option.
+pub fn references(
+    args: pico_args::Arguments,
+    after_dashes: Vec<std::ffi::OsString>,
+    verb: &str,
+) -> Result<Vec<std::ffi::OsString>> {
+    let mut rest = args.finish();
     if let Some(arg) = rest.iter().find(|a| a.as_encoded_bytes().starts_with(b"-")) {
         let shown = crate::quote::shell_quote(arg.as_encoded_bytes());
         return Err(Error::usage(format!(
             "unknown option {shown} (see {verb} --help)"
         )));
     }
+    rest.extend(after_dashes);
     Ok(rest)
 }
 
@@ -695,27 +783,30 @@ pub fn resolve<'a>(jobs: &'a [Job], reference: &str) -> Result<&'a Job> {
         .iter()
         .rev()
         .find(|j| parse_stamp(j.id()).is_some_and(|(_, _, name)| name == reference));
+    let shown = crate::quote::shell_quote(reference.as_bytes());
     match (by_name, by_prefix.as_slice()) {
         (Some(job), _) => Ok(job),
         (None, [job]) => Ok(job),
-        (None, []) => Err(Error::new(
-            code::FAILURE,
-            format!(
-                "no job matches {}",
-                crate::quote::shell_quote(reference.as_bytes())
-            ),
-        )),
+        (None, []) => Err(Error::new(code::FAILURE, format!("no job matches {shown}"))),
         (None, many) => {
-            let mut message = format!(
-                "{} matches {} jobs:",
-                crate::quote::shell_quote(reference.as_bytes()),
-                many.len()
-            );
-            for job in many {
-                message.push_str("\n  ");
-                message.push_str(&crate::quote::escape(job.id()));
-            }
-            Err(Error::new(code::FAILURE, message))
+            // One line: the first few candidates, and how many more.
+            let named: Vec<String> = many
+                .iter()
+                .take(3)
+                .map(|job| crate::quote::escape(job.id()))
+                .collect();
+            let more = match many.len() - named.len() {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
+            Err(Error::new(
+                code::FAILURE,
+                format!(
+                    "{shown} matches {} jobs: {}{more}; give more of the id",
+                    many.len(),
+                    named.join(", ")
+                ),
+            ))
         }
     }
 }
@@ -762,7 +853,11 @@ mod tests {
             split_name(b"x_20251205_163539.json"),
             Some((17, HAS_RECORD))
         );
-        assert_eq!(split_name(b"x.log"), Some((1, HAS_LOG)));
+        assert_eq!(split_name(b"x.log"), None);
+        assert_eq!(split_name(b"package.json"), None);
+        assert_eq!(split_name(b"_20251205_163539.log"), None);
+        assert_eq!(split_name(b".x_20251205_163539.log"), None);
+        assert_eq!(split_name(b"x_20251205_163539_2.pid"), Some((19, HAS_PID)));
         assert_eq!(split_name(b".x.json.tmp"), None);
         assert_eq!(split_name(b".log"), None);
         assert_eq!(split_name(b"notes.txt"), None);

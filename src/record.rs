@@ -71,6 +71,9 @@ pub struct Record {
     pub host: String,
     pub pid: Option<i32>,
     pub pgid: Option<i32>,
+    /// The job's session: the supervisor's pid. With `pgid` and `started`,
+    /// what tells the job's processes from strangers that reuse its ids.
+    pub sid: Option<i32>,
     /// Unix seconds.
     pub started: f64,
     pub ended: Option<f64>,
@@ -115,6 +118,7 @@ impl Record {
         push_str(&mut out, "host", &self.host);
         push_raw(&mut out, "pid", self.pid.map(Number::Int));
         push_raw(&mut out, "pgid", self.pgid.map(Number::Int));
+        push_raw(&mut out, "sid", self.sid.map(Number::Int));
         push_raw(&mut out, "started", Some(Number::Seconds(self.started)));
         push_raw(&mut out, "ended", self.ended.map(Number::Seconds));
         push_raw(&mut out, "duration", self.duration.map(Number::Seconds));
@@ -151,6 +155,7 @@ impl Record {
             host: String::new(),
             pid: None,
             pgid: None,
+            sid: None,
             started: f64::NAN,
             ended: None,
             duration: None,
@@ -183,11 +188,12 @@ impl Record {
                     }
                     "pid" => record.pid = p.nullable(Parser::number)?.map(|n| n as i32),
                     "pgid" => record.pgid = p.nullable(Parser::number)?.map(|n| n as i32),
+                    "sid" => record.sid = p.nullable(Parser::number)?.map(|n| n as i32),
                     "exit_code" => record.exit_code = p.nullable(Parser::number)?.map(|n| n as i32),
                     "started" => record.started = p.number()?,
                     "ended" => record.ended = p.nullable(Parser::number)?,
                     "duration" => record.duration = p.nullable(Parser::number)?,
-                    _ => p.skip()?,
+                    _ => p.skip(0)?,
                 }
                 if p.take(b'}') {
                     break;
@@ -297,19 +303,20 @@ impl<'a> Parser<'a> {
     }
 
     /// The XXXX of `\uXXXX`, joining a surrogate pair; a lone surrogate
-    /// becomes U+FFFD.
+    /// becomes U+FFFD, and whatever follows it is read on its own.
     fn unicode_escape(&mut self) -> Option<char> {
-        let hex = |p: &mut Self| -> Option<u32> {
-            let digits = std::str::from_utf8(p.bytes.get(p.pos..p.pos + 4)?).ok()?;
-            p.pos += 4;
+        let hex = |p: &mut Self, at: usize| -> Option<u32> {
+            let digits = std::str::from_utf8(p.bytes.get(at..at + 4)?).ok()?;
             u32::from_str_radix(digits, 16).ok()
         };
-        let first = hex(self)?;
+        let first = hex(self, self.pos)?;
+        self.pos += 4;
         if (0xD800..0xDC00).contains(&first) && self.bytes[self.pos..].starts_with(b"\\u") {
-            self.pos += 2;
-            let second = hex(self)?;
-            let joined = 0x10000 + ((first - 0xD800) << 10) + second.wrapping_sub(0xDC00);
-            return Some(char::from_u32(joined).unwrap_or('\u{FFFD}'));
+            if let Some(second) = hex(self, self.pos + 2).filter(|s| (0xDC00..0xE000).contains(s)) {
+                self.pos += 6;
+                let joined = 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00);
+                return Some(char::from_u32(joined).unwrap_or('\u{FFFD}'));
+            }
         }
         Some(char::from_u32(first).unwrap_or('\u{FFFD}'))
     }
@@ -361,11 +368,12 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Skip one value of any kind.
-    fn skip(&mut self) -> Option<()> {
+    /// Skip one value of any kind, nested at most `MAX_DEPTH` deep: a
+    /// record is flat, and a deeper one is damaged (or hostile).
+    fn skip(&mut self, depth: usize) -> Option<()> {
         match self.peek()? {
             b'"' => self.string().map(drop),
-            open @ (b'[' | b'{') => {
+            open @ (b'[' | b'{') if depth < MAX_DEPTH => {
                 self.pos += 1;
                 let close = if open == b'[' { b']' } else { b'}' };
                 while !self.take(close) {
@@ -373,13 +381,14 @@ impl<'a> Parser<'a> {
                         self.string()?;
                         self.expect(b':')?;
                     }
-                    self.skip()?;
+                    self.skip(depth + 1)?;
                     if !self.take(b',') {
                         return self.expect(close);
                     }
                 }
                 Some(())
             }
+            b'[' | b'{' => None,
             b't' | b'f' | b'n' => {
                 let word = [&b"true"[..], b"false", b"null"]
                     .into_iter()
@@ -391,6 +400,10 @@ impl<'a> Parser<'a> {
         }
     }
 }
+
+/// How deep an unknown field's value may nest before the record counts as
+/// damaged: the parser recurses once a level, and the stack is finite.
+const MAX_DEPTH: usize = 32;
 
 /// A number as a record holds it.
 enum Number {
@@ -452,6 +465,7 @@ mod tests {
             host: "box".into(),
             pid: Some(12345),
             pgid: Some(12345),
+            sid: Some(12344),
             started: 1764948939.25,
             ended: Some(1764949131.5),
             duration: Some(192.25),

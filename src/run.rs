@@ -8,7 +8,7 @@ use crate::error::{Error, Result, code};
 use crate::naming;
 use crate::quote::{escape, shell_join};
 use crate::record::{Record, Status};
-use crate::store::{LOG, Store};
+use crate::store::Store;
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
@@ -207,10 +207,11 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         escape(&cwd),
     );
     let base = format!("{name}_{}", crate::time::id_stamp(&local));
-    let (id, log) = store.create_log(&base, header.as_bytes())?;
+    let (temp, log) = store.create_temp_log(header.as_bytes())?;
     let record = Record {
-        log: store.path(&id, LOG).to_string_lossy().into_owned(),
-        id,
+        // The id, and with it the log's path, is chosen by the supervisor.
+        id: String::new(),
+        log: String::new(),
         name,
         command: command
             .iter()
@@ -220,6 +221,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         host,
         pid: None,
         pgid: None,
+        sid: None,
         started: crate::time::unix_seconds(now),
         ended: None,
         duration: None,
@@ -229,7 +231,9 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         topic: notify.as_ref().map(|t| t.url.clone()),
     };
     let launch = crate::spawn::Launch {
+        temp,
         log,
+        base,
         header_len: header.len() as u64,
         record,
         command,

@@ -1,8 +1,10 @@
 //! `runkill [-s SIGNAL] [--grace DURATION] JOB...`: stop running jobs.
 //!
 //! Rule: only a job the job store shows as running is signalled, and only
-//! through its process group while its log is still locked, so a recycled
-//! PID is never hit. The supervisor records how the job ended, as always.
+//! through its process group, once the process table shows a process of the
+//! job's own session in that group: a recycled PID or group id is never
+//! hit, and a job with no living process is never signalled. The
+//! supervisor records how the job ended, as always.
 
 use crate::error::{Error, Result, code};
 use crate::jobs::{self, Job};
@@ -16,7 +18,7 @@ const HELP: &str = "\
 runkill - stop running jobs: SIGTERM to the job's process group, then
 SIGKILL if it is still running after the grace period
 
-Usage: runkill [-s SIGNAL] [--grace DURATION] JOB...
+Usage: runkill [-s SIGNAL] [--grace DURATION] [--] JOB...
 
 Options:
   -s, --signal SIG     send only SIG (INT, SIGINT or a number), nothing after
@@ -25,36 +27,46 @@ Options:
 
 JOB is an id, a unique id prefix, or a name (its newest job).
 Exit status: 0 every job was signalled (and, without -s, has ended);
-1 a job was not running or would not end; 2 bad usage.";
+1 a job was not running, could not be signalled safely, or would not end;
+2 bad usage.";
 
 /// How long a SIGKILLed job may take to be reaped and recorded.
 const AFTER_KILL: Duration = Duration::from_secs(10);
 
 pub fn main(args: Vec<OsString>) -> Result<i32> {
-    let mut p = pico_args::Arguments::from_vec(args);
+    let (head, after_dashes) = jobs::split_at_dashes(args);
+    let mut p = pico_args::Arguments::from_vec(head);
     if p.contains(["-h", "--help"]) {
         println!("{HELP}");
         return Ok(code::OK);
     }
     let signal: Option<i32> = p
         .opt_value_from_fn(["-s", "--signal"], |s| {
-            crate::sys::signal_number(&s.to_uppercase()).ok_or("unknown")
+            crate::sys::signal_number(&s.to_uppercase())
+                .filter(|&n| n > 0)
+                .ok_or("unknown")
         })
-        .map_err(|_| Error::usage("-s needs a signal: a name like TERM or SIGINT, or a number"))?;
+        .map_err(|_| {
+            Error::usage("-s needs a signal: a name like TERM or SIGINT, or a number from 1")
+        })?;
     let grace = p
         .opt_value_from_fn("--grace", |s| crate::time::parse_duration(s).ok_or("bad"))
         .map_err(|_| Error::usage("--grace needs a duration such as 5s or 2m"))?
         .unwrap_or(Duration::from_secs(5));
-    let references = jobs::references(p, "runkill")?;
+    let references = jobs::references(p, after_dashes, "runkill")?;
     if references.is_empty() {
         return Err(Error::usage("name a JOB to stop (see runs)"));
     }
-    let store = Store::open()?;
-    let all = jobs::list(&store)?;
+    let store = Store::existing()?;
+    let all = jobs::list(store.as_ref())?;
     let chosen = references
         .iter()
         .map(|r| jobs::resolve(&all, &r.to_string_lossy()))
         .collect::<Result<Vec<&Job>>>()?;
+    // Every reference resolved, so there is a store.
+    let Some(store) = store else {
+        return Ok(code::FAILURE);
+    };
     let mut status = code::OK;
     let mut signalled = Vec::new();
     for job in chosen {
@@ -103,17 +115,18 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     Ok(status)
 }
 
-/// Whether the job is still running: its log locked and no end recorded.
+/// Whether the job is still running, as far as can be read.
 fn running(store: &Store, job: &Job) -> bool {
-    job.refresh(store).status == Status::Running
+    matches!(job.refresh(store), Ok(Some(now)) if now.status == Status::Running)
 }
 
 /// Wait up to `limit` for the job to end; its final state if it did.
 fn wait_end(store: &Store, job: &Job, limit: Duration) -> Option<Job> {
     let deadline = Instant::now() + limit;
     loop {
-        let now = job.refresh(store);
-        if now.status != Status::Running {
+        if let Ok(Some(now)) = job.refresh(store)
+            && now.status != Status::Running
+        {
             return Some(now);
         }
         if Instant::now() >= deadline {
@@ -123,7 +136,8 @@ fn wait_end(store: &Store, job: &Job, limit: Duration) -> Option<Job> {
     }
 }
 
-/// Send `sig` to the job's process group, if the store shows it running.
+/// Send `sig` to the job's process group, if the store shows it running and
+/// the process table shows the group is still the job's.
 fn signal_group(store: &Store, job: &Job, sig: i32) -> std::result::Result<(), String> {
     let id = escape(job.id());
     if job.legacy || !job.recorded {
@@ -131,16 +145,19 @@ fn signal_group(store: &Store, job: &Job, sig: i32) -> std::result::Result<(), S
             "{id} has no record to tell whether its PID is still the job's; not signalled"
         ));
     }
-    let now = job.refresh(store);
+    let now = match job.refresh(store) {
+        Ok(Some(now)) => now,
+        Ok(None) => return Err(format!("{id} has been removed")),
+        Err(e) => {
+            return Err(format!("cannot read {id}: {}", crate::error::describe(&e)));
+        }
+    };
     if now.status != Status::Running {
-        return Err(format!("{id} is not running: {}", now.outcome()));
+        return Err(format!("{id} is not running: {}", now.ending()));
     }
-    let group = job
-        .record
-        .pgid
-        .or(job.record.pid)
-        .filter(|&g| g > 1)
-        .ok_or(format!("{id} has no process group"))?;
+    let group = store
+        .group_to_signal(&now.record)
+        .map_err(|why| format!("{id} is not signalled: {why}"))?;
     match crate::sys::send_signal(-group, sig) {
         // The group emptied between the check and the signal: it ended.
         Err(e) if e.raw_os_error() != Some(libc::ESRCH) => Err(format!(

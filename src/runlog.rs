@@ -40,7 +40,8 @@ const RECHECK: Duration = Duration::from_secs(1);
 pub fn main(args: Vec<OsString>) -> Result<i32> {
     // From the first byte shown, Ctrl+C means "stop watching": exit 130.
     crate::sys::exit_130_on_interrupt();
-    let mut p = pico_args::Arguments::from_vec(args);
+    let (head, after_dashes) = jobs::split_at_dashes(args);
+    let mut p = pico_args::Arguments::from_vec(head);
     if p.contains(["-h", "--help"]) {
         println!("{HELP}");
         return Ok(code::OK);
@@ -53,21 +54,25 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     let preview: Option<String> = p
         .opt_value_from_str("--preview")
         .map_err(|_| Error::usage("--preview needs a job id"))?;
-    let rest = jobs::references(p, "runlog")?;
+    let rest = jobs::references(p, after_dashes, "runlog")?;
     if rest.len() > 1 {
         return Err(Error::usage("give at most one JOB"));
     }
-    let store = Store::open()?;
-    let all = jobs::list(&store)?;
-    if let Some(id) = preview {
-        let job = jobs::resolve(&all, &id)?;
-        return show(&store, job, Some(40), false);
-    }
-    let job = match rest.first() {
-        Some(reference) => jobs::resolve(&all, &reference.to_string_lossy())?,
-        None => pick(&all)?,
+    let store = Store::existing()?;
+    let all = jobs::list(store.as_ref())?;
+    let job = match (&preview, rest.first()) {
+        (Some(id), _) => jobs::resolve(&all, id)?,
+        (None, Some(reference)) => jobs::resolve(&all, &reference.to_string_lossy())?,
+        (None, None) => pick(&all)?,
     };
-    show(&store, job, lines, !no_follow)
+    // A job was found, so there is a store.
+    let Some(store) = store else {
+        return Ok(code::FAILURE);
+    };
+    match preview {
+        Some(_) => show(&store, job, Some(40), false),
+        None => show(&store, job, lines, !no_follow),
+    }
 }
 
 fn cancelled() -> Error {
@@ -235,34 +240,39 @@ pub fn show(store: &Store, job: &Job, lines: Option<u64>, follow: bool) -> Resul
     if !follow || job.status != Status::Running {
         return Ok(job.exit_status());
     }
+    // Until the store says it has ended: its end recorded (the supervisor
+    // may hold the log a while longer to notify), or nothing of it alive.
     let alive = || {
         if job.legacy {
             job.record.pid.is_some_and(crate::sys::process_exists)
         } else {
-            // The supervisor may hold the lock a while longer to notify;
-            // the job has ended once its record says so.
-            store.is_locked(job.id())
-                && store
-                    .read_record(job.id())
-                    .is_ok_and(|r| r.is_some_and(|r| r.ended.is_none()))
+            matches!(job.refresh(store), Ok(Some(now)) if now.status == Status::Running)
         }
     };
     let watch =
-        crate::sys::LogWatch::new(&path).map_err(|e| Error::io("cannot watch log", &path, e))?;
+        crate::sys::Watch::file(&path).map_err(|e| Error::io("cannot watch log", &path, e))?;
     while alive() {
-        watch.wait(RECHECK);
+        watch.wait(RECHECK, |_| {});
         if !pump(&mut log, &mut out, &path)? {
             return Ok(code::OK);
         }
     }
-    // The footer was written before the lock was let go.
+    // The footer was written before the end was recorded.
     if !pump(&mut log, &mut out, &path)? {
         return Ok(code::OK);
     }
     if job.legacy {
         return Ok(code::OK);
     }
-    let ended = job.refresh(store);
+    let ended = job
+        .refresh(store)
+        .map_err(|e| Error::io("cannot read the record of", &path, e))?
+        .ok_or_else(|| {
+            Error::new(
+                code::FAILURE,
+                format!("{} was removed", crate::quote::escape(job.id())),
+            )
+        })?;
     if ended.status == Status::Lost {
         eprintln!(
             "runlog: {} is lost: no end was recorded (its supervisor died, or the machine rebooted)",

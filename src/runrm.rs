@@ -35,7 +35,8 @@ Exit status: 0 done; 1 a named job was running, or a file could not be
 removed; 2 bad usage.";
 
 pub fn main(args: Vec<OsString>) -> Result<i32> {
-    let mut p = pico_args::Arguments::from_vec(args);
+    let (head, after_dashes) = jobs::split_at_dashes(args);
+    let mut p = pico_args::Arguments::from_vec(head);
     if p.contains(["-h", "--help"]) {
         println!("{HELP}");
         return Ok(code::OK);
@@ -50,9 +51,9 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         .map_err(|_| Error::usage("--keep needs a number of jobs"))?;
     let failed_only = p.contains("--failed");
     let dry_run = p.contains("--dry-run");
-    let references = jobs::references(p, "runrm")?;
-    let store = Store::open()?;
-    let all = jobs::list(&store)?;
+    let references = jobs::references(p, after_dashes, "runrm")?;
+    let store = Store::existing()?;
+    let all = jobs::list(store.as_ref())?;
     let mut status = code::OK;
 
     // Named jobs must all resolve before anything is removed.
@@ -69,6 +70,10 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     if references.is_empty() {
         chosen = all.iter().filter(|j| j.status.is_finished()).collect();
     }
+    let Some(store) = store else {
+        println!("removed 0 jobs, 0 B freed");
+        return Ok(status);
+    };
     let now = SystemTime::now();
     chosen.retain(|job| {
         let failed = matches!(job.status, Status::Failed | Status::Killed | Status::Lost);
@@ -83,6 +88,13 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     }
 
     let (mut removed, mut freed) = (0usize, 0u64);
+    // No listing may read the directory until the removed jobs are out of
+    // the index too: it would write their lines back.
+    let _lock = if dry_run {
+        None
+    } else {
+        Some(store.lock(true)?)
+    };
     for &job in &chosen {
         if dry_run {
             println!("would remove {}", escape(job.id()));

@@ -35,7 +35,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     }
     // Internal, for shell completion: ids and names, one a line.
     if p.contains("--complete") {
-        for word in jobs::completions(&Store::open()?) {
+        for word in jobs::completions(Store::existing()?.as_ref()) {
             println!("{}", crate::quote::escape(&word));
         }
         return Ok(code::OK);
@@ -49,9 +49,15 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
             "unknown argument {shown} (see runs --help)"
         )));
     }
-    let store = Store::open()?;
-    let index = store.read_index();
-    let scan = jobs::scan(&store, &index)?;
+    let store = Store::existing()?;
+    let mut index = String::new();
+    let scan = match &store {
+        Some(store) => jobs::scan(store, &mut index)?,
+        None => jobs::Scan {
+            entries: Vec::new(),
+            problems: Vec::new(),
+        },
+    };
     for problem in &scan.problems {
         eprintln!("runs: {problem}");
     }
@@ -64,19 +70,16 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(64 << 10, stdout.lock());
     if json {
-        let mut text = String::from("[\n");
+        let mut text = String::from("[");
         for (i, entry) in shown.iter().enumerate() {
+            text.push_str(if i == 0 { "\n" } else { ",\n" });
             entry.push_json(&mut text);
-            text.push_str(if i + 1 < shown.len() { ",\n" } else { "\n" });
             let _ = out.write_all(text.as_bytes());
             text.clear();
         }
-        let _ = out.write_all(b"]\n");
+        let _ = out.write_all(if shown.is_empty() { b"[]\n" } else { b"\n]\n" });
     } else if scan.entries.is_empty() {
-        eprintln!(
-            "runs: no jobs in {}; start one with: run COMMAND",
-            crate::quote::escape(&store.dir().to_string_lossy())
-        );
+        eprintln!("runs: no jobs; start one with: run COMMAND",);
     } else {
         let terminal = stdout.is_terminal();
         let colour = terminal && std::env::var_os("NO_COLOR").is_none();

@@ -1,21 +1,25 @@
 //! `runwait [--timeout DURATION] [JOB...]`: wait until jobs end.
 //!
-//! Rule: it blocks on each job's lock (one thread per job), never in a
-//! polling loop, and it never touches the jobs: on a timeout they keep
-//! running.
+//! Rule: a job has ended when the store says so (its end recorded, or
+//! nothing of it alive), not when its log is let go. It waits on one watch
+//! of the state directory, whatever the number of jobs: no thread and no
+//! descriptor per job, and a look at every job once a second for those
+//! whose supervisor died. It never touches the jobs: on a timeout they keep
+//! running. It prints only final outcomes; when it cannot read a job, it
+//! says so and exits 1.
 
 use crate::error::{Error, Result, code};
 use crate::jobs::{self, Job};
 use crate::record::Status;
-use crate::store::{LOG, Store, open_read};
+use crate::store::{LOG, PID, RECORD, Store};
+use std::collections::HashSet;
 use std::ffi::OsString;
-use std::sync::mpsc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 const HELP: &str = "\
 runwait - wait until jobs end, printing each outcome as it happens
 
-Usage: runwait [--timeout DURATION] [JOB...]
+Usage: runwait [--timeout DURATION] [--] [JOB...]
 
 Without JOB, it waits for every job running now.
 Options:
@@ -24,12 +28,17 @@ Options:
   -h, --help              show this help
 
 Exit status: 0 all were done; else the first failure's: its exit code,
-128+N if killed by signal N, 1 if lost; 124 on timeout; 2 bad usage.";
+128+N if killed by signal N, 1 if lost; 124 on timeout; 1 if a job could
+not be read or was removed meanwhile; 2 bad usage.";
 
 const TIMED_OUT: i32 = 124;
 
+/// How often every job is looked at, for ends that no file change tells of.
+const RECHECK: Duration = Duration::from_secs(1);
+
 pub fn main(args: Vec<OsString>) -> Result<i32> {
-    let mut p = pico_args::Arguments::from_vec(args);
+    let (head, after_dashes) = jobs::split_at_dashes(args);
+    let mut p = pico_args::Arguments::from_vec(head);
     if p.contains(["-h", "--help"]) {
         println!("{HELP}");
         return Ok(code::OK);
@@ -37,10 +46,10 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     let timeout = p
         .opt_value_from_fn("--timeout", |s| crate::time::parse_duration(s).ok_or("bad"))
         .map_err(|_| Error::usage("--timeout needs a duration such as 90s, 30m or 12h"))?;
-    let references = jobs::references(p, "runwait")?;
-    let store = Store::open()?;
-    let all = jobs::list(&store)?;
-    let chosen: Vec<&Job> = if references.is_empty() {
+    let references = jobs::references(p, after_dashes, "runwait")?;
+    let store = Store::existing()?;
+    let all = jobs::list(store.as_ref())?;
+    let mut chosen: Vec<&Job> = if references.is_empty() {
         all.iter()
             .filter(|j| j.status == Status::Running && j.recorded)
             .collect()
@@ -50,40 +59,82 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
             .map(|r| jobs::resolve(&all, &r.to_string_lossy()))
             .collect::<Result<_>>()?
     };
-    if chosen.is_empty() {
+    let mut seen = HashSet::new();
+    chosen.retain(|job| seen.insert(job.id()));
+    let (Some(store), false) = (store, chosen.is_empty()) else {
         eprintln!("runwait: no running jobs");
         return Ok(code::OK);
-    }
-    let (ended, endings) = mpsc::channel();
-    for (n, job) in chosen.iter().enumerate() {
-        let log = open_read(&store.path(job.id(), LOG));
-        let ended = ended.clone();
-        // The supervisor and the job hold the lock until both are gone.
-        std::thread::spawn(move || {
-            if let Ok(log) = log {
-                let _ = log.lock_shared();
-            }
-            let _ = ended.send(n);
-        });
-    }
+    };
+    // Watching before the first look, so that no end falls in between.
+    let watch = crate::sys::Watch::dir(store.dir())
+        .map_err(|e| Error::io("cannot watch state directory", store.dir(), e))?;
     let deadline = timeout.map(|t| Instant::now() + t);
+    let mut pending: Vec<String> = chosen.iter().map(|j| j.id().to_string()).collect();
     let mut status = code::OK;
-    for _ in 0..chosen.len() {
-        let next = match deadline {
-            Some(deadline) => endings
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .ok(),
-            None => endings.recv().ok(),
-        };
-        let Some(n) = next else {
-            eprintln!("runwait: timed out; the jobs keep running");
-            return Ok(TIMED_OUT);
-        };
-        let job = chosen[n].refresh(&store);
-        println!("{}", job.outcome());
-        if status == code::OK {
-            status = job.exit_status();
+    let mut changed: HashSet<Vec<u8>> = HashSet::new();
+    let mut everything = true;
+    let mut last_look = Instant::now();
+    loop {
+        let mut i = 0;
+        while i < pending.len() {
+            let id = &pending[i];
+            if !everything && !changed.contains(id.as_bytes()) {
+                i += 1;
+                continue;
+            }
+            let job = match jobs::find(&store, id) {
+                Ok(Some(job)) => job,
+                Ok(None) => {
+                    return Err(Error::new(
+                        code::FAILURE,
+                        format!("{} was removed while waited for", crate::quote::escape(id)),
+                    ));
+                }
+                Err(e) => {
+                    return Err(Error::new(
+                        code::FAILURE,
+                        format!(
+                            "cannot read {}: {}",
+                            crate::quote::escape(id),
+                            crate::error::describe(&e)
+                        ),
+                    ));
+                }
+            };
+            if job.status == Status::Running {
+                i += 1;
+                continue;
+            }
+            println!("{}", job.outcome());
+            if status == code::OK {
+                status = job.exit_status();
+            }
+            pending.remove(i);
         }
+        if pending.is_empty() {
+            return Ok(status);
+        }
+        if everything {
+            last_look = Instant::now();
+        }
+        let mut wait = RECHECK.saturating_sub(last_look.elapsed());
+        if let Some(deadline) = deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                eprintln!("runwait: timed out; the jobs keep running");
+                return Ok(TIMED_OUT);
+            }
+            wait = wait.min(left);
+        }
+        changed.clear();
+        let told = watch.wait(wait, |name| {
+            let id = [RECORD, LOG, PID]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix.as_bytes()));
+            if let Some(id) = id {
+                changed.insert(id.to_vec());
+            }
+        });
+        everything = !told || last_look.elapsed() >= RECHECK;
     }
-    Ok(status)
 }

@@ -1,13 +1,15 @@
-//! Detachment: `run` forks a supervisor, which leaves the terminal's session
-//! and forks the job into a process group of its own, then waits for it and
-//! records how it ended. The job is held at a gate until its pid file and
-//! record exist.
+//! Detachment: `run` forks a supervisor, which leaves the terminal's session,
+//! publishes the job's log under its id, and forks the job into a process
+//! group of its own; then it waits for the job and records how it ended.
+//! The job is held at a gate until its record and pid file exist.
 //!
 //! Rules: everything the job child needs (argv, descriptors) is made before
 //! `fork`; between `fork` and `exec` the child calls only fork-safe `sys`
 //! functions and leaves with `_exit`. The supervisor may allocate, because
 //! `run` is single-threaded. `run` returns only once the job has exec'd, and
-//! an exec failure leaves no job files behind.
+//! whatever dies during a launch, `run` says "started" exactly when the job
+//! has passed its gate: the job itself says so, on the report pipe that
+//! `run` reads to its end.
 
 use crate::error::{Error, Result, code};
 use crate::notify::Target;
@@ -20,18 +22,25 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::FileExt;
 use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::time::{Instant, SystemTime};
 
-/// Report from the supervisor to `run`: one tag byte and an i32.
-const STARTED: u8 = b'P';
-const EXEC_FAILED: u8 = b'E';
+/// Reports to `run`, each one tag byte and an i32, from the supervisor:
+const TRYING_SUFFIX: u8 = b'I';
 const STORE_FAILED: u8 = b'S';
+const EXEC_FAILED_CLEANED: u8 = b'X';
+/// and from the job itself, past its gate (its pid), or when exec failed:
+const PASSED_GATE: u8 = b'G';
+const EXEC_FAILED: u8 = b'E';
 
 /// A job about to start.
 pub struct Launch {
-    /// The log: locked, header written.
+    /// The temporary log: locked, header written.
+    pub temp: PathBuf,
     pub log: File,
+    /// The id it is to have, before any `_N`.
+    pub base: String,
     /// Where the job's output begins in the log.
     pub header_len: u64,
     pub record: Record,
@@ -39,10 +48,22 @@ pub struct Launch {
     pub notify: Option<Target>,
 }
 
-/// Start the job. Returns its record with the pid filled in.
+/// What `run` heard on the report pipe, to its end.
+#[derive(Default)]
+struct Heard {
+    suffix: Option<u32>,
+    passed_gate: Option<i32>,
+    exec_failed: Option<i32>,
+    cleaned: bool,
+    store_failed: Option<i32>,
+}
+
+/// Start the job. Returns its record with the id and pid filled in.
 pub fn start(store: &Store, launch: Launch) -> Result<Record> {
     let Launch {
+        temp,
         log,
+        base,
         header_len,
         mut record,
         command,
@@ -50,48 +71,70 @@ pub fn start(store: &Store, launch: Launch) -> Result<Record> {
     } = launch;
     let args = ExecArgs::new(&command).map_err(|e| Error::new(code::USAGE, e.to_string()))?;
     let pipe_failed = |e| {
+        let _ = std::fs::remove_file(&temp);
         Error::new(
             code::FAILURE,
             format!("cannot start the job: {}", crate::error::describe(&e)),
         )
     };
     let (report_in, report_out) = sys::pipe_cloexec().map_err(pipe_failed)?;
-    match sys::fork().map_err(pipe_failed)? {
-        Fork::Child => {
-            drop(report_in);
-            let end = supervise(store, &log, record, &args, report_out);
-            if let (Some(target), Some((record, footer_at))) = (notify, end) {
-                announce(&log, &record, header_len, footer_at, &target);
-            }
-            sys::exit_now(0)
+    let fork = sys::fork().map_err(pipe_failed)?;
+    if let Fork::Child = fork {
+        drop(report_in);
+        let end = supervise(store, &log, &temp, &base, record, &args, report_out);
+        if let (Some(target), Some((record, footer_at))) = (notify, end) {
+            announce(&log, &record, header_len, footer_at, &target);
         }
-        Fork::Parent(_) => {
-            // The supervisor holds the log (and its lock) from here on.
-            drop(log);
-            drop(report_out);
-            match receive(report_in) {
-                Some((STARTED, value)) => {
-                    record.pid = Some(value);
-                    record.pgid = Some(value);
-                    Ok(record)
-                }
-                Some((EXEC_FAILED, value)) => Err(exec_error(&command[0], value)),
-                Some((_, value)) => Err(Error::new(
-                    code::FAILURE,
-                    format!(
-                        "cannot record the job in {}: {}",
-                        crate::quote::escape(&store.dir().to_string_lossy()),
-                        crate::error::describe(&io::Error::from_raw_os_error(value))
-                    ),
-                )),
-                None => {
-                    store.remove_files(&record.id);
-                    Err(Error::new(
-                        code::FAILURE,
-                        "the supervisor died before the job started",
-                    ))
-                }
-            }
+        sys::exit_now(0)
+    }
+    drop(report_out);
+    let heard = receive(report_in);
+    // The log stays open until here, so that its inode (which
+    // `remove_launch` checks) cannot go to another file meanwhile.
+    let _ = std::fs::remove_file(&temp);
+    let id = heard.suffix.map(|n| crate::store::id_with_suffix(&base, n));
+    let clean = || {
+        if let Some(id) = &id {
+            store.remove_launch(id, &log);
+        }
+    };
+    if let Some(errno) = heard.store_failed {
+        clean();
+        return Err(Error::new(
+            code::FAILURE,
+            format!(
+                "cannot record the job in {}: {}",
+                crate::quote::escape(&store.dir().to_string_lossy()),
+                crate::error::describe(&io::Error::from_raw_os_error(errno))
+            ),
+        ));
+    }
+    if let Some(errno) = heard.exec_failed {
+        // The supervisor cleaned up, or died: then it is ours to do.
+        if !heard.cleaned {
+            clean();
+        }
+        return Err(exec_error(&command[0], errno));
+    }
+    match (heard.passed_gate, id.clone()) {
+        (Some(pid), Some(id)) => {
+            record.log = store
+                .path(&id, crate::store::LOG)
+                .to_string_lossy()
+                .into_owned();
+            record.id = id;
+            record.pid = Some(pid);
+            record.pgid = Some(pid);
+            Ok(record)
+        }
+        _ => {
+            // It never passed its gate, so it never will: the gate's other
+            // end died with the supervisor.
+            clean();
+            Err(Error::new(
+                code::FAILURE,
+                "the supervisor died before the job started; nothing was started",
+            ))
         }
     }
 }
@@ -113,29 +156,44 @@ fn exec_error(program: &OsString, errno: i32) -> Error {
     }
 }
 
-/// Read one message; `None` at end of file (the writer exec'd or died).
-fn receive(pipe: OwnedFd) -> Option<(u8, i32)> {
+/// Read the report pipe to its end: every writer has exec'd, exited or died.
+fn receive(pipe: OwnedFd) -> Heard {
+    let mut heard = Heard::default();
+    let mut pipe = File::from(pipe);
     let mut message = [0u8; 5];
-    File::from(pipe).read_exact(&mut message).ok()?;
-    Some((
-        message[0],
-        i32::from_le_bytes([message[1], message[2], message[3], message[4]]),
-    ))
+    while pipe.read_exact(&mut message).is_ok() {
+        let value = i32::from_le_bytes([message[1], message[2], message[3], message[4]]);
+        match message[0] {
+            TRYING_SUFFIX => heard.suffix = u32::try_from(value).ok(),
+            PASSED_GATE => heard.passed_gate = Some(value),
+            EXEC_FAILED => heard.exec_failed = Some(value),
+            EXEC_FAILED_CLEANED => {
+                heard.exec_failed = Some(value);
+                heard.cleaned = true;
+            }
+            STORE_FAILED => heard.store_failed = Some(value),
+            _ => {}
+        }
+    }
+    heard
 }
 
-/// Write one message: a tag byte and an i32. Fork-safe: no allocation.
+/// Write one message: a tag byte and an i32. Fork-safe: no allocation. A
+/// reader that has gone (run was killed) is no error: the launch goes on.
 fn send(report: &OwnedFd, tag: u8, value: i32) {
     let mut message = [tag, 0, 0, 0, 0];
     message[1..].copy_from_slice(&value.to_le_bytes());
     let _ = sys::write_raw(report.as_fd(), &message);
 }
 
-/// The supervisor: detach, start the job, wait for it, record the end.
-/// Returns the final record and where the footer starts in the log, or
-/// `None` if the end could not be recorded.
+/// The supervisor: detach, publish the log, start the job, wait for it,
+/// record the end. Returns the final record and where the footer starts in
+/// the log, or `None` if the end could not be recorded.
 fn supervise(
     store: &Store,
     log: &File,
+    temp: &std::path::Path,
+    base: &str,
     mut record: Record,
     args: &ExecArgs,
     report: OwnedFd,
@@ -151,19 +209,32 @@ fn supervise(
         sys::dup_onto(log.as_fd(), 2)
     });
     sys::close_inherited_except(&[log.as_raw_fd(), report.as_raw_fd()]);
-    let id = record.id.clone();
+    let published = stdio
+        .and_then(|()| store.publish_log(temp, base, |n| send(&report, TRYING_SUFFIX, n as i32)))
+        .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO));
+    let id = match published {
+        Ok(id) => id,
+        Err(errno) => {
+            let _ = std::fs::remove_file(temp);
+            send(&report, STORE_FAILED, errno);
+            sys::exit_now(1)
+        }
+    };
+    record.log = store
+        .path(&id, crate::store::LOG)
+        .to_string_lossy()
+        .into_owned();
+    record.id = id.clone();
+    record.sid = Some(sys::own_pid());
     let fail = |e: io::Error| -> ! {
         store.remove_files(&id);
         send(&report, STORE_FAILED, e.raw_os_error().unwrap_or(libc::EIO));
         sys::exit_now(1)
     };
-    if let Err(e) = stdio {
-        fail(e);
-    }
     // Room for the final record, taken before the job can fill the disk.
     let space = store.reserve_record(&record).unwrap_or_else(|e| fail(e));
     let (exec_in, exec_out) = sys::pipe_cloexec().unwrap_or_else(|e| fail(e));
-    // The job waits at this gate until its pid file and record exist, so
+    // The job waits at this gate until its record and pid file exist, so
     // that nothing it writes can come before them (or fill the disk first).
     let (gate_in, gate_out) = sys::pipe_cloexec().unwrap_or_else(|e| fail(e));
     let clock = Instant::now();
@@ -172,17 +243,18 @@ fn supervise(
             // The job. Fork-safe calls only from here to exec.
             drop(gate_out);
             let _ = sys::own_process_group(0);
-            sys::reset_signals();
-            // One byte means go; end of file means the supervisor gave up.
+            // One byte means go; end of file means the supervisor gave up
+            // or died, and then the job never runs.
             if !matches!(sys::read_raw(gate_in.as_fd(), &mut [0u8]), Ok(1)) {
                 sys::exit_now(127);
             }
+            // Told while SIGPIPE is still ignored: run may be gone.
+            send(&report, PASSED_GATE, sys::own_pid());
+            sys::reset_signals();
             let err = sys::execvp(args);
-            send(
-                &exec_out,
-                EXEC_FAILED,
-                err.raw_os_error().unwrap_or(libc::ENOEXEC),
-            );
+            let errno = err.raw_os_error().unwrap_or(libc::ENOEXEC);
+            send(&exec_out, EXEC_FAILED, errno);
+            send(&report, EXEC_FAILED, errno);
             sys::exit_now(127)
         }
         Fork::Parent(pid) => pid,
@@ -192,9 +264,11 @@ fn supervise(
     drop((gate_in, exec_out));
     record.pid = Some(pid);
     record.pgid = Some(pid);
+    // The record before the pid file: a pid file without a record is a job
+    // of the original shell version, which a starting job must not look like.
     if let Err(e) = store
-        .create_pid_file(&record.id, pid)
-        .and_then(|()| store.write_record(&record, false))
+        .write_record(&record)
+        .and_then(|()| store.create_pid_file(&record.id, pid))
         .and_then(|()| sys::write_raw(gate_out.as_fd(), b"g"))
     {
         drop(gate_out);
@@ -202,14 +276,15 @@ fn supervise(
         fail(e);
     }
     drop(gate_out);
-    if let Some((_, errno)) = receive(exec_in) {
-        // exec failed: the message is the child's errno. Leave no trace.
+    let mut failure = [0u8; 5];
+    if File::from(exec_in).read_exact(&mut failure).is_ok() {
+        // exec failed: leave no trace.
+        let errno = i32::from_le_bytes([failure[1], failure[2], failure[3], failure[4]]);
         let _ = sys::wait_for(pid);
         store.remove_files(&id);
-        send(&report, EXEC_FAILED, errno);
+        send(&report, EXEC_FAILED_CLEANED, errno);
         sys::exit_now(0);
     }
-    send(&report, STARTED, pid);
     drop(report);
     // The job has its own copy of the environment; ours need not show
     // the notification credentials to anyone listing it.
@@ -236,10 +311,19 @@ fn supervise(
         Status::Running => Status::Lost,
         status => status,
     };
-    // The footer first, then the record: whoever sees the final record
-    // finds the footer already in the log.
+    // The final record into its room first, then the footer, then the
+    // rename: whoever finds the footer finds the end recorded (in the room,
+    // if the supervisor died before the rename), and whoever sees the final
+    // record in place finds the footer already in the log.
+    if let Err(e) = store.fill_final_record(&record, &space) {
+        eprintln!(
+            "run: cannot write the final record: {}",
+            crate::error::describe(&e)
+        );
+        return None;
+    }
     let footer_at = write_footer(log, &record, elapsed, ended).unwrap_or(0);
-    if let Err(e) = store.write_final_record(&record, space) {
+    if let Err(e) = store.publish_final_record(&record.id, space) {
         eprintln!(
             "run: cannot write the final record: {}",
             crate::error::describe(&e)

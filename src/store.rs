@@ -2,19 +2,23 @@
 //! and `ID.json`.
 //!
 //! Rules: every file is created with `O_EXCL | O_NOFOLLOW | O_CLOEXEC`, mode
-//! 0600, and read with `O_NOFOLLOW`, so a planted symlink is never followed. A
-//! log appears already locked and with its header (it is made under a
-//! temporary name and linked into place), and a record is only ever replaced
-//! by `rename`. Whether a job is alive comes from the `flock` on its log and
-//! from nothing else.
+//! 0600, and read with `O_NOFOLLOW`, only if it is a regular file, and only
+//! up to a cap, so a planted symlink, device or FIFO is never followed or
+//! drained. A log is made under a temporary name, locked, and linked into
+//! place; a record is only ever replaced by `rename`. A job is alive while
+//! its log is locked or a process of its session lives, and from nothing
+//! else: never from a PID alone.
 
 use crate::error::{Error, Result};
 use crate::record::{Record, Status};
+use crate::sys::Process;
+use std::cell::RefCell;
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 pub const LOG: &str = ".log";
 pub const PID: &str = ".pid";
@@ -22,62 +26,81 @@ pub const RECORD: &str = ".json";
 /// The index of finished jobs (see `jobs::scan`); its first line names its
 /// format and the version that wrote it, and any other version ignores it.
 const INDEX: &str = ".index";
-const INDEX_HEADER: &str = concat!("run index 2 ", env!("CARGO_PKG_VERSION"), "\n");
+const INDEX_HEADER: &str = concat!("run index 3 ", env!("CARGO_PKG_VERSION"), "\n");
+/// The temporary name of a log being made by `run` with this pid.
+pub const NEW_LOG_PREFIX: &str = ".new-";
+/// A job's temporary files, `.ID.json.tmp` (a record being written) and
+/// `.ID.json.end` (the room for its final record, then that record).
+pub const SPARES: [&str; 2] = ["tmp", "end"];
+
+/// The most of a record that is read: a record is about 300 bytes plus its
+/// command line, and Linux takes at most 2 MiB of arguments by default; a
+/// bigger file is damaged, or was not written by `run`.
+pub const MAX_RECORD: u64 = 4 << 20;
 
 /// How many `_N` suffixes to try for ids started in the same second.
 const MAX_SUFFIX: u32 = 10_000;
 
+/// How far apart the start times of a job and of its session's leader may
+/// be: the boot time that process start times count from is whole seconds,
+/// and a loaded machine takes a while to fork.
+const START_SLACK: f64 = 3.0;
+
 pub struct Store {
     dir: PathBuf,
+    /// The process table, read once for all the jobs of one listing.
+    processes: RefCell<Option<(Instant, Option<std::rc::Rc<Vec<Process>>>)>>,
 }
 
 /// Disk space held for a job's final record (`.ID.json.end`).
 pub struct RecordSpace {
     file: File,
     path: PathBuf,
-    room: usize,
 }
 
 impl Store {
-    /// Find the state directory, create it (0700) if needed, and refuse one
-    /// that another user owns or that others may write to.
+    /// Find the state directory, create it (0700) if it is missing, and
+    /// refuse one that is not safely ours. For `run`, which starts jobs.
     pub fn open() -> Result<Store> {
         let dir = locate()?;
-        let meta = match fs::metadata(&dir) {
-            Ok(meta) => meta,
+        let created = match fs::symlink_metadata(&dir) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => create_dir(&dir)?,
-            Err(e) => return Err(Error::io("cannot use state directory", &dir, e)),
+            _ => false,
         };
-        let shown = crate::quote::escape(&dir.to_string_lossy());
-        if !meta.is_dir() {
-            return Err(Error::new(
-                1,
-                format!("state directory {shown} is not a directory"),
-            ));
+        check_dir(&dir)?;
+        if !created {
+            let meta =
+                fs::metadata(&dir).map_err(|e| Error::io("cannot use state directory", &dir, e))?;
+            if meta.mode() & 0o700 != 0o700 {
+                let shown = crate::quote::escape(&dir.to_string_lossy());
+                return Err(Error::new(
+                    1,
+                    format!(
+                        "state directory {shown} is not writable by you; fix it with: chmod 700 {shown}"
+                    ),
+                ));
+            }
         }
-        if meta.uid() != crate::sys::effective_uid() {
-            return Err(Error::new(
-                1,
-                format!(
-                    "state directory {shown} belongs to another user; set RUN_DIR to a directory of your own"
-                ),
-            ));
+        Ok(Store::at(dir))
+    }
+
+    /// The state directory if there is one: for the commands that only
+    /// read it, which never create it. No directory means no jobs.
+    pub fn existing() -> Result<Option<Store>> {
+        let dir = locate()?;
+        match fs::symlink_metadata(&dir) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            _ => {}
         }
-        let mode = meta.mode() & 0o777;
-        if mode & 0o022 != 0 {
-            return Err(Error::new(
-                1,
-                format!(
-                    "state directory {shown} is writable by others; fix it with: chmod 700 {shown}"
-                ),
-            ));
+        check_dir(&dir)?;
+        Ok(Some(Store::at(dir)))
+    }
+
+    fn at(dir: PathBuf) -> Store {
+        Store {
+            dir,
+            processes: RefCell::new(None),
         }
-        if mode != 0o700 {
-            // The original shell version made it 0755; tighten it quietly.
-            fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))
-                .map_err(|e| Error::io("cannot chmod state directory", &dir, e))?;
-        }
-        Ok(Store { dir })
     }
 
     pub fn dir(&self) -> &Path {
@@ -88,13 +111,14 @@ impl Store {
         self.dir.join(format!("{id}{suffix}"))
     }
 
-    /// Create, lock and publish a new log holding `header`. Its id is `base`,
-    /// or `base_2`, `base_3`, … when that is taken. Returns the id and the log,
-    /// open for reading and appending, with the lock held.
-    pub fn create_log(&self, base: &str, header: &[u8]) -> Result<(String, File)> {
-        let temp = self.dir.join(format!(".new-{}{LOG}", std::process::id()));
+    /// `run`'s temporary log, `.new-PID.log`: created, locked, holding
+    /// `header`. The supervisor publishes it (`publish_log`).
+    pub fn create_temp_log(&self, header: &[u8]) -> Result<(PathBuf, File)> {
+        let temp = self
+            .dir
+            .join(format!("{NEW_LOG_PREFIX}{}{LOG}", std::process::id()));
         let mut log = match create(&temp, true) {
-            // Left behind by a crashed run that had our pid: ours to remove.
+            // Left behind by a dead run that had our pid: ours to remove.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 let _ = fs::remove_file(&temp);
                 create(&temp, true)
@@ -102,27 +126,29 @@ impl Store {
             other => other,
         }
         .map_err(|e| Error::io("cannot create log", &temp, e))?;
-        let published = log
+        let made = log
             .try_lock()
             .map_err(io::Error::from)
-            .and_then(|()| log.write_all(header))
-            .map_err(|e| Error::io("cannot write log", &temp, e))
-            .and_then(|()| self.link_unique(&temp, base));
-        let _ = fs::remove_file(&temp);
-        published.map(|id| (id, log))
+            .and_then(|()| log.write_all(header));
+        if let Err(e) = made {
+            let _ = fs::remove_file(&temp);
+            return Err(Error::io("cannot write log", &temp, e));
+        }
+        Ok((temp, log))
     }
 
-    /// Link `temp` under the first free id; link(2) fails rather than
-    /// replace, which is what makes ids unique across concurrent runs.
-    fn link_unique(&self, temp: &Path, base: &str) -> Result<String> {
-        let id_for = |n: u32| {
-            if n == 1 {
-                base.to_string()
-            } else {
-                format!("{base}_{n}")
-            }
-        };
-        let taken = |n: u32| fs::symlink_metadata(self.path(&id_for(n), LOG)).is_ok();
+    /// Link the temporary log under the first free id, `base` or `base_N`,
+    /// and drop the temporary name. link(2) fails rather than replace, which
+    /// is what makes ids unique across concurrent runs. `announce` hears
+    /// each N before its link is tried, so that whoever is told can clean up
+    /// after a supervisor that dies half-way.
+    pub fn publish_log(
+        &self,
+        temp: &Path,
+        base: &str,
+        mut announce: impl FnMut(u32),
+    ) -> io::Result<String> {
+        let taken = |n: u32| self.exists(&id_for(base, n), LOG);
         // Suffixes fill up from _2 in a burst of starts: find the end of the
         // taken run by doubling, then bisecting, with lstat probes (a
         // hundred starts in one second cost 7 probes each, not 100 links).
@@ -143,22 +169,24 @@ impl Store {
             first = high;
         }
         for n in first..=MAX_SUFFIX {
-            let id = id_for(n);
+            let id = id_for(base, n);
             let path = self.path(&id, LOG);
+            announce(n);
             match fs::hard_link(temp, &path) {
                 Ok(()) if self.exists(&id, RECORD) || self.exists(&id, PID) => {
                     // A stray record or pid file owns this id already.
                     let _ = fs::remove_file(&path);
                 }
-                Ok(()) => return Ok(id),
+                Ok(()) => {
+                    let _ = fs::remove_file(temp);
+                    return Ok(id);
+                }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(Error::io("cannot create log", &path, e)),
+                Err(e) => return Err(e),
             }
         }
-        Err(Error::new(
-            1,
-            format!("too many jobs named {base} this second"),
-        ))
+        // Too many jobs of this name in one second.
+        Err(io::Error::from_raw_os_error(libc::EEXIST))
     }
 
     fn exists(&self, id: &str, suffix: &str) -> bool {
@@ -170,18 +198,14 @@ impl Store {
         create(&self.path(id, PID), false)?.write_all(format!("{pid}\n").as_bytes())
     }
 
-    /// Replace `ID.json` atomically. With `durable`, the data reaches the disk
-    /// before the rename, so a crash can't leave an empty final record.
-    pub fn write_record(&self, record: &Record, durable: bool) -> io::Result<()> {
-        let temp = self.dir.join(format!(".{}{RECORD}.tmp", record.id));
+    /// Replace `ID.json` atomically (a temporary file, then rename).
+    pub fn write_record(&self, record: &Record) -> io::Result<()> {
+        let temp = self.spare(&record.id, "tmp");
         let _ = fs::remove_file(&temp);
         let written = create(&temp, false).and_then(|mut file| {
             let mut json = record.to_json(record.status);
             json.push('\n');
             file.write_all(json.as_bytes())?;
-            if durable {
-                file.sync_data()?;
-            }
             fs::rename(&temp, self.path(&record.id, RECORD))
         });
         if written.is_err() {
@@ -193,7 +217,7 @@ impl Store {
     /// Take room for the job's final record now, while there is some: a job
     /// whose output fills the disk must still get its end recorded.
     pub fn reserve_record(&self, record: &Record) -> io::Result<RecordSpace> {
-        let path = self.dir.join(format!(".{}{RECORD}.end", record.id));
+        let path = self.spare(&record.id, "end");
         let _ = fs::remove_file(&path);
         let room = (record.to_json(record.status).len() + 512).max(4096);
         let mut file = create(&path, false)?;
@@ -202,31 +226,35 @@ impl Store {
             let _ = fs::remove_file(&path);
             return Err(e);
         }
-        Ok(RecordSpace { file, path, room })
+        Ok(RecordSpace { file, path })
     }
 
-    /// Replace `ID.json` with the final record, durably: in the reserved
-    /// room if it fits (no new disk space needed), else as `write_record`.
-    pub fn write_final_record(&self, record: &Record, space: RecordSpace) -> io::Result<()> {
+    /// Write the final record into its reserved room, durably. From here on
+    /// the job's end is known, even if the supervisor dies before
+    /// `publish_final_record` (see `final_spare`).
+    pub fn fill_final_record(&self, record: &Record, space: &RecordSpace) -> io::Result<()> {
         let mut json = record.to_json(record.status);
         json.push('\n');
-        if json.len() > space.room {
-            let _ = fs::remove_file(&space.path);
-            return self.write_record(record, true);
-        }
-        let written = space
-            .file
-            .write_all_at(json.as_bytes(), 0)
-            .and_then(|()| space.file.set_len(json.len() as u64))
-            .and_then(|()| space.file.sync_data())
-            .and_then(|()| fs::rename(&space.path, self.path(&record.id, RECORD)));
-        if written.is_err() {
-            let _ = fs::remove_file(&space.path);
-        }
-        written
+        space.file.write_all_at(json.as_bytes(), 0)?;
+        space.file.set_len(json.len() as u64)?;
+        space.file.sync_data()
     }
 
-    /// Read and parse `ID.json`. `Ok(None)` if it is there but not a record.
+    /// Put the final record in place of the first.
+    pub fn publish_final_record(&self, id: &str, space: RecordSpace) -> io::Result<()> {
+        let renamed = fs::rename(&space.path, self.path(id, RECORD));
+        if renamed.is_err() {
+            let _ = fs::remove_file(&space.path);
+        }
+        renamed
+    }
+
+    fn spare(&self, id: &str, which: &str) -> PathBuf {
+        self.dir.join(format!(".{id}{RECORD}.{which}"))
+    }
+
+    /// Read and parse `ID.json`. `Ok(None)` if it is there but not a record
+    /// (damaged, too big, or not a regular file); `NotFound` if it is not.
     pub fn read_record(&self, id: &str) -> io::Result<Option<Record>> {
         let mut buf = Vec::new();
         Ok(self.read_record_with(id, &mut buf)?.0)
@@ -241,25 +269,11 @@ impl Store {
         id: &str,
         buf: &mut Vec<u8>,
     ) -> io::Result<(Option<Record>, u64)> {
-        let mut file = open_read(&self.path(id, RECORD))?;
-        let mut filled = 0;
-        loop {
-            if buf.len() - filled < 4096 {
-                buf.resize(buf.len() + 16384, 0);
-            }
-            match file.read(&mut buf[filled..]) {
-                Ok(0) => break,
-                // A regular file reads short only at its end.
-                Ok(n) if filled + n < buf.len() => {
-                    filled += n;
-                    break;
-                }
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let record = std::str::from_utf8(&buf[..filled])
+        let path = self.path(id, RECORD);
+        let Some((file, len)) = read_capped(&path, buf, MAX_RECORD)? else {
+            return Ok((None, 0));
+        };
+        let record = std::str::from_utf8(&buf[..len])
             .ok()
             .and_then(Record::from_json);
         let inode = match &record {
@@ -269,22 +283,35 @@ impl Store {
         Ok((record, inode))
     }
 
+    /// The final record in a job's reserved room, if the supervisor wrote
+    /// one there and has not renamed it into place yet (or died first).
+    fn final_spare(&self, id: &str) -> io::Result<Option<Record>> {
+        let mut buf = Vec::new();
+        let Some((_, len)) = read_capped(&self.spare(id, "end"), &mut buf, MAX_RECORD)? else {
+            return Ok(None);
+        };
+        let record = std::str::from_utf8(&buf[..len])
+            .ok()
+            .and_then(Record::from_json);
+        Ok(record.filter(|r| r.ended.is_some() && r.id == id))
+    }
+
     /// The index's lines, or nothing if there is none, or it is another
     /// version's, or not a regular file.
     pub fn read_index(&self) -> String {
-        let mut text = String::new();
-        let read = open_read(&self.dir.join(INDEX)).and_then(|file| {
-            // Sized once: growing by doubling would touch twice the memory.
-            let size = file.metadata()?.len().min(256 << 20);
-            text.reserve_exact(size as usize + 1);
-            file.take(size + 1).read_to_string(&mut text)
-        });
-        if read.is_err() || !text.starts_with(INDEX_HEADER) {
-            return String::new();
+        let mut buf = Vec::new();
+        match read_capped(&self.dir.join(INDEX), &mut buf, 256 << 20) {
+            Ok(Some((_, len))) => buf.truncate(len),
+            _ => return String::new(),
         }
-        // In place: a copy of a 10,000-job index would cost its pages twice.
-        text.drain(..INDEX_HEADER.len());
-        text
+        match String::from_utf8(buf) {
+            Ok(mut text) if text.starts_with(INDEX_HEADER) => {
+                // In place: a copy of a 10,000-job index would cost its pages twice.
+                text.drain(..INDEX_HEADER.len());
+                text
+            }
+            _ => String::new(),
+        }
     }
 
     /// Replace the index. It is only a cache, so a failure is not an error
@@ -308,6 +335,24 @@ impl Store {
         let _ = fs::remove_file(self.dir.join(INDEX));
     }
 
+    /// Hold the directory's lock: shared by the listings, from reading the
+    /// directory to writing the index; exclusive for removing jobs, so that
+    /// no listing can put back the index line of a job removed meanwhile.
+    pub fn lock(&self, exclusive: bool) -> Result<File> {
+        let dir = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(&self.dir)
+            .map_err(|e| Error::io("cannot open state directory", &self.dir, e))?;
+        let locked = if exclusive {
+            dir.lock()
+        } else {
+            dir.lock_shared()
+        };
+        locked.map_err(|e| Error::io("cannot lock state directory", &self.dir, e))?;
+        Ok(dir)
+    }
+
     /// Remove all of a job's files: log and pid file first, the record last,
     /// so an interrupted removal leaves a job that is still listed.
     pub fn remove_files(&self, id: &str) {
@@ -318,43 +363,236 @@ impl Store {
         let _ = fs::remove_file(self.path(id, RECORD));
     }
 
+    /// Remove the files of a launch that did not start, if `ID.log` is
+    /// still the very file `log` (whose inode cannot be reused while it is
+    /// open): the id may have gone to another job meanwhile.
+    pub fn remove_launch(&self, id: &str, log: &File) {
+        let ours = match (fs::symlink_metadata(self.path(id, LOG)), log.metadata()) {
+            (Ok(at), Ok(held)) => at.ino() == held.ino() && at.dev() == held.dev(),
+            _ => false,
+        };
+        if ours {
+            self.remove_files(id);
+        }
+    }
+
     /// A job's temporary files: a record being written, its reserved room.
     pub fn remove_spares(&self, id: &str) {
-        for spare in ["tmp", "end"] {
-            let _ = fs::remove_file(self.dir.join(format!(".{id}{RECORD}.{spare}")));
+        for spare in SPARES {
+            let _ = fs::remove_file(self.spare(id, spare));
         }
     }
 
     /// True while some process holds the lock on the job's log: its supervisor,
     /// the job, or a child of the job that kept its output.
     pub fn is_locked(&self, id: &str) -> bool {
-        match open_read(&self.path(id, LOG)) {
-            Ok(log) => matches!(log.try_lock_shared(), Err(fs::TryLockError::WouldBlock)),
-            Err(_) => false,
-        }
+        is_locked(&self.path(id, LOG))
     }
 
-    /// The true status of a job: its recorded end if it has one; else
-    /// `running` while its log is locked; else `lost`. Returns the record as
-    /// re-read after the lock probe, since the job may have just ended.
-    pub fn status(&self, record: Record) -> (Record, Status) {
+    /// The true status of a job, with its record as last read: its recorded
+    /// end if it has one; else `running` while its log is locked or a
+    /// process of its session lives; else `lost`. `None` if the job's record
+    /// was removed meanwhile (by `runrm`, or a launch that did not start).
+    pub fn status(&self, record: Record) -> io::Result<Option<(Record, Status)>> {
         if record.ended.is_some() {
             let status = record.recorded_status();
-            return (record, status);
+            return Ok(Some((record, status)));
         }
-        if self.is_locked(&record.id) {
-            return (record, Status::Running);
+        if self.is_locked(&record.id) || self.lives(&record) {
+            return Ok(Some((record, Status::Running)));
         }
-        // The supervisor writes the final record before it lets go of the
-        // lock, so a record with no end now is one that will never get one.
+        // Nothing of it lives. Its end is in the record, if it was renamed
+        // into place since the first read; or in its room, if the
+        // supervisor died after writing it there (and the footer), before
+        // the rename; or nowhere, and it is lost.
+        if let Ok(Some(end)) = self.final_spare(&record.id) {
+            let status = end.recorded_status();
+            return Ok(Some((end, status)));
+        }
         match self.read_record(&record.id) {
             Ok(Some(fresh)) if fresh.ended.is_some() => {
                 let status = fresh.recorded_status();
-                (fresh, status)
+                Ok(Some((fresh, status)))
             }
-            _ => (record, Status::Lost),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+            _ => Ok(Some((record, Status::Lost))),
         }
     }
+
+    /// Whether a process of the job lives: one of its session (the
+    /// supervisor, the job, and whatever they started that stayed in it),
+    /// started no earlier than the job. A session leader that started well
+    /// after the job, or a boot after it, means its ids belong to others
+    /// now. Records older than the `sid` field have only their lock.
+    fn lives(&self, record: &Record) -> bool {
+        let Some(sid) = record.sid.filter(|&s| s > 1) else {
+            return false;
+        };
+        if crate::sys::boot_time().is_some_and(|boot| boot > record.started) {
+            return false;
+        }
+        let Some(all) = self.processes() else {
+            // No process table: ask after the job and its supervisor alone.
+            let in_session = |pid: i32| crate::sys::session_of(pid).is_ok_and(|s| s == sid);
+            return in_session(sid) || record.pgid.is_some_and(in_session);
+        };
+        if all
+            .iter()
+            .any(|p| p.pid == sid && !self.is_leader(p, record))
+        {
+            return false;
+        }
+        all.iter()
+            .any(|p| p.session == sid && p.started >= record.started - START_SLACK)
+    }
+
+    /// Whether `p`, which has the pid of the job's session or group, is
+    /// the process that got it for the job, not a later one that reused it.
+    fn is_leader(&self, p: &Process, record: &Record) -> bool {
+        Some(p.session) == record.sid && p.started <= record.started + START_SLACK
+    }
+
+    /// The process group to signal for a running job, checked against the
+    /// process table just before: a process of the job's session must be in
+    /// it, and the group's id must not have gone to another program.
+    pub fn group_to_signal(&self, record: &Record) -> std::result::Result<i32, &'static str> {
+        let group = record
+            .pgid
+            .or(record.pid)
+            .filter(|&g| g > 1)
+            .ok_or("it has no process group")?;
+        let Some(sid) = record.sid else {
+            // A record of a version that did not keep the session: its
+            // locked log is all there is to go by.
+            return Ok(group);
+        };
+        let Ok(all) = crate::sys::processes() else {
+            let ours = crate::sys::group_of(group).is_ok_and(|g| g == group)
+                && crate::sys::session_of(group).is_ok_and(|s| s == sid);
+            return if ours {
+                Ok(group)
+            } else {
+                Err("its process group is gone")
+            };
+        };
+        if all
+            .iter()
+            .any(|p| p.pid == group && !self.is_leader(p, record))
+        {
+            return Err("its process group id now belongs to another program");
+        }
+        let members = all.iter().any(|p| {
+            p.group == group && p.session == sid && p.started >= record.started - START_SLACK
+        });
+        if members {
+            Ok(group)
+        } else {
+            Err("none of its processes is left in its process group")
+        }
+    }
+
+    /// The process table, read at most once in 100 ms: a listing asks about
+    /// many jobs at once, a waiter again later.
+    fn processes(&self) -> Option<std::rc::Rc<Vec<Process>>> {
+        let mut cache = self.processes.borrow_mut();
+        if let Some((at, table)) = cache.as_ref()
+            && at.elapsed() < Duration::from_millis(100)
+        {
+            return table.clone();
+        }
+        let table = crate::sys::processes().ok().map(std::rc::Rc::new);
+        *cache = Some((Instant::now(), table.clone()));
+        table
+    }
+
+    /// Remove what dead launches and listings left: `.new-PID.log` and
+    /// `.index.PID.tmp` whose process is gone (and, for a log, whose lock
+    /// is free), and a job's spare files once the job has no log. Called by
+    /// the listing for each hidden name it sees.
+    pub fn clear_debris(&self, name: &[u8]) {
+        let Ok(name) = std::str::from_utf8(name) else {
+            return;
+        };
+        let path = self.dir.join(name);
+        let dead = |pid: &str| {
+            pid.parse::<i32>()
+                .is_ok_and(|p| p > 0 && !crate::sys::process_exists(p))
+        };
+        let debris = if let Some(pid) = name
+            .strip_prefix(NEW_LOG_PREFIX)
+            .and_then(|n| n.strip_suffix(LOG))
+        {
+            dead(pid) && !is_locked(&path)
+        } else if let Some(pid) = name
+            .strip_prefix(".index.")
+            .and_then(|n| n.strip_suffix(".tmp"))
+        {
+            dead(pid)
+        } else if let Some(id) = SPARES.iter().find_map(|spare| {
+            name.strip_prefix('.')?
+                .strip_suffix(spare)?
+                .strip_suffix('.')?
+                .strip_suffix(RECORD)
+        }) {
+            // A launch links its log before it makes its spares, and
+            // removals take the spares before the log.
+            !id.is_empty() && !self.exists(id, LOG)
+        } else {
+            false
+        };
+        if debris {
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+fn id_for(base: &str, n: u32) -> String {
+    if n == 1 {
+        base.to_string()
+    } else {
+        format!("{base}_{n}")
+    }
+}
+
+/// The id `run` reports for suffix `n` of `base`.
+pub fn id_with_suffix(base: &str, n: u32) -> String {
+    id_for(base, n)
+}
+
+fn is_locked(path: &Path) -> bool {
+    match open_read(path) {
+        Ok(log) => matches!(log.try_lock_shared(), Err(fs::TryLockError::WouldBlock)),
+        Err(_) => false,
+    }
+}
+
+/// Read a regular file of at most `cap` bytes into `buf` (reused: one
+/// `read` for a file of ordinary size). `None` if it is not a regular file,
+/// or bigger than `cap`; the file is returned with the length read.
+fn read_capped(path: &Path, buf: &mut Vec<u8>, cap: u64) -> io::Result<Option<(File, usize)>> {
+    let mut file = open_read(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() || meta.len() > cap {
+        return Ok(None);
+    }
+    let mut filled = 0;
+    loop {
+        if buf.len() - filled < 4096 {
+            buf.resize(buf.len() + 16384, 0);
+        }
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+        // It may grow while it is read; what is past the cap is not ours.
+        if filled as u64 > cap {
+            return Ok(None);
+        }
+    }
+    Ok(Some((file, filled)))
 }
 
 /// `$RUN_DIR`; else `$XDG_DATA_HOME/run` if absolute; else
@@ -390,7 +628,8 @@ fn locate() -> Result<PathBuf> {
     Ok(home.join(".local/share/run"))
 }
 
-fn create_dir(dir: &Path) -> Result<fs::Metadata> {
+/// Whether the directory was made here (false if another run beat us to it).
+fn create_dir(dir: &Path) -> Result<bool> {
     let failed = |e| {
         let mut err = Error::io("cannot create state directory", dir, e);
         err.message
@@ -401,10 +640,56 @@ fn create_dir(dir: &Path) -> Result<fs::Metadata> {
         fs::create_dir_all(parent).map_err(failed)?;
     }
     match fs::DirBuilder::new().mode(0o700).create(dir) {
-        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(failed(e)),
-        _ => {}
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(failed(e)),
     }
-    fs::metadata(dir).map_err(failed)
+}
+
+/// Refuse a state directory that is not safely the user's own: not a
+/// directory; reached through a symlink that someone else owns; in a
+/// directory that someone else owns or that others may write to without the
+/// sticky bit (they could swap it); owned by someone else; or writable by
+/// group or others. Nothing is changed: the message says how to fix it.
+fn check_dir(dir: &Path) -> Result<()> {
+    let me = crate::sys::effective_uid();
+    let shown = crate::quote::escape(&dir.to_string_lossy());
+    let refuse = |why: String| Err(Error::new(1, format!("state directory {shown} {why}")));
+    let unusable = |e| Error::io("cannot use state directory", dir, e);
+    let link = fs::symlink_metadata(dir).map_err(unusable)?;
+    if link.file_type().is_symlink() && link.uid() != me && link.uid() != 0 {
+        return refuse(
+            "is a symlink that belongs to another user; set RUN_DIR to a directory of your own"
+                .into(),
+        );
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        let parent_shown = crate::quote::escape(&parent.to_string_lossy());
+        let up = fs::metadata(parent).map_err(unusable)?;
+        if up.uid() != me && up.uid() != 0 {
+            return refuse(format!(
+                "lies in {parent_shown}, which belongs to another user; set RUN_DIR to a directory of your own"
+            ));
+        }
+        if up.mode() & 0o002 != 0 && up.mode() & 0o1000 == 0 {
+            return refuse(format!(
+                "lies in {parent_shown}, which anyone may write to; set RUN_DIR to a directory of your own"
+            ));
+        }
+    }
+    let meta = fs::metadata(dir).map_err(unusable)?;
+    if !meta.is_dir() {
+        return refuse("is not a directory".into());
+    }
+    if meta.uid() != me {
+        return refuse("belongs to another user; set RUN_DIR to a directory of your own".into());
+    }
+    if meta.mode() & 0o022 != 0 {
+        return refuse(format!(
+            "is writable by others; fix it with: chmod 700 {shown}"
+        ));
+    }
+    Ok(())
 }
 
 /// A new file, mode 0600, that must not exist yet; `append` also opens it for

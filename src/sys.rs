@@ -469,33 +469,111 @@ pub fn process_exists(pid: i32) -> bool {
         }
 }
 
-/// When process `pid` started, in Unix seconds, where the system tells.
+/// A live process as the system lists it: its ids, and when it started.
+#[derive(Clone, Copy, Debug)]
+pub struct Process {
+    pub pid: i32,
+    pub group: i32,
+    pub session: i32,
+    /// Unix seconds; about one second early at worst, since the boot time
+    /// the kernel gives is whole seconds.
+    pub started: f64,
+}
+
+/// Every live process (zombies left out), from `/proc`.
 #[cfg(target_os = "linux")]
-pub fn process_start_time(pid: i32) -> Option<f64> {
+pub fn processes() -> io::Result<Vec<Process>> {
+    let clock = stat_clock()?;
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir("/proc")? {
+        let Ok(entry) = entry else { continue };
+        let pid = entry.file_name().to_str().and_then(|n| n.parse().ok());
+        // A process may end while the list is read: it is simply not in it.
+        if let Some(process) = pid.and_then(|pid| process_at(pid, clock)) {
+            all.push(process);
+        }
+    }
+    Ok(all)
+}
+
+/// One process, if it is alive (not a zombie).
+#[cfg(target_os = "linux")]
+pub fn process(pid: i32) -> Option<Process> {
+    process_at(pid, stat_clock().ok()?)
+}
+
+/// The boot time and clock ticks per second that `/proc/PID/stat` counts in.
+#[cfg(target_os = "linux")]
+fn stat_clock() -> io::Result<(f64, f64)> {
+    let boot = boot_time().ok_or_else(|| io::Error::other("no btime in /proc/stat"))?;
+    // SAFETY: sysconf only reads a configuration value.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    Ok((boot, if hz > 0 { hz as f64 } else { 100.0 }))
+}
+
+/// `/proc/PID/stat`: state, process group and session are fields 3, 5 and
+/// 6, the start time in ticks field 22, all counted after the command
+/// name, which is in parentheses and may hold anything.
+#[cfg(target_os = "linux")]
+fn process_at(pid: i32, (boot, hz): (f64, f64)) -> Option<Process> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Field 22, counted after the parenthesised command name.
-    let ticks: f64 = stat
-        .rsplit_once(')')?
-        .1
-        .split_whitespace()
-        .nth(19)?
-        .parse()
-        .ok()?;
-    let boot: f64 = std::fs::read_to_string("/proc/stat")
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    if fields.first() == Some(&"Z") {
+        return None;
+    }
+    Some(Process {
+        pid,
+        group: fields.get(2)?.parse().ok()?,
+        session: fields.get(3)?.parse().ok()?,
+        started: boot + fields.get(19)?.parse::<f64>().ok()? / hz,
+    })
+}
+
+/// When the system booted, in Unix seconds (whole seconds).
+#[cfg(target_os = "linux")]
+pub fn boot_time() -> Option<f64> {
+    std::fs::read_to_string("/proc/stat")
         .ok()?
         .lines()
         .find_map(|l| l.strip_prefix("btime "))?
         .trim()
         .parse()
-        .ok()?;
-    // SAFETY: sysconf only reads a configuration value.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    (hz > 0).then(|| boot + ticks / hz as f64)
+        .ok()
+}
+
+/// Elsewhere there is no process table to read; callers fall back to
+/// `session_of` and `group_of`.
+#[cfg(not(target_os = "linux"))]
+pub fn processes() -> io::Result<Vec<Process>> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn process_start_time(_pid: i32) -> Option<f64> {
+pub fn process(_pid: i32) -> Option<Process> {
     None
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn boot_time() -> Option<f64> {
+    None
+}
+
+/// `getsid(2)`: the session of process `pid`.
+pub fn session_of(pid: i32) -> io::Result<i32> {
+    // SAFETY: plain integer argument.
+    cvt(unsafe { libc::getsid(pid) })
+}
+
+/// `getpgid(2)`: the process group of process `pid`.
+pub fn group_of(pid: i32) -> io::Result<i32> {
+    // SAFETY: plain integer argument.
+    cvt(unsafe { libc::getpgid(pid) })
+}
+
+/// `getpid(2)`. Fork-safe.
+pub fn own_pid() -> i32 {
+    // SAFETY: getpid cannot fail.
+    unsafe { libc::getpid() }
 }
 
 /// Columns of the terminal on `fd`, if it is one.
@@ -507,51 +585,96 @@ pub fn terminal_width(fd: BorrowedFd<'_>) -> Option<usize> {
     (rc == 0 && size.ws_col > 0).then_some(size.ws_col as usize)
 }
 
-/// Wakes a follower when a log grows or a writer closes it: inotify on Linux,
-/// a short sleep elsewhere.
-pub struct LogWatch {
+/// Wakes a waiter when a file or a directory changes: inotify on Linux, a
+/// short sleep elsewhere.
+pub struct Watch {
     #[cfg(target_os = "linux")]
     inotify: OwnedFd,
 }
 
-impl LogWatch {
+impl Watch {
+    /// A log: written to, or closed by a writer.
+    pub fn file(path: &std::path::Path) -> io::Result<Watch> {
+        #[cfg(target_os = "linux")]
+        let mask = libc::IN_MODIFY | libc::IN_CLOSE_WRITE | libc::IN_DONT_FOLLOW;
+        #[cfg(not(target_os = "linux"))]
+        let mask = 0;
+        Watch::new(path, mask)
+    }
+
+    /// The state directory: a file renamed into it (a record replaced) or
+    /// removed from it.
+    pub fn dir(path: &std::path::Path) -> io::Result<Watch> {
+        #[cfg(target_os = "linux")]
+        let mask = libc::IN_MOVED_TO | libc::IN_DELETE | libc::IN_ONLYDIR;
+        #[cfg(not(target_os = "linux"))]
+        let mask = 0;
+        Watch::new(path, mask)
+    }
+
     #[cfg(target_os = "linux")]
-    pub fn new(path: &std::path::Path) -> io::Result<LogWatch> {
+    fn new(path: &std::path::Path, mask: u32) -> io::Result<Watch> {
         let path = CString::new(path.as_os_str().as_bytes())?;
         // SAFETY: no pointer arguments.
         let fd = cvt(unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) })?;
         // SAFETY: inotify_init1 returned a fresh descriptor that we now own.
         let inotify = unsafe { OwnedFd::from_raw_fd(fd) };
-        let mask = libc::IN_MODIFY | libc::IN_CLOSE_WRITE | libc::IN_DONT_FOLLOW;
         // SAFETY: `path` is a valid NUL-terminated string.
         cvt(unsafe { libc::inotify_add_watch(fd, path.as_ptr(), mask) })?;
-        Ok(LogWatch { inotify })
+        Ok(Watch { inotify })
     }
 
     #[cfg(not(target_os = "linux"))]
-    pub fn new(_path: &std::path::Path) -> io::Result<LogWatch> {
-        Ok(LogWatch {})
+    fn new(_path: &std::path::Path, _mask: u32) -> io::Result<Watch> {
+        Ok(Watch {})
     }
 
-    /// Block until the log changes or `timeout` passes.
+    /// Block until something changes or `timeout` passes, and call `each`
+    /// with the name of each directory entry that changed. True if it was
+    /// woken by events (all of them named, for a directory); false on a
+    /// timeout, or where there are no events to tell.
     #[cfg(target_os = "linux")]
-    pub fn wait(&self, timeout: std::time::Duration) {
+    pub fn wait(&self, timeout: std::time::Duration, mut each: impl FnMut(&[u8])) -> bool {
         let mut pollfd = libc::pollfd {
             fd: self.inotify.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
         };
+        let millis = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
         // SAFETY: one valid pollfd.
-        unsafe { libc::poll(&mut pollfd, 1, timeout.as_millis() as libc::c_int) };
-        let mut events = [0u8; 4096];
-        // Drain the events; which one came does not matter.
-        // SAFETY: the buffer and its length match; the fd is non-blocking.
-        while unsafe { libc::read(pollfd.fd, events.as_mut_ptr().cast(), events.len()) } > 0 {}
+        if unsafe { libc::poll(&mut pollfd, 1, millis) } <= 0 {
+            return false;
+        }
+        let mut buf = [0u8; 4096];
+        let mut complete = true;
+        loop {
+            // SAFETY: the buffer and its length match; the fd is non-blocking.
+            let n = unsafe { libc::read(pollfd.fd, buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                break;
+            }
+            // Each event: wd (4 bytes), mask (4), cookie (4), len (4), then
+            // `len` bytes of NUL-padded name.
+            let mut events = &buf[..n as usize];
+            while events.len() >= 16 {
+                let len = u32::from_ne_bytes([events[12], events[13], events[14], events[15]]);
+                let Some(name) = events.get(16..16 + len as usize) else {
+                    complete = false;
+                    break;
+                };
+                let mask = u32::from_ne_bytes([events[4], events[5], events[6], events[7]]);
+                complete &= mask & libc::IN_Q_OVERFLOW == 0;
+                each(&name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())]);
+                events = &events[16 + len as usize..];
+            }
+        }
+        complete
     }
 
     #[cfg(not(target_os = "linux"))]
-    pub fn wait(&self, timeout: std::time::Duration) {
+    pub fn wait(&self, timeout: std::time::Duration, _each: impl FnMut(&[u8])) -> bool {
         std::thread::sleep(timeout.min(std::time::Duration::from_millis(200)));
+        false
     }
 }
 

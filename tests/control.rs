@@ -73,7 +73,7 @@ fn runkill_refuses_a_job_that_has_ended() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stderr),
-        format!("runkill: {id} is not running: {id}: done (exit 0) after 0s\n")
+        format!("runkill: {id} is not running: done (exit 0) after 0s\n")
     );
     assert_eq!(w.output("runkill", &[] as &[&str]).status.code(), Some(2));
 }
@@ -108,20 +108,15 @@ fn runwait_without_jobs_waits_for_every_running_one() {
     let one = waiting(&w, "go", false);
     let two = waiting(&w, "go", false);
     let mut child = w.cmd("runwait").stdout(Stdio::piped()).spawn().unwrap();
-    // Only once runwait has chosen the running jobs (it holds their logs
-    // open to wait on their locks) may they end. Its other descriptors are
-    // inherited and may name any file (CI's output may well be a `.log`).
-    let fds = format!("/proc/{}/fd", child.id());
-    let logs: Vec<_> = [&one, &two]
-        .map(|id| std::fs::canonicalize(w.state.join(format!("{id}.log"))).unwrap())
-        .into();
-    poll("runwait to open both logs", || {
-        let open: Vec<_> = std::fs::read_dir(&fds)
-            .ok()?
-            .flatten()
-            .filter_map(|fd| std::fs::read_link(fd.path()).ok())
-            .collect();
-        logs.iter().all(|log| open.contains(log)).then_some(())
+    // Only once runwait has chosen the running jobs may they end: it
+    // chooses them, then watches the state directory (one inotify watch,
+    // which /proc/PID/fdinfo shows), then looks at them.
+    let fds = format!("/proc/{}/fdinfo", child.id());
+    poll("runwait to watch the state directory", || {
+        let watching = std::fs::read_dir(&fds).ok()?.flatten().any(|fd| {
+            std::fs::read_to_string(fd.path()).is_ok_and(|info| info.contains("inotify wd:"))
+        });
+        watching.then_some(())
     });
     std::fs::write(w.root.join("go"), "").unwrap();
     let out = child.wait().unwrap();

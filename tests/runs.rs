@@ -394,7 +394,8 @@ fn no_jobs_gives_a_hint_and_exit_0() {
     let out = w.output("runs", &[] as &[&str]);
     assert_eq!(out.status.code(), Some(0));
     assert!(out.stdout.is_empty());
-    assert!(text(&out.stderr).starts_with("runs: no jobs in "));
+    assert!(text(&out.stderr).starts_with("runs: no jobs; start one with: run COMMAND"));
+    assert!(!w.state.exists(), "runs created the state directory");
     let out = w.output("runs", &["--bogus"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).starts_with("runs: unknown argument"));
