@@ -305,20 +305,23 @@ impl<'a> Parser<'a> {
     /// The XXXX of `\uXXXX`, joining a surrogate pair; a lone surrogate
     /// becomes U+FFFD, and whatever follows it is read on its own.
     fn unicode_escape(&mut self) -> Option<char> {
-        let hex = |p: &mut Self, at: usize| -> Option<u32> {
-            let digits = std::str::from_utf8(p.bytes.get(at..at + 4)?).ok()?;
+        let hex = |at: usize| -> Option<u32> {
+            let digits = std::str::from_utf8(self.bytes.get(at..at + 4)?).ok()?;
             u32::from_str_radix(digits, 16).ok()
         };
-        let first = hex(self, self.pos)?;
-        self.pos += 4;
-        if (0xD800..0xDC00).contains(&first) && self.bytes[self.pos..].starts_with(b"\\u") {
-            if let Some(second) = hex(self, self.pos + 2).filter(|s| (0xDC00..0xE000).contains(s)) {
-                self.pos += 6;
-                let joined = 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00);
-                return Some(char::from_u32(joined).unwrap_or('\u{FFFD}'));
-            }
-        }
-        Some(char::from_u32(first).unwrap_or('\u{FFFD}'))
+        let first = hex(self.pos)?;
+        let high = (0xD800..0xDC00).contains(&first);
+        let second = match high && self.bytes[self.pos + 4..].starts_with(b"\\u") {
+            true => hex(self.pos + 6).filter(|s| (0xDC00..0xE000).contains(s)),
+            false => None,
+        };
+        let Some(second) = second else {
+            self.pos += 4;
+            return Some(char::from_u32(first).unwrap_or('\u{FFFD}'));
+        };
+        self.pos += 10;
+        let joined = 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00);
+        Some(char::from_u32(joined).unwrap_or('\u{FFFD}'))
     }
 
     fn number(&mut self) -> Option<f64> {

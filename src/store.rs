@@ -18,6 +18,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 pub const LOG: &str = ".log";
@@ -49,8 +50,11 @@ const START_SLACK: f64 = 3.0;
 pub struct Store {
     dir: PathBuf,
     /// The process table, read once for all the jobs of one listing.
-    processes: RefCell<Option<(Instant, Option<std::rc::Rc<Vec<Process>>>)>>,
+    processes: RefCell<Option<(Instant, Table)>>,
 }
+
+/// A process table as read at one instant; `None` if it could not be read.
+type Table = Option<Rc<Vec<Process>>>;
 
 /// Disk space held for a job's final record (`.ID.json.end`).
 pub struct RecordSpace {
@@ -494,14 +498,14 @@ impl Store {
 
     /// The process table, read at most once in 100 ms: a listing asks about
     /// many jobs at once, a waiter again later.
-    fn processes(&self) -> Option<std::rc::Rc<Vec<Process>>> {
+    fn processes(&self) -> Option<Rc<Vec<Process>>> {
         let mut cache = self.processes.borrow_mut();
         if let Some((at, table)) = cache.as_ref()
             && at.elapsed() < Duration::from_millis(100)
         {
             return table.clone();
         }
-        let table = crate::sys::processes().ok().map(std::rc::Rc::new);
+        let table = crate::sys::processes().ok().map(Rc::new);
         *cache = Some((Instant::now(), table.clone()));
         table
     }

@@ -505,3 +505,49 @@ impl Server {
         self.requests.try_iter().collect()
     }
 }
+
+/// SIGKILL `pid` at once: a spawned kill(1) would take a millisecond, and
+/// the truth tests kill at chosen moments.
+pub fn sigkill(pid: i64) -> bool {
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) == 0 }
+}
+
+/// The children of `pid`, from /proc (Linux 3.5 and later).
+#[cfg(target_os = "linux")]
+pub fn children_of(pid: u32) -> Vec<i64> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// A small random number generator (xorshift), seeded from `RUN_SEED` or
+/// the clock, and saying its seed so that a failing run can be replayed.
+pub struct Random(u64);
+
+impl Random {
+    pub fn new(test: &str) -> Random {
+        let seed = std::env::var("RUN_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+                    | 1
+            });
+        println!("{test}: RUN_SEED={seed}");
+        Random(seed)
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}

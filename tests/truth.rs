@@ -1,0 +1,607 @@
+//! The first promise, tried as an adversary would: processes killed at
+//! random moments, commands racing each other, ids and PIDs reused. Each
+//! randomised test runs a fixed number of trials (seeded from RUN_SEED or
+//! the clock, and printing the seed) and names the property it holds.
+#![cfg(target_os = "linux")]
+
+mod common;
+use common::*;
+use std::collections::HashMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use tinyjson::JsonValue;
+
+/// Every file in the state directory whose name starts with `prefix`.
+fn files_of(w: &World, prefix: &str) -> Vec<String> {
+    w.files()
+        .into_iter()
+        .filter(|f| f.starts_with(prefix))
+        .collect()
+}
+
+/// The trials that broke the property, each with why; the test fails at
+/// its end if there are any, saying how many of how many.
+struct Failures(Vec<String>, usize);
+
+impl Failures {
+    fn new(trials: usize) -> Failures {
+        Failures(Vec::new(), trials)
+    }
+
+    fn check(&mut self, holds: bool, why: impl FnOnce() -> String) -> bool {
+        if !holds {
+            self.0.push(why());
+        }
+        holds
+    }
+
+    fn assert_none(self) {
+        println!("{} of {} trials failed", self.0.len(), self.1);
+        assert!(
+            self.0.is_empty(),
+            "{} of {} trials failed: {:#?}",
+            self.0.len(),
+            self.1,
+            self.0
+        );
+    }
+}
+
+/// Poll fast (no 10 ms nap): for catching a process within a launch.
+fn spin<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::yield_now();
+    }
+}
+
+/// Property 1: No invisible job: SIGKILL the supervisor at a random moment of the
+/// launch. Whenever run says the job did not start, its command never runs
+/// (its first act would be to write its mark), and nothing of it is left;
+/// whenever run says it started, runs lists it as running while it runs.
+#[test]
+fn a_supervisor_killed_during_the_launch_leaves_no_invisible_job() {
+    const TRIALS: usize = 150;
+    let w = World::new();
+    let mut random = Random::new("supervisor_killed_during_launch");
+    let (mut started, mut refused) = (0, Vec::new());
+    let mut failures = Failures::new(TRIALS);
+    for trial in 0..TRIALS {
+        let mark = w.root.join(format!("ran{trial}"));
+        let name = format!("t{trial}");
+        let mut run = w
+            .cmd("run")
+            .args(["-q", "-N", &name, "sh", "-c"])
+            .arg(format!("echo $$ > {}; exec sleep 30", mark.display()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Its only child; none if run was through before it was seen.
+        let supervisor = spin("the supervisor", || match children_of(run.id()).first() {
+            Some(&pid) => Some(Some(pid)),
+            None => run.try_wait().unwrap().map(|_| None),
+        });
+        std::thread::sleep(Duration::from_micros(random.below(3000)));
+        if let Some(supervisor) = supervisor {
+            sigkill(supervisor);
+        }
+        let out = run.wait_with_output().unwrap();
+        if out.status.success() {
+            started += 1;
+            let id = text(&out.stdout).trim().to_string();
+            let pid: i64 = poll("the job's mark", || {
+                std::fs::read_to_string(&mark).ok()?.trim().parse().ok()
+            });
+            let shown = w.status(&id);
+            failures.check(shown == "running", || {
+                format!("trial {trial}: {id} runs, shown {shown}")
+            });
+            sigkill(pid);
+            let status = field_str(&w.wait_end(&id), "status").unwrap();
+            failures.check(status == "lost" || status == "killed", || {
+                format!("trial {trial}: {id} ended {status}")
+            });
+        } else {
+            let err = text(&out.stderr);
+            assert!(
+                err.starts_with("run: ") && err.lines().count() == 1,
+                "trial {trial}: {err}"
+            );
+            refused.push((trial, mark, name));
+        }
+    }
+    // The gate opens within microseconds of the record: give any job that
+    // got through it time to write its mark, once for all the trials.
+    std::thread::sleep(Duration::from_millis(500));
+    w.output("runs", &[] as &[&str]);
+    for (trial, mark, name) in &refused {
+        failures.check(!mark.exists(), || {
+            format!("trial {trial}: run said it did not start, but it ran")
+        });
+        let left = files_of(&w, &format!("{name}_"));
+        failures.check(left.is_empty(), || format!("trial {trial}: left {left:?}"));
+        if mark.exists() {
+            let pid = std::fs::read_to_string(mark).unwrap_or_default();
+            sigkill(pid.trim().parse().unwrap_or(0));
+        }
+    }
+    let temps: Vec<String> = files_of(&w, ".new-");
+    failures.check(temps.is_empty(), || {
+        format!("temporary logs left: {temps:?}")
+    });
+    println!("{started} started, {} refused", refused.len());
+    failures.assert_none();
+}
+
+/// Property 2: Nothing half-made stays: SIGKILL `run` itself at a random moment.
+/// Each launch leaves a complete job (log, record and pid file, listed
+/// with a true status) or nothing, and the next listing removes whatever
+/// temporary file a dead launch left.
+#[test]
+fn run_killed_during_the_launch_leaves_a_whole_job_or_nothing() {
+    const TRIALS: usize = 150;
+    let w = World::new();
+    w.ensure_state();
+    let mut random = Random::new("run_killed_during_launch");
+    for trial in 0..TRIALS {
+        let mut run = w
+            .cmd("run")
+            .args(["-q", "-N", &format!("t{trial}"), "true"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(random.below(4000)));
+        let _ = run.kill();
+        let _ = run.wait();
+    }
+    // The supervisors of the launches that got that far finish them.
+    poll("every launch to settle", || {
+        let running = w
+            .jobs()
+            .values()
+            .any(|j| field_str(j, "status").unwrap() == "running");
+        (!running).then_some(())
+    });
+    w.output("runs", &[] as &[&str]);
+    let jobs = w.jobs();
+    let mut failures = Failures::new(TRIALS);
+    for trial in 0..TRIALS {
+        let left = files_of(&w, &format!("t{trial}_"));
+        if left.is_empty() {
+            continue;
+        }
+        let id = left[0].rsplit_once('.').unwrap().0.to_string();
+        let whole = [".json", ".log", ".pid"].map(|s| format!("{id}{s}"));
+        if failures.check(left == whole, || {
+            format!("trial {trial}: half-made {left:?}")
+        }) {
+            let status = field_str(&jobs[&id], "status").unwrap();
+            failures.check(status == "done", || {
+                format!("trial {trial}: {id} is {status}")
+            });
+        }
+    }
+    let hidden: Vec<String> = w
+        .files()
+        .into_iter()
+        .filter(|f| f.starts_with('.'))
+        .collect();
+    failures.check(hidden.iter().all(|f| f == ".index"), || {
+        format!("temporary files left: {hidden:?}")
+    });
+    failures.assert_none();
+}
+
+/// Property 3: `lost` means nothing of the job lives: a job that let go of its log
+/// (closed it, or unlocked it) reads running while its processes live,
+/// whether or not its supervisor does; runrm keeps it, runkill stops it.
+#[test]
+fn a_job_that_lets_go_of_its_log_is_running_while_it_lives() {
+    let w = World::new();
+    // Its output elsewhere, and its supervisor killed.
+    let closed = w.start(&["sh", "-c", "exec >/dev/null 2>&1; exec sleep 30"]);
+    let pid = field_num(&w.job(&closed), "pid").unwrap() as i64;
+    let supervisor = parent_of(pid);
+    assert!(sigkill(supervisor));
+    poll("the supervisor to die", || {
+        (!alive(supervisor)).then_some(())
+    });
+    assert_eq!(w.status(&closed), "running");
+    let out = w.output("runrm", &[&closed]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(alive(pid), "runrm removed a running job");
+    let out = w.output("runkill", &["--grace", "1s", &closed]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!alive(pid));
+    assert_eq!(w.status(&closed), "lost");
+    // Its lock undone by the job itself, its supervisor alive.
+    let flag = w.root.join("go");
+    let unlocked = w.start(&[
+        "sh",
+        "-c",
+        &format!(
+            "flock -u 1; while [ ! -e {} ]; do sleep 0.02; done",
+            flag.display()
+        ),
+    ]);
+    poll("the job to unlock its log", || {
+        let log = std::fs::File::open(w.state.join(format!("{unlocked}.log"))).ok()?;
+        log.try_lock().ok()
+    });
+    assert_eq!(w.status(&unlocked), "running");
+    assert_eq!(w.output("runrm", &[&unlocked]).status.code(), Some(1));
+    std::fs::write(&flag, "").unwrap();
+    assert_eq!(field_str(&w.wait_end(&unlocked), "status").unwrap(), "done");
+}
+
+/// Property 4: What was written is believed: SIGKILL the supervisor at a random
+/// moment around the job's end. Whenever the log's footer tells the
+/// outcome, every command reports that outcome, never `lost`.
+#[test]
+fn a_supervisor_killed_as_the_job_ends_never_loses_a_written_outcome() {
+    const TRIALS: usize = 150;
+    let w = World::new();
+    let mut random = Random::new("supervisor_killed_at_the_end");
+    let mut footers = 0;
+    let mut failures = Failures::new(TRIALS);
+    for trial in 0..TRIALS {
+        let id = w.start(&["-N", &format!("t{trial}"), "sh", "-c", "sleep 0.1; exit 3"]);
+        let begun = Instant::now();
+        let job = w.job(&id);
+        let supervisor = match field_num(&job, "sid") {
+            Some(sid) => sid as i64,
+            // A build that does not record the session (to try the test
+            // on an older one).
+            None => parent_of(field_num(&job, "pid").unwrap() as i64),
+        };
+        // The job ends about 100 ms (plus a shell's start) after it began.
+        let at = Duration::from_micros(99_000 + random.below(8_000));
+        std::thread::sleep(at.saturating_sub(begun.elapsed()));
+        sigkill(supervisor);
+        let job = w.wait_end(&id);
+        let status = field_str(&job, "status").unwrap();
+        let footer = w.log(&id).contains("\n--- failed: exit 3 after ");
+        footers += footer as usize;
+        if !footer && status == "lost" {
+            continue;
+        }
+        // Known, from the footer or from the final record alone.
+        let code = field_num(&job, "exit_code");
+        let waited = w.output("runwait", &[&id]).status.code();
+        let shown = w.output("runlog", &["--no-follow", &id]).status.code();
+        failures.check(
+            status == "failed" && code == Some(3.0) && waited == Some(3) && shown == Some(3),
+            || format!("trial {trial}: footer {footer}, {status} {code:?}, runwait {waited:?}, runlog {shown:?}"),
+        );
+    }
+    println!("{footers} of {TRIALS} had their footer written");
+    failures.assert_none();
+}
+
+/// Put a process with pid `pid` in a session and process group of its own,
+/// by setting the kernel's last pid just below it (root only).
+fn stranger_with_pid(pid: i64) -> Option<std::process::Child> {
+    for _ in 0..50 {
+        std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).ok()?;
+        let child = Command::new("setsid").args(["sleep", "30"]).spawn().ok()?;
+        if i64::from(child.id()) == pid {
+            return Some(child);
+        }
+        let mut child = child;
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    None
+}
+
+/// Property 5: runkill signals only the job's own processes: the job's leader has
+/// left a child in a session of its own holding the log, its supervisor is
+/// dead, and its process group id now belongs to a stranger. runkill
+/// refuses with a clear message and signals nothing.
+#[test]
+fn runkill_never_signals_a_stranger_that_reuses_the_jobs_group() {
+    if !is_root() {
+        println!("skipped: reusing a pid needs root (CI runs as root)");
+        return;
+    }
+    let w = World::new();
+    let flag = w.root.join("go");
+    let id = w.start(&[
+        "sh",
+        "-c",
+        &format!(
+            "setsid sleep 30 & echo $! > {}/escaped; while [ ! -e {} ]; do sleep 0.02; done",
+            w.root.display(),
+            flag.display()
+        ),
+    ]);
+    let job = w.job(&id);
+    let group = field_num(&job, "pgid").unwrap() as i64;
+    let supervisor = parent_of(group);
+    assert!(sigkill(supervisor));
+    std::fs::write(&flag, "").unwrap();
+    // Reaped, so that its pid is free to be had again.
+    let proc = format!("/proc/{group}");
+    poll("the job's leader to be gone", || {
+        (!std::path::Path::new(&proc).exists()).then_some(())
+    });
+    // The escaped child still holds the log: the job reads running.
+    assert_eq!(w.status(&id), "running");
+    let Some(mut stranger) = stranger_with_pid(group) else {
+        println!("skipped: pid {group} could not be had again");
+        return;
+    };
+    let out = w.output("runkill", &["-s", "TERM", &id]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with(&format!("runkill: {id} is not signalled: ")) && err.lines().count() == 1,
+        "{err}"
+    );
+    assert!(
+        stranger.try_wait().unwrap().is_none(),
+        "runkill killed a stranger"
+    );
+    let _ = stranger.kill();
+    let _ = stranger.wait();
+    // The escaped child is the job's; no runkill can reach it. Stop it.
+    let escaped = std::fs::read_to_string(w.root.join("escaped")).unwrap();
+    sigkill(escaped.trim().parse().unwrap());
+}
+
+/// Property 6a: runwait returns when the end is recorded, though a child of the job
+/// still holds the log, and though the supervisor is still notifying.
+#[test]
+fn runwait_returns_at_the_recorded_end_not_at_the_log_let_go() {
+    let w = World::new();
+    let server = Server::start(&[Reply::Hang]);
+    let started = w
+        .cmd("run")
+        .env("RUN_NOTIFY_TIMEOUT", "3")
+        .args(["-q", "-t", &server.url("slow"), "sh", "-c"])
+        .arg(format!("sleep 60 & echo $! > {}/bg", w.root.display()))
+        .output()
+        .unwrap();
+    assert!(started.status.success(), "{}", text(&started.stderr));
+    let id = text(&started.stdout).trim().to_string();
+    let out = w.output("runwait", &["--timeout", "20s", &id]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).lines().count(), 1);
+    let background: i64 = std::fs::read_to_string(w.root.join("bg"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(alive(background), "runwait waited for the job's child");
+    let sid = field_num(&w.job(&id), "sid").unwrap() as i64;
+    server.next();
+    assert!(alive(sid), "runwait waited for the notification");
+    sigkill(background);
+}
+
+/// Property 6b: One watch for any number of jobs: 300 running jobs, waited for with
+/// 32 descriptors at most, are each reported right.
+#[test]
+fn runwait_waits_for_hundreds_of_jobs_with_few_descriptors() {
+    const JOBS: usize = 300;
+    let w = World::new();
+    let fifo = w.root.join("fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Held open for writing, so that the jobs' readers open at once and
+    // then block reading, with no CPU, until it is closed: EOF for all.
+    let writer = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&fifo)
+        .unwrap();
+    let mut ids = Vec::new();
+    for n in 0..JOBS {
+        let code = if n % 3 == 0 { 4 } else { 0 };
+        ids.push(w.start(&[
+            "sh",
+            "-c",
+            &format!("cat {} >/dev/null; exit {code}", fifo.display()),
+        ]));
+    }
+    let fifo_path = std::fs::canonicalize(&fifo).unwrap();
+    poll("every job to hold the FIFO", || {
+        let holders = std::fs::read_dir("/proc")
+            .ok()?
+            .flatten()
+            .filter(|p| {
+                p.file_name()
+                    .to_str()
+                    .is_some_and(|n| n.parse::<u32>().is_ok())
+            })
+            .filter(|p| {
+                std::fs::read_dir(p.path().join("fd")).is_ok_and(|fds| {
+                    fds.flatten()
+                        .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l == fifo_path))
+                })
+            })
+            .count();
+        // The test itself is one.
+        (holders == JOBS + 1).then_some(())
+    });
+    let waiter = w
+        .cmd("sh")
+        .args(["-c", "ulimit -n 32 && exec runwait"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let fds = format!("/proc/{}/fdinfo", waiter.id());
+    poll("runwait to watch the state directory", || {
+        let watching = std::fs::read_dir(&fds).ok()?.flatten().any(|fd| {
+            std::fs::read_to_string(fd.path()).is_ok_and(|info| info.contains("inotify wd:"))
+        });
+        watching.then_some(())
+    });
+    drop(writer);
+    let out = waiter.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    let lines = text(&out.stdout);
+    assert_eq!(lines.lines().count(), JOBS, "{}", text(&out.stderr));
+    for (n, id) in ids.iter().enumerate() {
+        let want = if n % 3 == 0 {
+            format!("{id}: failed (exit 4)")
+        } else {
+            format!("{id}: done (exit 0)")
+        };
+        assert!(
+            lines.lines().any(|l| l.starts_with(&want)),
+            "{want} not in runwait's output"
+        );
+    }
+}
+
+/// Property 7: Listings never misreport a job that is starting or ending: while
+/// 1,000 jobs start and end (exit 0, exit 3, killed by their own SIGKILL,
+/// a short sleep), every `runs --json` is one valid JSON array, no job in it
+/// is `unknown` or the original version's `ended`, and none is `running`
+/// in a listing begun a while after its end was recorded.
+#[test]
+fn listings_while_a_thousand_jobs_start_and_end_tell_the_truth() {
+    const JOBS: usize = 1000;
+    const LAUNCHERS: usize = 4;
+    let w = World::new();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let listings = std::thread::scope(|scope| {
+        let lister = scope.spawn(|| {
+            let mut listings = Vec::new();
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let begun = std::time::SystemTime::now();
+                let out = w.output("runs", &["--json"]);
+                assert!(out.status.success(), "{}", text(&out.stderr));
+                listings.push((begun, text(&out.stdout)));
+            }
+            listings
+        });
+        let launchers: Vec<_> = (0..LAUNCHERS)
+            .map(|l| {
+                let w = &w;
+                scope.spawn(move || {
+                    for n in (l..JOBS).step_by(LAUNCHERS) {
+                        let script = match n % 4 {
+                            0 => "true",
+                            1 => "exit 3",
+                            2 => "kill -KILL $$",
+                            _ => "sleep 0.1",
+                        };
+                        w.start(&["-N", &format!("j{n}"), "sh", "-c", script]);
+                    }
+                })
+            })
+            .collect();
+        for launcher in launchers {
+            launcher.join().unwrap();
+        }
+        poll("every job to end", || {
+            let jobs = w.jobs();
+            (jobs.len() == JOBS
+                && jobs
+                    .values()
+                    .all(|j| field_str(j, "status").unwrap() != "running"))
+            .then_some(())
+        });
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        lister.join().unwrap()
+    });
+    let ended: HashMap<String, f64> = w
+        .jobs()
+        .into_iter()
+        .map(|(id, job)| (id, field_num(&job, "ended").unwrap()))
+        .collect();
+    let mut running_seen = 0;
+    let mut failures = Failures::new(listings.len());
+    for (begun, listing) in &listings {
+        let begun = begun
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let value: Result<JsonValue, _> = listing.parse();
+        let Some(jobs) = value.as_ref().ok().and_then(|v| v.get::<Vec<JsonValue>>()) else {
+            failures.check(false, || format!("not a JSON array: {listing:?}"));
+            continue;
+        };
+        let mut wrong = Vec::new();
+        for job in jobs {
+            let id = field_str(job, "id").unwrap();
+            let status = field_str(job, "status").unwrap();
+            if status == "unknown" || status == "ended" {
+                wrong.push(format!("{id} listed as {status}"));
+            }
+            if status == "running" {
+                running_seen += 1;
+                if begun > ended[&id] + 0.5 {
+                    wrong.push(format!(
+                        "{id} running {:.3} s after its end",
+                        begun - ended[&id]
+                    ));
+                }
+            }
+        }
+        failures.check(wrong.is_empty(), || wrong.join("; "));
+    }
+    println!("{} listings, {running_seen} running rows", listings.len());
+    failures.assert_none();
+}
+
+/// Property 8: A job's identity is unique for its lifetime in the store: remove a
+/// finished job while listings run, start a new job under the same id in
+/// the same second (ext4 hands it the freed inodes), and the new job is
+/// never shown with the removed one's outcome.
+#[test]
+fn a_removed_jobs_outcome_never_comes_back_on_a_new_job() {
+    const TRIALS: usize = 100;
+    let w = World::new();
+    let (mut same_id, mut trials) = (0, 0);
+    let mut failures = Failures::new(TRIALS);
+    while trials < TRIALS {
+        let name = format!("r{trials}");
+        let old = w.start(&["-N", &name, "sh", "-c", "exit 7"]);
+        w.wait_end(&old);
+        w.indexed(&[&old]);
+        // Listings and the removal at once.
+        let listers: Vec<_> = (0..3)
+            .map(|_| w.cmd("runs").stdout(Stdio::null()).spawn().unwrap())
+            .collect();
+        let removed = w.output("runrm", &[&old]);
+        assert!(removed.status.success(), "{}", text(&removed.stderr));
+        for mut lister in listers {
+            lister.wait().unwrap();
+        }
+        let new = w.start(&["-N", &name, "true"]);
+        trials += 1;
+        if new != old {
+            // The second turned over: not the case this tries.
+            continue;
+        }
+        same_id += 1;
+        let job = w.wait_end(&new);
+        w.output("runs", &[] as &[&str]);
+        let job2 = w.job(&new);
+        let shown = [job, job2].map(|j| field_str(&j, "status").unwrap());
+        failures.check(shown == ["done", "done"], || {
+            format!("{new} shown as {shown:?}, the removed job's outcome")
+        });
+    }
+    println!("{same_id} of {TRIALS} trials reused the removed id");
+    failures.assert_none();
+    assert!(
+        same_id > 0,
+        "no trial reused an id: the case was never tried"
+    );
+}
