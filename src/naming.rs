@@ -1,7 +1,9 @@
 //! Job names: derived from the command line, or given with `--name`.
 //!
-//! Rule: a name is only ever `[A-Za-z0-9._-]`, at most 40 characters, and
-//! never starts with a dot, so it is safe as a file name and never hidden.
+//! Rule: a name is 1 to 40 of `[A-Za-z0-9._-]` and starts with neither a
+//! dot nor a dash, so it is safe as a file name, never hidden, and never
+//! read as an option. A derived name is made to fit; a `--name` that does
+//! not fit is refused, never silently changed.
 
 use std::ffi::{OsStr, OsString};
 use std::path::Path;
@@ -104,13 +106,16 @@ fn raw_name(command: &[OsString]) -> String {
     }
 }
 
-/// Keep only `[A-Za-z0-9._-]`, drop leading dots, cut to 40 characters.
+/// Keep only `[A-Za-z0-9._-]`, drop leading dots and dashes, cut to 40.
 pub fn sanitize(raw: &str) -> String {
     let kept: String = raw
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
         .collect();
-    kept.trim_start_matches('.').chars().take(MAX_LEN).collect()
+    kept.trim_start_matches(['.', '-'])
+        .chars()
+        .take(MAX_LEN)
+        .collect()
 }
 
 /// The name of a job running `command` (never empty: `job` as a last resort).
@@ -123,23 +128,19 @@ pub fn derive(command: &[OsString]) -> String {
     }
 }
 
-/// Check and sanitize a name given with `--name`.
+/// Check a name given with `--name`: it must already follow the rule.
 pub fn from_user(raw: &OsStr) -> Result<String, String> {
     let text = raw.to_string_lossy();
-    if text.contains('/') {
-        return Err(format!(
-            "invalid --name {}: it may not contain '/'",
-            crate::quote::shell_quote(text.as_bytes())
-        ));
+    if raw
+        .to_str()
+        .is_some_and(|t| !t.is_empty() && sanitize(t) == t)
+    {
+        return Ok(text.into_owned());
     }
-    let name = sanitize(&text);
-    if name.is_empty() {
-        return Err(format!(
-            "invalid --name {}: use letters, digits, '.', '_' or '-'",
-            crate::quote::shell_quote(text.as_bytes())
-        ));
-    }
-    Ok(name)
+    Err(format!(
+        "invalid --name {}: a name is 1 to 40 of A-Z a-z 0-9 . _ - and starts with neither . nor -",
+        crate::quote::shell_quote(text.as_bytes())
+    ))
 }
 
 #[cfg(test)]
@@ -200,5 +201,10 @@ mod tests {
         assert!(from_user(OsStr::new("..")).is_err());
         assert!(from_user(OsStr::new("a/b")).is_err());
         assert!(from_user(OsStr::new("!!!")).is_err());
+        assert!(from_user(OsStr::new("-x")).is_err());
+        assert!(from_user(OsStr::new("héllo wörld")).is_err());
+        assert!(from_user(OsStr::new(&"x".repeat(41))).is_err());
+        assert_eq!(from_user(OsStr::new(&"x".repeat(40))).unwrap().len(), 40);
+        assert_eq!(sanitize("--x"), "x");
     }
 }

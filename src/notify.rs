@@ -75,6 +75,9 @@ fn topic_url(topic: &str, default_host: Option<&str>) -> Result<String, String> 
     if topic.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(bad("it may not contain spaces or control characters"));
     }
+    if !topic.contains("://") && topic.split('/').next().is_some_and(|h| h.ends_with(':')) {
+        return Err(bad("write the scheme in full: http:// or https://"));
+    }
     let url = if topic.contains("://") {
         topic.to_string()
     } else if topic.contains('/') {
@@ -95,8 +98,21 @@ fn topic_url(topic: &str, default_host: Option<&str>) -> Result<String, String> 
         return Err(bad("only http:// and https:// URLs"));
     }
     let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-    if authority.is_empty() {
+    if authority.is_empty() || authority.starts_with(':') {
         return Err(bad("no host"));
+    }
+    if !authority.is_ascii() {
+        return Err(bad(
+            "a host name must be ASCII; give its punycode form (xn--…)",
+        ));
+    }
+    let port = match authority.rsplit_once(':') {
+        Some((host, _)) if !host.ends_with(']') && host.contains(':') => None, // [v6
+        Some((_, port)) => Some(port),
+        None => None,
+    };
+    if port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(bad("a port is a number"));
     }
     if authority.contains('@') {
         return Err(bad(
@@ -113,6 +129,10 @@ fn topic_url(topic: &str, default_host: Option<&str>) -> Result<String, String> 
     }
     if RESERVED.contains(&name) {
         return Err(bad("ntfy reserves that name"));
+    }
+    // The very parser that will send to it must take it.
+    if let Err(e) = attohttpc::RequestBuilder::try_new(attohttpc::Method::POST, &url) {
+        return Err(bad(&format!("not a URL that can be sent to ({e})")));
     }
     Ok(url)
 }
@@ -305,7 +325,15 @@ pub fn deliver(target: &Target, message: &Message) -> String {
     let roots = target.url.starts_with("https://").then(tls::roots);
     let mut last = String::new();
     for attempt in 1..=ATTEMPTS {
-        let mut request = attohttpc::post(&target.url)
+        let mut request =
+            match attohttpc::RequestBuilder::try_new(attohttpc::Method::POST, &target.url) {
+                Ok(request) => request,
+                Err(e) => {
+                    last = e.to_string();
+                    break;
+                }
+            };
+        request = request
             .connect_timeout(timeout)
             .read_timeout(timeout)
             .timeout(timeout)
@@ -460,6 +488,11 @@ mod tests {
             topic_url("https://h/base/t", None).unwrap(),
             "https://h/base/t"
         );
+        assert_eq!(topic_url("h:8080/t", None).unwrap(), "https://h:8080/t");
+        assert_eq!(
+            topic_url("http://[::1]:8080/t", None).unwrap(),
+            "http://[::1]:8080/t"
+        );
     }
 
     #[test]
@@ -476,6 +509,14 @@ mod tests {
             "https://h/",
             "https://h/t?x=1",
             "line\nbreak",
+            "http://127.0.0.1:99999/x",
+            "http://:80/x",
+            "http://[::1/x",
+            "https://ünï.com/t",
+            "http:/x",
+            "h:/x",
+            "h:8o/x",
+            "http://h:/x",
         ] {
             assert!(topic_url(bad, None).is_err(), "{bad:?}");
         }

@@ -2,7 +2,10 @@
 //!
 //! Rule: anything a command line could contain passes through `shell_join` or
 //! `escape` before it reaches a terminal or a log header, so no control
-//! character (C0, DEL or C1) is ever printed raw.
+//! character (C0, DEL or C1) is ever printed raw, nor any invisible format
+//! character that could disguise one (bidi controls such as U+202E,
+//! zero-width characters, line and paragraph separators): those are shown
+//! as `\uXXXX`, which bash's `$'…'` reads back.
 
 use std::os::unix::ffi::OsStrExt;
 
@@ -19,7 +22,7 @@ fn push_quoted(out: &mut String, arg: &[u8]) {
     let plain = |b: &u8| b.is_ascii_alphanumeric() || b"_@%+=:,./-".contains(b);
     match std::str::from_utf8(arg) {
         Ok(text) if !text.is_empty() && arg.iter().all(plain) => out.push_str(text),
-        Ok(text) if !text.chars().any(char::is_control) => {
+        Ok(text) if !text.chars().any(|c| c.is_control() || disguises(c)) => {
             out.push('\'');
             out.push_str(&text.replace('\'', r"'\''"));
             out.push('\'');
@@ -88,6 +91,10 @@ fn escape_into(out: &mut String, bytes: &[u8], in_dollar_quote: bool) {
                         out.push_str(&format!("\\x{b:02x}"));
                     }
                 }
+                c if disguises(c) && (c as u32) < 0x10000 => {
+                    out.push_str(&format!("\\u{:04x}", c as u32));
+                }
+                c if disguises(c) => out.push_str(&format!("\\U{:08x}", c as u32)),
                 c => out.push(c),
             }
         }
@@ -95,6 +102,17 @@ fn escape_into(out: &mut String, bytes: &[u8], in_dollar_quote: bool) {
             out.push_str(&format!("\\x{b:02x}"));
         }
     }
+}
+
+/// Invisible characters that change how text around them is shown:
+/// Unicode's format characters (category Cf) and the line and paragraph
+/// separators.
+fn disguises(c: char) -> bool {
+    matches!(c as u32,
+        0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x180E
+        | 0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F
+        | 0xFEFF | 0xFFF9..=0xFFFB | 0x110BD | 0x1BCA0..=0x1BCA3
+        | 0x1D173..=0x1D17A | 0xE0001 | 0xE0020..=0xE007F)
 }
 
 #[cfg(test)]
@@ -138,5 +156,17 @@ mod tests {
         assert_eq!(escape("plain ünïcode"), "plain ünïcode");
         assert_eq!(escape("a\x1b[2Jb\x07"), r"a\x1b[2Jb\x07");
         assert_eq!(escape("\u{9b}"), r"\xc2\x9b");
+    }
+
+    #[test]
+    fn bidi_and_invisible_characters_are_escaped() {
+        assert_eq!(escape("a\u{202e}b"), r"a\u202eb");
+        assert_eq!(escape("\u{2066}x\u{2069}\u{200b}"), r"\u2066x\u2069\u200b");
+        assert_eq!(escape("\u{e0041}"), r"\U000e0041");
+        assert_eq!(
+            shell_quote("rm \u{202e}fdp.exe".as_bytes()),
+            r"$'rm \u202efdp.exe'"
+        );
+        assert_eq!(escape("\u{2028}"), r"\u2028");
     }
 }

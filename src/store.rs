@@ -68,7 +68,10 @@ impl Store {
     pub fn open() -> Result<Store> {
         let dir = locate()?;
         let created = match fs::symlink_metadata(&dir) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => create_dir(&dir)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                check_parent(&dir)?;
+                create_dir(&dir)?
+            }
             _ => false,
         };
         check_dir(&dir)?;
@@ -667,20 +670,7 @@ fn check_dir(dir: &Path) -> Result<()> {
                 .into(),
         );
     }
-    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        let parent_shown = crate::quote::escape(&parent.to_string_lossy());
-        let up = fs::metadata(parent).map_err(unusable)?;
-        if up.uid() != me && up.uid() != 0 {
-            return refuse(format!(
-                "lies in {parent_shown}, which belongs to another user; set RUN_DIR to a directory of your own"
-            ));
-        }
-        if up.mode() & 0o002 != 0 && up.mode() & 0o1000 == 0 {
-            return refuse(format!(
-                "lies in {parent_shown}, which anyone may write to; set RUN_DIR to a directory of your own"
-            ));
-        }
-    }
+    check_parent(dir)?;
     let meta = fs::metadata(dir).map_err(unusable)?;
     if !meta.is_dir() {
         return refuse("is not a directory".into());
@@ -694,6 +684,35 @@ fn check_dir(dir: &Path) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Refuse a state directory whose parent someone else could swap it in:
+/// one owned by another user (but root), or writable by others without the
+/// sticky bit. A parent that does not exist yet is made by `run`, for us.
+fn check_parent(dir: &Path) -> Result<()> {
+    let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    let up = match fs::metadata(parent) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        found => found.map_err(|e| Error::io("cannot use state directory", dir, e))?,
+    };
+    let me = crate::sys::effective_uid();
+    let why = if up.uid() != me && up.uid() != 0 {
+        "belongs to another user"
+    } else if up.mode() & 0o002 != 0 && up.mode() & 0o1000 == 0 {
+        "anyone may write to"
+    } else {
+        return Ok(());
+    };
+    Err(Error::new(
+        1,
+        format!(
+            "state directory {} lies in {}, which {why}; set RUN_DIR to a directory of your own",
+            crate::quote::escape(&dir.to_string_lossy()),
+            crate::quote::escape(&parent.to_string_lossy())
+        ),
+    ))
 }
 
 /// A new file, mode 0600, that must not exist yet; `append` also opens it for

@@ -91,7 +91,8 @@ fn run_on_a_full_disk_fails_clearly_and_leaves_nothing() {
         return;
     };
     fill(&w.state);
-    let out = w.output("run", &["sleep", "30"]);
+    // A unique argument: other tests on this machine run `sleep 30` too.
+    let out = w.output("run", &["sleep", "30.0417"]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(
@@ -102,7 +103,7 @@ fn run_on_a_full_disk_fails_clearly_and_leaves_nothing() {
     );
     assert_eq!(w.files(), ["filler"], "half-made files were left");
     let left = Command::new("pgrep")
-        .args(["-f", "^sleep 30$"])
+        .args(["-f", "^sleep 30.0417$"])
         .output()
         .unwrap();
     assert!(left.stdout.is_empty(), "a process was left behind");

@@ -352,6 +352,21 @@ fn bad_topics_and_credentials_fail_before_anything_starts() {
             "NTFY_USER must be user:password",
         ),
         (&[], &["--topic"], "run: --topic needs a topic\n"),
+        // Each of these once passed the check, then panicked the supervisor.
+        (
+            &[],
+            &["-t", "http://127.0.0.1:99999/x", "true"],
+            "not a URL that can be sent to",
+        ),
+        (&[], &["-t", "http://:80/x", "true"], "no host"),
+        (
+            &[],
+            &["-t", "http://[::1/x", "true"],
+            "not a URL that can be sent to",
+        ),
+        (&[], &["-t", "https://ünï.com/t", "true"], "punycode"),
+        (&[], &["-t", "http:/x", "true"], "the scheme in full"),
+        (&[], &["-t", "h:8o/x", "true"], "a port is a number"),
     ];
     for (env, args, want) in cases {
         let mut cmd = w.cmd("run");

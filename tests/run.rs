@@ -472,6 +472,10 @@ fn usage_errors_are_one_line_with_exit_2_and_leave_nothing() {
         &["--name", "..", "true"],
         &["--name", "a/b", "true"],
         &["--name", "!!!", "true"],
+        &["--name", "-x", "true"],
+        &["-N", "héllo wörld", "true"],
+        &["-N", ".x", "true"],
+        &["-N", &"x".repeat(41), "true"],
     ];
     for args in cases {
         let out = w.output("run", args);
