@@ -101,6 +101,11 @@ fn topic_url(topic: &str, default_host: Option<&str>) -> Result<String, String> 
     if authority.is_empty() || authority.starts_with(':') {
         return Err(bad("no host"));
     }
+    if authority.contains('@') {
+        return Err(bad(
+            "put credentials in NTFY_TOKEN or NTFY_USER, not in the URL",
+        ));
+    }
     if !authority.is_ascii() {
         return Err(bad(
             "a host name must be ASCII; give its punycode form (xn--…)",
@@ -113,11 +118,6 @@ fn topic_url(topic: &str, default_host: Option<&str>) -> Result<String, String> 
     };
     if port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
         return Err(bad("a port is a number"));
-    }
-    if authority.contains('@') {
-        return Err(bad(
-            "put credentials in NTFY_TOKEN or NTFY_USER, not in the URL",
-        ));
     }
     if path.contains(['?', '#']) {
         return Err(bad("no query or fragment"));
