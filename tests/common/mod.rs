@@ -317,12 +317,17 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// A field of a JSON object; `None` if it is missing or of another type.
+fn field<'a>(job: &'a JsonValue, key: &str) -> Option<&'a JsonValue> {
+    job.get::<HashMap<String, JsonValue>>()?.get(key)
+}
+
 pub fn field_str(job: &JsonValue, key: &str) -> Option<String> {
-    job[key].get::<String>().cloned()
+    field(job, key)?.get::<String>().cloned()
 }
 
 pub fn field_num(job: &JsonValue, key: &str) -> Option<f64> {
-    job[key].get::<f64>().copied()
+    field(job, key)?.get::<f64>().copied()
 }
 
 pub fn is_null(job: &JsonValue, key: &str) -> bool {
