@@ -24,7 +24,7 @@ Usage: run [OPTIONS] [--] COMMAND [ARGS...]
 
 Options (they end at the first word that is not an option, or at --):
   -N, --name NAME   name the job NAME instead of after the command
-  -q, --quiet       print only the job id
+  -q, --quiet       print only the job id (with -f: the id, then the log)
   -f, --follow      then follow its log as runlog does, and exit with the
                     job's status (Ctrl+C stops following; the job runs on)
   -n, --notify      send an ntfy notification when the job ends, to TOPIC
@@ -240,10 +240,26 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         notify,
     };
     let record = crate::spawn::start(&store, launch)?;
+    // The start line names where the notification will go, so that a typo
+    // in a topic shows before anything is published.
+    let target = match &record.topic {
+        Some(url) => format!("\nnotify: {}", escape(url)),
+        None => String::new(),
+    };
+    let started = format!("started {} (pid {})", record.id, record.pid.unwrap_or(0));
+    let mut out = std::io::stdout().lock();
+    let _ = if options.quiet {
+        writeln!(out, "{}", record.id)
+    } else if options.follow {
+        // The log follows on stdout; what run says goes to stderr.
+        writeln!(std::io::stderr(), "{started}{target}")
+    } else {
+        writeln!(out, "{started}\nlog: {}{target}", escape(&record.log))
+    };
+    drop(out);
     if options.follow {
         // Follow as runlog does; Ctrl+C stops following, not the job.
         crate::sys::exit_130_on_interrupt();
-        eprintln!("started {} (pid {})", record.id, record.pid.unwrap_or(0));
         let job = crate::jobs::Job {
             record,
             status: Status::Running,
@@ -252,18 +268,6 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         };
         return crate::runlog::show(&store, &job, None, true);
     }
-    let mut out = std::io::stdout().lock();
-    let _ = if options.quiet {
-        writeln!(out, "{}", record.id)
-    } else {
-        writeln!(
-            out,
-            "started {} (pid {})\nlog: {}",
-            record.id,
-            record.pid.unwrap_or(0),
-            escape(&record.log)
-        )
-    };
     Ok(code::OK)
 }
 

@@ -498,3 +498,38 @@ fn options_after_the_command_belong_to_the_command() {
     assert!(w.log(&id).contains("\n-q --name x\n"));
     assert!(id.starts_with("echo_"), "{id}");
 }
+
+#[test]
+fn the_start_line_names_the_notification_target_and_q_keeps_its_meaning_with_f() {
+    let w = World::new();
+    // Port 9 on loopback: refused at once; only the start line matters here.
+    let out = w.output("run", &["-t", "http://127.0.0.1:9/pyhton", "true"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    let lines: Vec<&str> = said.lines().collect();
+    assert_eq!(lines.len(), 3, "{said}");
+    assert!(
+        lines[0].starts_with("started ") && lines[1].starts_with("log: "),
+        "{said}"
+    );
+    assert_eq!(lines[2], "notify: http://127.0.0.1:9/pyhton");
+    // Without a topic there is no notify line.
+    let out = w.output("run", &["true"]);
+    assert_eq!(text(&out.stdout).lines().count(), 2);
+    // -q with -f: the id first, then the log; nothing on stderr.
+    let out = w.output("run", &["-q", "-f", "sh", "-c", "echo followed"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stderr), "");
+    let said = text(&out.stdout);
+    let id = said.lines().next().unwrap();
+    assert!(id.starts_with("echo_") && !id.contains(' '), "{said}");
+    assert!(said.contains("\nfollowed\n"), "{said}");
+    assert_eq!(w.status(id), "done");
+    // -f alone says "started" on stderr, with the target.
+    let out = w.output("run", &["-f", "-t", "http://127.0.0.1:9/t", "true"]);
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with("started ") && err.ends_with("\nnotify: http://127.0.0.1:9/t\n"),
+        "{err}"
+    );
+}
