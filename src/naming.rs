@@ -83,9 +83,9 @@ fn raw_name(command: &[OsString]) -> String {
                 }
                 "-c" | "-e" => {
                     let code = command.get(j + 1).map(|c| c.to_string_lossy());
-                    return match code.as_deref().and_then(|c| c.split_whitespace().next()) {
-                        Some(word) if is_shell(&base) => raw_name(&[OsString::from(word)]),
-                        _ => base,
+                    return match code.as_deref().filter(|_| is_shell(&base)) {
+                        Some(code) => shell_line_name(code).unwrap_or(base),
+                        None => base,
                     };
                 }
                 "run" if matches!(base.as_str(), "uv" | "deno" | "bun") => j += 1,
@@ -104,6 +104,50 @@ fn raw_name(command: &[OsString]) -> String {
         }
         i = j;
     }
+}
+
+/// Words a shell line starts commands with that name nothing a person
+/// would recognise the job by: builtins and keywords. A command whose first
+/// word is one of these is skipped, except that the words after a keyword
+/// or a prefix (`then make`, `exec python train.py`) are looked at.
+const BUILTINS: &[&str] = &[
+    "echo", "printf", "exit", "return", "cd", "export", "unset", "set", "shift", "true", "false",
+    ":", ".", "source", "read", "test", "[", "[[", "trap", "wait", "umask", "ulimit", "alias",
+    "local", "declare", "typeset", "readonly", "eval", "let", "pushd", "popd", "hash", "type",
+    "sleep", "fi", "done", "esac", "}",
+];
+const PREFIXES: &[&str] = &[
+    "if", "then", "else", "elif", "do", "while", "until", "!", "{", "exec", "command", "time",
+    "nohup", "builtin",
+];
+
+/// The name of a `sh -c` line: its first command that is not a builtin.
+fn shell_line_name(code: &str) -> Option<String> {
+    for command in code.split([';', '&', '|', '(', ')', '\n', '`']) {
+        let words: Vec<&str> = command
+            .split_whitespace()
+            .map(|w| w.trim_matches(['"', '\'']))
+            .collect();
+        let mut k = 0;
+        while k < words.len() && (PREFIXES.contains(&words[k]) || is_assignment(words[k])) {
+            k += 1;
+        }
+        match words.get(k) {
+            None => continue,
+            Some(word) if BUILTINS.contains(word) || word.starts_with('$') => continue,
+            Some(_) => {
+                let rest: Vec<OsString> = words[k..].iter().map(OsString::from).collect();
+                return Some(raw_name(&rest));
+            }
+        }
+    }
+    None
+}
+
+fn is_assignment(word: &str) -> bool {
+    word.split_once('=').is_some_and(|(name, _)| {
+        !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    })
 }
 
 /// Keep only `[A-Za-z0-9._-]`, drop leading dots and dashes, cut to 40.
@@ -184,6 +228,29 @@ mod tests {
     fn wrapper_alone_is_its_own_name() {
         assert_eq!(name(&["bash"]), "bash");
         assert_eq!(name(&["bash", "-l"]), "bash");
+    }
+
+    #[test]
+    fn shell_lines_are_named_after_their_first_real_command() {
+        assert_eq!(name(&["sh", "-c", "echo hi"]), "sh");
+        assert_eq!(name(&["sh", "-c", "echo start; make all"]), "make");
+        assert_eq!(name(&["bash", "-c", "cd /src && ./build.sh"]), "build");
+        assert_eq!(
+            name(&["sh", "-c", "export X=1; exec python3 train.py"]),
+            "train"
+        );
+        assert_eq!(name(&["sh", "-c", "X=1 Y=2 make -j8"]), "make");
+        assert_eq!(
+            name(&["sh", "-c", "if true; then cargo build; fi"]),
+            "cargo"
+        );
+        assert_eq!(name(&["sh", "-c", "exit 2"]), "sh");
+        assert_eq!(
+            name(&["sh", "-c", "set -e\n\"./deploy.sh\" prod"]),
+            "deploy"
+        );
+        assert_eq!(name(&["sh", "-c", "$CMD"]), "sh");
+        assert_eq!(name(&["sh", "-c", ""]), "sh");
     }
 
     #[test]
