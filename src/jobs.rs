@@ -616,6 +616,28 @@ fn load(
     buf: &mut Vec<u8>,
     problems: &mut Vec<String>,
 ) -> io::Result<Option<(Job, u64)>> {
+    let found = load_once(store, id.clone(), bits, buf, problems)?;
+    // No record, and no lock: but the record may have been written, and
+    // the lock let go, between the look for the record and the probe of
+    // the lock (a short job that started and ended meanwhile). A job lets go
+    // of its lock only after its record is in place, so one more look after
+    // the probe tells a finished job from one that left no record.
+    match &found {
+        Some((job, _)) if job.status == Status::Unknown => {
+            let mut ignored = Vec::new();
+            load_once(store, id, bits, buf, &mut ignored).or(Ok(found))
+        }
+        _ => Ok(found),
+    }
+}
+
+fn load_once(
+    store: &Store,
+    id: String,
+    bits: u8,
+    buf: &mut Vec<u8>,
+    problems: &mut Vec<String>,
+) -> io::Result<Option<(Job, u64)>> {
     // A job seen without a record may be a starting one that has written it
     // since: look anyway (for the rare jobs without one, one failed open).
     match store.read_record_with(&id, buf) {
