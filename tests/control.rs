@@ -210,7 +210,7 @@ fn zsh_sources_its_completion_and_fish_gets_one() {
         .cmd("zsh")
         .args(["-f", "-c", "autoload -Uz compinit && compinit -u -D && source <(run --completions zsh) && echo sourced"])
         .output()
-        .expect("zsh must be installed (.ci/run installs it)");
+        .expect("zsh must be installed (scripts/test installs it)");
     assert_eq!(text(&out.stdout), "sourced\n", "{}", text(&out.stderr));
     assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
     let fish = w.output("run", &["--completions", "fish"]);
