@@ -1,92 +1,194 @@
 //! Shell completion scripts, printed by `run --completions SHELL`.
 //!
-//! Rule: job ids and names come from `runs --complete`, which reads only
-//! the directory listing, so a Tab never waits on thousands of records.
+//! Rule: the options come from each command's own `OPTIONS` table, the one
+//! its parser reads, so every option is offered and none that isn't there.
+//! Job ids and names come from `runs --complete`, which reads only the
+//! directory listing (with `-r`, the running jobs, for runkill), so a Tab
+//! never waits on thousands of records.
 
-const BASH: &str = r#"# run completions for bash: source <(run --completions bash)
+use crate::args::{Opt, Takes};
+use std::fmt::Write;
+
+/// Each command, its options, and what its operands are: `None` for none,
+/// else the `runs --complete` flags that list them.
+const COMMANDS: &[(&str, &[Opt], Option<&str>)] = &[
+    ("runs", crate::runs::OPTIONS, None),
+    ("runlog", crate::runlog::OPTIONS, Some("")),
+    ("runrm", crate::runrm::OPTIONS, Some("")),
+    ("runkill", crate::runkill::OPTIONS, Some(" -r")),
+    ("runwait", crate::runwait::OPTIONS, Some(" -r")),
+];
+
+/// The words an option's value can be, where they are few.
+fn choices(opt: &Opt) -> &'static str {
+    match opt.long {
+        "completions" => "bash zsh fish",
+        "signal" => "TERM INT HUP KILL QUIT USR1 USR2 STOP CONT",
+        _ => "",
+    }
+}
+
+fn offered(opts: &[Opt]) -> impl Iterator<Item = &Opt> {
+    opts.iter().filter(|o| !o.about.is_empty())
+}
+
+/// `-s --long` for each option (with `values`, only those taking one).
+fn words(opts: &[Opt], values: bool) -> String {
+    let mut out = Vec::new();
+    let takes = |o: &Opt| matches!(o.takes, Takes::Value(_));
+    for o in offered(opts).filter(|o| !values || takes(o)) {
+        if o.short != 0 {
+            out.push(format!("-{}", o.short as char));
+        }
+        out.push(format!("--{}", o.long));
+    }
+    out.join(" ")
+}
+
+fn bash() -> String {
+    let run = crate::run::OPTIONS;
+    let mut s = String::from(
+        r#"# run completions for bash: source <(run --completions bash)
 _run_jobs() {
-    local cur=${COMP_WORDS[COMP_CWORD]}
-    [[ $cur == -* ]] && return 0
-    local IFS=$'\n'
-    COMPREPLY=($(compgen -W "$(runs --complete 2>/dev/null)" -- "$cur"))
+    local cur=${COMP_WORDS[COMP_CWORD]} IFS=$'\n'
+    COMPREPLY=($(compgen -W "$(runs --complete $1 2>/dev/null)" -- "$cur"))
+}
+# $1 the options, $2 those taking a value, $3 `runs --complete` flags for
+# the operands, or `none`.
+_run_verb() {
+    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
+    case $prev in -s|--signal) COMPREPLY=($(compgen -W "SIGNALS" -- "${cur^^}")); return 0 ;; esac
+    case " $2 " in *" $prev "*) return 0 ;; esac
+    if [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W "$1" -- "$cur"))
+    elif [[ $3 != none ]]; then
+        _run_jobs "$3"
+    fi
 }
 _run() {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} i
-    case $prev in -N|--name|-t|--topic) return 0 ;; --completions) COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")); return 0 ;; esac
+    case $prev in --completions) COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")); return 0 ;; esac
+    case " VALUES " in *" $prev "*) return 0 ;; esac
     # Once the command has begun, complete its words as files.
     for ((i = 1; i < COMP_CWORD; i++)); do
         case ${COMP_WORDS[i]} in
-            -N|--name|-t|--topic) ((i++)) ;;
             --) ((i++)); break ;;
-            -*) ;;
+            --*=*) ;;
+            -*) case " VALUES " in *" ${COMP_WORDS[i]} "*) ((i++)) ;; esac ;;
             *) break ;;
         esac
     done
     if ((i < COMP_CWORD)); then
         COMPREPLY=($(compgen -f -- "$cur"))
     elif [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W "-N --name -q --quiet -f --follow -n --notify -t --topic --link --completions -h --help -V --version" -- "$cur"))
+        COMPREPLY=($(compgen -W "OPTIONS" -- "$cur"))
     else
         COMPREPLY=($(compgen -c -- "$cur"))
     fi
 }
 complete -F _run run
-complete -F _run_jobs runlog runrm runkill runwait
-complete -W "--json --running --failed --help" runs
-"#;
+"#,
+    )
+    .replace("SIGNALS", choices(&crate::runkill::OPTIONS[0]))
+    .replace("VALUES", &words(run, true))
+    .replace("OPTIONS", &words(run, false));
+    for (name, opts, operands) in COMMANDS {
+        let operands = operands.map_or("none", str::trim);
+        let (all, values) = (words(opts, false), words(opts, true));
+        let _ = writeln!(
+            s,
+            "_{name}() {{ _run_verb \"{all}\" \"{values}\" \"{operands}\"; }}\ncomplete -F _{name} {name}"
+        );
+    }
+    s
+}
 
-const ZSH: &str = r#"# run completions for zsh: source <(run --completions zsh), after compinit
+/// zsh `_arguments` specs for `opts`.
+fn zsh_specs(opts: &[Opt]) -> String {
+    let mut s = String::new();
+    for o in offered(opts) {
+        let names = match o.short {
+            0 => format!("'--{}", o.long),
+            c => format!("'(-{0} --{1})'{{-{0},--{1}}}'", c as char, o.long),
+        };
+        let value = match (o.takes, choices(o)) {
+            (Takes::Value(_), "") => ":value:".to_string(),
+            (Takes::Value(_), words) => format!(":value:({words})"),
+            _ => String::new(),
+        };
+        let _ = write!(s, " \\\n        {names}[{}]{value}'", o.about);
+    }
+    s
+}
+
+fn zsh() -> String {
+    let mut s = String::from(
+        r#"# run completions for zsh: source <(run --completions zsh), after compinit
 _run_jobs() {
     local -a jobs
-    jobs=(${(f)"$(runs --complete 2>/dev/null)"})
+    jobs=(${(f)"$(runs --complete $1 2>/dev/null)"})
     _describe -t jobs 'job' jobs
-}
-_run_cmd() {
-    _arguments -s -S \
-        '(-N --name)'{-N,--name}'[name the job]:name:' \
-        '(-q --quiet)'{-q,--quiet}'[print only the job id]' \
-        '(-f --follow)'{-f,--follow}'[follow the log]' \
-        '(-n --notify)'{-n,--notify}'[notify ntfy when the job ends]' \
-        '(-t --topic)'{-t,--topic}'[notify this topic]:topic:' \
-        '--link[link the other names]:directory:_files -/' \
-        '--completions[print completions]:shell:(bash zsh fish)' \
-        '(-h --help)'{-h,--help}'[show help]' \
-        '(-V --version)'{-V,--version}'[show the version]' \
-        '*::command:_normal'
 }
 _run_dispatch() {
     case $service in
-        run) _run_cmd ;;
-        runs) _arguments '--json[JSON records]' '(-r --running)'{-r,--running}'[running only]' '--failed[failed only]' ;;
-        *) _run_jobs ;;
-    esac
+"#,
+    );
+    let _ = writeln!(
+        s,
+        "        run) _arguments -s -S{} \\\n        '*::command:_normal' ;;",
+        zsh_specs(crate::run::OPTIONS)
+    );
+    for (name, opts, operands) in COMMANDS {
+        let operands = match operands {
+            Some(flags) => format!(" \\\n        '*:job:{{_run_jobs{flags}}}'"),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            s,
+            "        {name}) _arguments -s -S{}{operands} ;;",
+            zsh_specs(opts)
+        );
+    }
+    s.push_str("    esac\n}\ncompdef _run_dispatch run runs runlog runrm runkill runwait\n");
+    s
 }
-compdef _run_dispatch run runs runlog runrm runkill runwait
-"#;
 
-const FISH: &str = r#"# run completions for fish: run --completions fish | source
-complete -c run -s N -l name -r -d 'name the job'
-complete -c run -s q -l quiet -d 'print only the job id'
-complete -c run -s f -l follow -d 'follow the log'
-complete -c run -s n -l notify -d 'notify ntfy when the job ends'
-complete -c run -s t -l topic -r -d 'notify this topic'
-complete -c run -l link -d 'link the other names'
-complete -c run -l completions -x -a 'bash zsh fish' -d 'print completions'
-complete -c run -x -a '(__fish_complete_subcommand)'
-complete -c runs -l json -d 'JSON records'
-complete -c runs -s r -l running -d 'running jobs only'
-complete -c runs -l failed -d 'failed jobs only'
-for command in runlog runrm runkill runwait
-    complete -c $command -f -a '(runs --complete 2>/dev/null)'
-end
-"#;
+fn fish() -> String {
+    let mut s = String::from("# run completions for fish: run --completions fish | source\n");
+    let all = std::iter::once(("run", crate::run::OPTIONS, None)).chain(COMMANDS.iter().copied());
+    for (name, opts, operands) in all {
+        for o in offered(opts) {
+            let _ = write!(s, "complete -c {name}");
+            if o.short != 0 {
+                let _ = write!(s, " -s {}", o.short as char);
+            }
+            let _ = write!(s, " -l {}", o.long);
+            match (o.takes, choices(o)) {
+                (Takes::Value(_), "") => s.push_str(" -r"),
+                (Takes::Value(_), words) => {
+                    let _ = write!(s, " -x -a '{words}'");
+                }
+                _ => {}
+            }
+            let _ = writeln!(s, " -d '{}'", o.about);
+        }
+        if let Some(flags) = operands {
+            let _ = writeln!(
+                s,
+                "complete -c {name} -f -a '(runs --complete{flags} 2>/dev/null)'"
+            );
+        }
+    }
+    s.push_str("complete -c run -x -a '(__fish_complete_subcommand)'\n");
+    s
+}
 
 /// The script for `shell`, if there is one.
-pub fn script(shell: &str) -> Option<&'static str> {
+pub fn script(shell: &str) -> Option<String> {
     match shell {
-        "bash" => Some(BASH),
-        "zsh" => Some(ZSH),
-        "fish" => Some(FISH),
+        "bash" => Some(bash()),
+        "zsh" => Some(zsh()),
+        "fish" => Some(fish()),
         _ => None,
     }
 }

@@ -535,9 +535,14 @@ fn has_control(text: &str) -> bool {
 
 /// The ids and names of the jobs, for shell completion: from the directory
 /// listing alone, so a Tab never waits on reading thousands of records.
-pub fn completions(store: Option<&Store>) -> Vec<String> {
+/// With `running`, only the running jobs', which takes their records.
+pub fn completions(store: Option<&Store>, running: bool) -> Result<Vec<String>> {
     let mut words: Vec<String> = Vec::new();
-    if let Some(store) = store {
+    if running {
+        let jobs = list(store)?;
+        let alive = jobs.iter().filter(|j| j.status == Status::Running);
+        words.extend(alive.map(|j| j.id().to_string()));
+    } else if let Some(store) = store {
         let _ = crate::sys::scan_dir(store.dir(), |name, _, _| {
             if let Some((len, _)) = split_name(name)
                 && let Ok(id) = std::str::from_utf8(&name[..len])
@@ -553,7 +558,7 @@ pub fn completions(store: Option<&Store>) -> Vec<String> {
     words.extend(names);
     words.sort_unstable();
     words.dedup();
-    words
+    Ok(words)
 }
 
 /// `x_20251205_163539.json` → (length of `x_20251205_163539`, HAS_RECORD).
@@ -752,40 +757,6 @@ fn stamp_to_unix(stamp: u64) -> Option<f64> {
         offset: 0,
     };
     crate::sys::unix_from_local(&local).map(|s| s as f64)
-}
-
-/// Split a verb's arguments at `--`: what comes before goes to its option
-/// parser, what comes after is job references, whatever they look like.
-pub fn split_at_dashes(
-    mut args: Vec<std::ffi::OsString>,
-) -> (Vec<std::ffi::OsString>, Vec<std::ffi::OsString>) {
-    match args.iter().position(|a| a == "--") {
-        Some(at) => {
-            let rest = args.split_off(at + 1);
-            args.pop();
-            (args, rest)
-        }
-        None => (args, Vec::new()),
-    }
-}
-
-/// The words left after a verb's options, then those after `--`: its job
-/// references. One before `--` that still looks like an option is an
-/// unknown option.
-pub fn references(
-    args: pico_args::Arguments,
-    after_dashes: Vec<std::ffi::OsString>,
-    verb: &str,
-) -> Result<Vec<std::ffi::OsString>> {
-    let mut rest = args.finish();
-    if let Some(arg) = rest.iter().find(|a| a.as_encoded_bytes().starts_with(b"-")) {
-        let shown = crate::quote::shell_quote(arg.as_encoded_bytes());
-        return Err(Error::usage(format!(
-            "unknown option {shown} (see {verb} --help)"
-        )));
-    }
-    rest.extend(after_dashes);
-    Ok(rest)
 }
 
 /// Find the one job `reference` means: an exact id, else a unique id prefix,

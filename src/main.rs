@@ -5,6 +5,7 @@
 //! as `NAME: message`, and mapped to the exit codes in `error::code`.
 #![deny(unsafe_code)]
 
+mod args;
 mod completions;
 mod error;
 mod jobs;

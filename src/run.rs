@@ -1,9 +1,9 @@
 //! `run [OPTIONS] [--] COMMAND [ARGS...]`: start a job, and `run --link`.
 //!
 //! Rule: options end at the first argument that is not an option, or at
-//! `--`; everything after belongs to the command, unchanged, and only the part
-//! before it is given to pico-args.
+//! `--`; everything after belongs to the command, unchanged.
 
+use crate::args::{Operands, Opt, Takes, opt};
 use crate::error::{Error, Result, code};
 use crate::naming;
 use crate::quote::{escape, shell_join};
@@ -56,40 +56,18 @@ Exit status: 0 started; 1 could not record the job; 2 bad usage;
 /// The names this binary answers to, besides `run`.
 pub const OTHER_NAMES: &[&str] = &["runs", "runlog", "runrm", "runkill", "runwait"];
 
-/// `run`'s options that take a value; the splitter must skip those values.
-const VALUE_OPTIONS: &[&[u8]] = &[b"-N", b"--name", b"-t", b"--topic", b"--completions"];
-
-/// Split `args` (without argv[0]) into options and the command. `-n WORD`
-/// becomes `--topic WORD` when WORD is a topic by the topic rule: more words
-/// follow it, and `runnable` says it names nothing that could run.
-fn split(
-    mut args: Vec<OsString>,
-    runnable: impl Fn(&OsStr) -> bool,
-) -> (Vec<OsString>, Vec<OsString>) {
-    let mut i = 0;
-    while let Some(arg) = args.get(i).map(|a| a.as_bytes()) {
-        if arg == b"--" {
-            let command = args.split_off(i + 1);
-            args.pop();
-            return (args, command);
-        }
-        if !arg.starts_with(b"-") || arg == b"-" {
-            break;
-        }
-        if (arg == b"-n" || arg == b"--notify")
-            && i + 2 < args.len()
-            && !args[i + 1].as_bytes().starts_with(b"-")
-            && !runnable(&args[i + 1])
-        {
-            args[i] = "--topic".into();
-            i += 2;
-            continue;
-        }
-        i += if VALUE_OPTIONS.contains(&arg) { 2 } else { 1 };
-    }
-    let command = args.split_off(i.min(args.len()));
-    (args, command)
-}
+/// run's options, for the parser and the completions.
+pub const OPTIONS: &[Opt] = &[
+    opt(b'N', "name", Takes::Value("a name"), "name the job"),
+    opt(b'q', "quiet", Takes::Nothing, "print only the job id"),
+    opt(b'f', "follow", Takes::Nothing, "follow the log"),
+    opt(b'n', "notify", Takes::Maybe("a topic"), "notify ntfy when the job ends"),
+    opt(b't', "topic", Takes::Value("a topic"), "notify this topic"),
+    opt(0, "link", Takes::Nothing, "link the other names"),
+    opt(0, "completions", Takes::Value("bash, zsh or fish"), "print completions"),
+    opt(b'h', "help", Takes::Nothing, "show help"),
+    opt(b'V', "version", Takes::Nothing, "show the version"),
+];
 
 struct Options {
     name: Option<OsString>,
@@ -100,16 +78,22 @@ struct Options {
     follow: bool,
 }
 
-fn parse(head: Vec<OsString>) -> Result<Option<Options>> {
-    let mut p = pico_args::Arguments::from_vec(head);
-    if p.contains(["-h", "--help"]) {
+/// The options, and the command (everything from the first word that is
+/// not an option). `-n WORD` takes WORD as its topic when more words follow
+/// it and `runnable` says it names nothing that could run.
+fn parse(
+    words: Vec<OsString>,
+    runnable: impl Fn(&OsStr) -> bool,
+) -> Result<Option<(Options, Vec<OsString>)>> {
+    let is_topic = |rest: &[OsString]| {
+        rest.len() >= 2 && !rest[0].as_bytes().starts_with(b"-") && !runnable(&rest[0])
+    };
+    let p = crate::args::parse(words, OPTIONS, "run", Operands::EndOptions, is_topic)?;
+    if p.flag("help") {
         println!("{HELP}");
         return Ok(None);
     }
-    if let Some(shell) = p
-        .opt_value_from_str::<_, String>("--completions")
-        .map_err(|_| Error::usage("--completions needs bash, zsh or fish"))?
-    {
+    if let Some(shell) = p.value("completions", |s| Some(s.to_string()))? {
         let script = crate::completions::script(&shell).ok_or_else(|| {
             Error::usage(format!(
                 "no completions for {}: use bash, zsh or fish",
@@ -119,7 +103,7 @@ fn parse(head: Vec<OsString>) -> Result<Option<Options>> {
         print!("{script}");
         return Ok(None);
     }
-    if p.contains(["-V", "--version"]) {
+    if p.flag("version") {
         let env = if cfg!(target_env = "musl") {
             "-musl"
         } else if cfg!(target_env = "gnu") {
@@ -140,30 +124,28 @@ fn parse(head: Vec<OsString>) -> Result<Option<Options>> {
         );
         return Ok(None);
     }
-    let options = Options {
-        quiet: p.contains(["-q", "--quiet"]),
-        link: p.contains("--link"),
-        notify: p.contains(["-n", "--notify"]),
-        follow: p.contains(["-f", "--follow"]),
-        topic: p
-            .opt_value_from_str(["-t", "--topic"])
-            .map_err(|_| Error::usage("--topic needs a topic"))?,
-        name: p
-            .opt_value_from_os_str(["-N", "--name"], |s| Ok::<_, String>(s.to_owned()))
-            .map_err(|_| Error::usage("--name needs a value"))?,
+    let topic = match (p.value("topic", |s| Some(s.to_string()))?, p.os("notify")) {
+        (Some(topic), _) => Some(topic),
+        (None, Some(word)) => Some(
+            word.to_str()
+                .map(str::to_string)
+                .ok_or_else(|| Error::usage("the topic is not UTF-8"))?,
+        ),
+        (None, None) => None,
     };
-    if let Some(unknown) = p.finish().first() {
-        let shown = crate::quote::shell_quote(unknown.as_bytes());
-        return Err(Error::usage(format!(
-            "unknown option {shown} (see run --help)"
-        )));
-    }
-    Ok(Some(options))
+    let options = Options {
+        quiet: p.flag("quiet"),
+        link: p.flag("link"),
+        notify: p.flag("notify"),
+        follow: p.flag("follow"),
+        topic,
+        name: p.os("name").map(OsStr::to_owned),
+    };
+    Ok(Some((options, p.operands)))
 }
 
 pub fn main(args: Vec<OsString>) -> Result<i32> {
-    let (head, command) = split(args, crate::notify::is_runnable);
-    let Some(options) = parse(head)? else {
+    let Some((options, command)) = parse(args, crate::notify::is_runnable)? else {
         return Ok(code::OK);
     };
     if options.link {
@@ -325,82 +307,72 @@ mod tests {
         args.iter().map(Into::into).collect()
     }
 
-    /// The splitter with `make`, `true` and `./build.sh` runnable.
-    fn split(args: Vec<OsString>) -> (Vec<OsString>, Vec<OsString>) {
-        super::split(args, |w| {
-            ["make", "true", "./build.sh"].iter().any(|r| w == *r)
-        })
+    /// The options and command, with `make`, `true` and `./build.sh`
+    /// runnable.
+    fn split(args: &[&str]) -> (Options, Vec<OsString>) {
+        let runnable = |w: &OsStr| ["make", "true", "./build.sh"].iter().any(|r| w == *r);
+        parse(words(args), runnable).unwrap().unwrap()
     }
 
     #[test]
     fn the_topic_rule_decides_what_follows_dash_n() {
-        let (head, command) = split(words(&["-n", "make", "all"]));
-        assert_eq!((head, command), (words(&["-n"]), words(&["make", "all"])));
-        let (head, command) = split(words(&["-n", "builds", "make", "all"]));
-        assert_eq!(
-            (head, command),
-            (words(&["--topic", "builds"]), words(&["make", "all"]))
-        );
-        let (head, command) = split(words(&["-n", "https://h/t", "--name", "x", "make"]));
-        assert_eq!(
-            (head, command),
-            (
-                words(&["--topic", "https://h/t", "--name", "x"]),
-                words(&["make"])
-            )
-        );
+        let (o, command) = split(&["-n", "make", "all"]);
+        assert!(o.notify && o.topic.is_none());
+        assert_eq!(command, words(&["make", "all"]));
+        let (o, command) = split(&["-n", "builds", "make", "all"]);
+        assert_eq!(o.topic.as_deref(), Some("builds"));
+        assert_eq!(command, words(&["make", "all"]));
+        let (o, command) = split(&["-qn", "https://h/t", "--name", "x", "make"]);
+        assert_eq!(o.topic.as_deref(), Some("https://h/t"));
+        assert!(o.quiet && o.name.is_some());
+        assert_eq!(command, words(&["make"]));
         // A lone word after -n is the command, whatever it is.
-        let (head, command) = split(words(&["-n", "builds"]));
-        assert_eq!((head, command), (words(&["-n"]), words(&["builds"])));
-        let (head, command) = split(words(&["-n", "./build.sh", "x"]));
-        assert_eq!(
-            (head, command),
-            (words(&["-n"]), words(&["./build.sh", "x"]))
-        );
+        let (o, command) = split(&["-n", "builds"]);
+        assert!(o.topic.is_none());
+        assert_eq!(command, words(&["builds"]));
+        let (o, command) = split(&["-n", "./build.sh", "x"]);
+        assert!(o.topic.is_none());
+        assert_eq!(command, words(&["./build.sh", "x"]));
     }
 
     #[test]
-    fn options_stop_at_the_command() {
-        let (head, command) = split(words(&["-q", "grep", "-n", "foo", "file"]));
-        assert_eq!(head, words(&["-q"]));
+    fn options_stop_at_the_command_or_at_double_dash() {
+        let (o, command) = split(&["-q", "grep", "-n", "foo", "file"]);
+        assert!(o.quiet && !o.notify);
         assert_eq!(command, words(&["grep", "-n", "foo", "file"]));
-    }
-
-    #[test]
-    fn double_dash_ends_options_and_is_dropped() {
-        let (head, command) = split(words(&["-q", "--", "-weird", "x"]));
-        assert_eq!(head, words(&["-q"]));
+        let (o, command) = split(&["-q", "--", "-weird", "x"]);
+        assert!(o.quiet);
         assert_eq!(command, words(&["-weird", "x"]));
-        let (head, command) = split(words(&["--", "--"]));
-        assert!(head.is_empty());
+        let (_, command) = split(&["--", "--"]);
         assert_eq!(command, words(&["--"]));
+        let (_, command) = split(&["-", "x"]);
+        assert_eq!(command, words(&["-", "x"]));
     }
 
     #[test]
-    fn option_values_are_skipped() {
-        let (head, command) = split(words(&["--name", "nightly", "make", "-j8"]));
-        assert_eq!(head, words(&["--name", "nightly"]));
-        assert_eq!(command, words(&["make", "-j8"]));
-        let (head, command) = split(words(&["-N", "-q", "make"]));
-        assert_eq!(head, words(&["-N", "-q"]));
-        assert_eq!(command, words(&["make"]));
-        let (head, command) = split(words(&["--name=x", "make"]));
-        assert_eq!(head, words(&["--name=x"]));
-        assert_eq!(command, words(&["make"]));
+    fn option_values_are_values_whatever_they_look_like() {
+        for args in [
+            &["--name", "-q", "make", "-j8"][..],
+            &["-N", "-q", "make", "-j8"],
+            &["-N-q", "make", "-j8"],
+            &["--name=-q", "make", "-j8"],
+        ] {
+            let (o, command) = split(args);
+            assert_eq!(o.name.as_deref(), Some(OsStr::new("-q")), "{args:?}");
+            assert!(!o.quiet, "{args:?}");
+            assert_eq!(command, words(&["make", "-j8"]));
+        }
+        let (o, command) = split(&["-qfN", "x", "true"]);
+        assert!(o.quiet && o.follow && o.name.is_some());
+        assert_eq!(command, words(&["true"]));
     }
 
     #[test]
     fn missing_value_and_no_command() {
-        let (head, command) = split(words(&["--name"]));
-        assert_eq!(head, words(&["--name"]));
+        let runnable = |_: &OsStr| false;
+        let err = parse(words(&["--name"]), runnable).err().unwrap();
+        assert_eq!(err.message, "--name needs a name");
+        let (_, command) = split(&[]);
         assert!(command.is_empty());
-        assert!(split(Vec::new()).1.is_empty());
-    }
-
-    #[test]
-    fn lone_dash_is_a_command_word() {
-        let (head, command) = split(words(&["-", "x"]));
-        assert!(head.is_empty());
-        assert_eq!(command, words(&["-", "x"]));
     }
 }

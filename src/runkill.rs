@@ -6,6 +6,7 @@
 //! hit, and a job with no living process is never signalled. The
 //! supervisor records how the job ended, as always.
 
+use crate::args::{Operands, Opt, Takes, opt};
 use crate::error::{Error, Result, code};
 use crate::jobs::{self, Job};
 use crate::quote::escape;
@@ -33,27 +34,26 @@ Exit status: 0 every job was signalled (and, without -s, has ended);
 /// How long a SIGKILLed job may take to be reaped and recorded.
 const AFTER_KILL: Duration = Duration::from_secs(10);
 
+/// runkill's options, for the parser and the completions.
+pub const OPTIONS: &[Opt] = &[
+    opt(b's', "signal", Takes::Value("a signal: a name like TERM or SIGINT, or a number from 1"), "send only this signal"),
+    opt(0, "grace", Takes::Value("a duration such as 5s or 2m"), "wait this long before SIGKILL"),
+    opt(b'h', "help", Takes::Nothing, "show help"),
+];
+
 pub fn main(args: Vec<OsString>) -> Result<i32> {
-    let (head, after_dashes) = jobs::split_at_dashes(args);
-    let mut p = pico_args::Arguments::from_vec(head);
-    if p.contains(["-h", "--help"]) {
+    let p = crate::args::parse(args, OPTIONS, "runkill", Operands::Anywhere, |_| false)?;
+    if p.flag("help") {
         println!("{HELP}");
         return Ok(code::OK);
     }
-    let signal: Option<i32> = p
-        .opt_value_from_fn(["-s", "--signal"], |s| {
-            crate::sys::signal_number(&s.to_uppercase())
-                .filter(|&n| n > 0)
-                .ok_or("unknown")
-        })
-        .map_err(|_| {
-            Error::usage("-s needs a signal: a name like TERM or SIGINT, or a number from 1")
-        })?;
+    let signal: Option<i32> = p.value("signal", |s| {
+        crate::sys::signal_number(&s.to_uppercase()).filter(|&n| n > 0)
+    })?;
     let grace = p
-        .opt_value_from_fn("--grace", |s| crate::time::parse_duration(s).ok_or("bad"))
-        .map_err(|_| Error::usage("--grace needs a duration such as 5s or 2m"))?
+        .value("grace", crate::time::parse_duration)?
         .unwrap_or(Duration::from_secs(5));
-    let references = jobs::references(p, after_dashes, "runkill")?;
+    let references = p.operands;
     if references.is_empty() {
         return Err(Error::usage("name a JOB to stop (see runs)"));
     }

@@ -5,6 +5,7 @@
 //! unchanged; following sleeps until the log changes (no busy loop) and ends
 //! when the job's lock is released.
 
+use crate::args::{Operands, Opt, Takes, opt};
 use crate::error::{Error, Result, code};
 use crate::jobs::{self, Job};
 use crate::record::Status;
@@ -26,8 +27,9 @@ that name). Without JOB: the only job, or a picker (fzf when it is on PATH
 and this is a terminal, else a numbered menu on the terminal).
 
 Options:
-  -n N              show only the last N lines first
-  -F, --no-follow   print the log and exit, even if the job is running
+  -n, --lines N     show only the last N lines first
+  -f, --follow      follow the log until the job ends (the default)
+      --no-follow   print the log and exit, even if the job is running
   -h, --help        show this help
 
 Ctrl+C stops watching; the job keeps running.
@@ -37,24 +39,29 @@ signal N, 1 if lost or unknown to runlog; 2 bad usage; 130 cancelled.";
 /// How long to trust inotify before checking the lock anyway.
 const RECHECK: Duration = Duration::from_secs(1);
 
+/// runlog's options, for the parser and the completions.
+pub const OPTIONS: &[Opt] = &[
+    opt(b'n', "lines", Takes::Value("a number of lines"), "show only the last N lines first"),
+    opt(b'f', "follow", Takes::Nothing, "follow until the job ends (the default)"),
+    opt(0, "no-follow", Takes::Nothing, "print the log and exit"),
+    opt(b'h', "help", Takes::Nothing, "show help"),
+    opt(0, "preview", Takes::Value("a job id"), ""),
+];
+
 pub fn main(args: Vec<OsString>) -> Result<i32> {
     // From the first byte shown, Ctrl+C means "stop watching": exit 130.
     crate::sys::exit_130_on_interrupt();
-    let (head, after_dashes) = jobs::split_at_dashes(args);
-    let mut p = pico_args::Arguments::from_vec(head);
-    if p.contains(["-h", "--help"]) {
+    let p = crate::args::parse(args, OPTIONS, "runlog", Operands::Anywhere, |_| false)?;
+    if p.flag("help") {
         println!("{HELP}");
         return Ok(code::OK);
     }
-    let lines: Option<u64> = p
-        .opt_value_from_str("-n")
-        .map_err(|_| Error::usage("-n needs a number of lines"))?;
-    let no_follow = p.contains(["-F", "--no-follow"]);
+    let lines: Option<u64> = p.value("lines", |s| s.parse().ok())?;
+    // -f is the default, accepted for tail's sake; the last one given wins.
+    let no_follow = p.last_of(&["follow", "no-follow"]) == Some("no-follow");
     // Internal: what fzf's preview window shows for a highlighted job.
-    let preview: Option<String> = p
-        .opt_value_from_str("--preview")
-        .map_err(|_| Error::usage("--preview needs a job id"))?;
-    let rest = jobs::references(p, after_dashes, "runlog")?;
+    let preview: Option<String> = p.value("preview", |s| Some(s.to_string()))?;
+    let rest = p.operands;
     if rest.len() > 1 {
         return Err(Error::usage("give at most one JOB"));
     }

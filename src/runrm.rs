@@ -5,7 +5,8 @@
 //! can start or run under it; a job's record goes last, so an interrupted
 //! runrm leaves a job that `runs` still shows.
 
-use crate::error::{Error, Result, code};
+use crate::args::{Operands, Opt, Takes, opt};
+use crate::error::{Result, code};
 use crate::jobs::{self, Job};
 use crate::quote::escape;
 use crate::record::Status;
@@ -34,24 +35,26 @@ Options:
 Exit status: 0 done; 1 a named job was running, or a file could not be
 removed; 2 bad usage.";
 
+/// runrm's options, for the parser and the completions.
+pub const OPTIONS: &[Opt] = &[
+    opt(0, "older-than", Takes::Value("a duration such as 90s, 30m, 12h or 7d"), "only jobs that ended longer ago"),
+    opt(0, "failed", Takes::Nothing, "only failed, killed and lost jobs"),
+    opt(0, "keep", Takes::Value("a number of jobs"), "keep the newest N"),
+    opt(0, "dry-run", Takes::Nothing, "list what would go"),
+    opt(b'h', "help", Takes::Nothing, "show help"),
+];
+
 pub fn main(args: Vec<OsString>) -> Result<i32> {
-    let (head, after_dashes) = jobs::split_at_dashes(args);
-    let mut p = pico_args::Arguments::from_vec(head);
-    if p.contains(["-h", "--help"]) {
+    let p = crate::args::parse(args, OPTIONS, "runrm", Operands::Anywhere, |_| false)?;
+    if p.flag("help") {
         println!("{HELP}");
         return Ok(code::OK);
     }
-    let older_than: Option<Duration> = p
-        .opt_value_from_fn("--older-than", |s| {
-            crate::time::parse_duration(s).ok_or("bad duration")
-        })
-        .map_err(|_| Error::usage("--older-than needs a duration such as 90s, 30m, 12h or 7d"))?;
-    let keep: Option<usize> = p
-        .opt_value_from_str("--keep")
-        .map_err(|_| Error::usage("--keep needs a number of jobs"))?;
-    let failed_only = p.contains("--failed");
-    let dry_run = p.contains("--dry-run");
-    let references = jobs::references(p, after_dashes, "runrm")?;
+    let older_than: Option<Duration> = p.value("older-than", crate::time::parse_duration)?;
+    let keep: Option<usize> = p.value("keep", |s| s.parse().ok())?;
+    let failed_only = p.flag("failed");
+    let dry_run = p.flag("dry-run");
+    let references = p.operands;
     let store = Store::existing()?;
     let all = jobs::list(store.as_ref())?;
     let mut status = code::OK;

@@ -3,6 +3,7 @@
 //! Rule: status comes from the job store (record plus lock), and everything a
 //! command line could contain is escaped before it reaches the terminal.
 
+use crate::args::{Operands, Opt, Takes, opt};
 use crate::error::{Error, Result, code};
 use crate::jobs::{self, Entry};
 use crate::record::Status;
@@ -27,27 +28,34 @@ signal), lost (no end recorded and nothing of it alive). Jobs of the
 original shell version show as running or ended, marked old.
 Colour only on a terminal, and never with NO_COLOR set.";
 
+/// runs' options, for the parser and the completions.
+pub const OPTIONS: &[Opt] = &[
+    opt(0, "json", Takes::Nothing, "print JSON records"),
+    opt(b'r', "running", Takes::Nothing, "only running jobs"),
+    opt(0, "failed", Takes::Nothing, "only failed, killed and lost jobs"),
+    opt(b'h', "help", Takes::Nothing, "show help"),
+    opt(0, "complete", Takes::Nothing, ""),
+];
+
 pub fn main(args: Vec<OsString>) -> Result<i32> {
-    let mut p = pico_args::Arguments::from_vec(args);
-    if p.contains(["-h", "--help"]) {
+    let p = crate::args::parse(args, OPTIONS, "runs", Operands::Anywhere, |_| false)?;
+    if p.flag("help") {
         println!("{HELP}");
         return Ok(code::OK);
     }
+    if let Some(word) = p.operands.first() {
+        let shown = crate::quote::shell_quote(word.as_encoded_bytes());
+        return Err(Error::usage(format!(
+            "unexpected argument {shown} (see runs --help)"
+        )));
+    }
+    let (json, running, failed) = (p.flag("json"), p.flag("running"), p.flag("failed"));
     // Internal, for shell completion: ids and names, one a line.
-    if p.contains("--complete") {
-        for word in jobs::completions(Store::existing()?.as_ref()) {
+    if p.flag("complete") {
+        for word in jobs::completions(Store::existing()?.as_ref(), running)? {
             println!("{}", crate::quote::escape(&word));
         }
         return Ok(code::OK);
-    }
-    let json = p.contains("--json");
-    let running = p.contains(["-r", "--running"]);
-    let failed = p.contains("--failed");
-    if let Some(unknown) = p.finish().first() {
-        let shown = crate::quote::shell_quote(unknown.as_encoded_bytes());
-        return Err(Error::usage(format!(
-            "unknown argument {shown} (see runs --help)"
-        )));
     }
     let store = Store::existing()?;
     let mut index = String::new();

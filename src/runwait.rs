@@ -8,6 +8,7 @@
 //! running. It prints only final outcomes; when it cannot read a job, it
 //! says so and exits 1.
 
+use crate::args::{Operands, Opt, Takes, opt};
 use crate::error::{Error, Result, code};
 use crate::jobs::{self, Job};
 use crate::record::Status;
@@ -36,17 +37,20 @@ const TIMED_OUT: i32 = 124;
 /// How often every job is looked at, for ends that no file change tells of.
 const RECHECK: Duration = Duration::from_secs(1);
 
+/// runwait's options, for the parser and the completions.
+pub const OPTIONS: &[Opt] = &[
+    opt(0, "timeout", Takes::Value("a duration such as 90s, 30m or 12h"), "give up after this long"),
+    opt(b'h', "help", Takes::Nothing, "show help"),
+];
+
 pub fn main(args: Vec<OsString>) -> Result<i32> {
-    let (head, after_dashes) = jobs::split_at_dashes(args);
-    let mut p = pico_args::Arguments::from_vec(head);
-    if p.contains(["-h", "--help"]) {
+    let p = crate::args::parse(args, OPTIONS, "runwait", Operands::Anywhere, |_| false)?;
+    if p.flag("help") {
         println!("{HELP}");
         return Ok(code::OK);
     }
-    let timeout = p
-        .opt_value_from_fn("--timeout", |s| crate::time::parse_duration(s).ok_or("bad"))
-        .map_err(|_| Error::usage("--timeout needs a duration such as 90s, 30m or 12h"))?;
-    let references = jobs::references(p, after_dashes, "runwait")?;
+    let timeout = p.value("timeout", crate::time::parse_duration)?;
+    let references = p.operands;
     let store = Store::existing()?;
     let all = jobs::list(store.as_ref())?;
     let mut chosen: Vec<&Job> = if references.is_empty() {

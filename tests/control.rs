@@ -203,6 +203,84 @@ fn bash_completion_offers_the_job_ids_and_names() {
     );
 }
 
+/// The options a command's --help lists: `-x` and `--long` words that
+/// begin a line.
+fn options_in_help(w: &World, name: &str) -> Vec<String> {
+    let help = text(&w.output(name, &["--help"]).stdout);
+    let mut found = Vec::new();
+    for line in help.lines().filter(|l| l.starts_with("  ")) {
+        for word in line.trim_start().split([' ', ',']).filter(|w| !w.is_empty()) {
+            if !word.starts_with('-') {
+                break;
+            }
+            found.push(word.to_string());
+        }
+    }
+    assert!(found.len() >= 2, "{name} --help lists no options:\n{help}");
+    found
+}
+
+#[test]
+fn every_shell_completes_every_option_and_runkill_only_running_jobs() {
+    let w = World::new();
+    let done = w.start(&["--name", "finished", "true"]);
+    w.wait_end(&done);
+    let flag = w.root.join("go");
+    let running = w.start(&[
+        "--name",
+        "busy",
+        "sh",
+        "-c",
+        &format!("while [ ! -e {} ]; do sleep 0.05; done", flag.display()),
+    ]);
+    let bash = |words: &str| {
+        let script = format!(
+            "source <(run --completions bash) || exit 9; COMP_WORDS=({words}); \
+             COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); _${{COMP_WORDS[0]}}; printf '%s\\n' \"${{COMPREPLY[@]}}\""
+        );
+        let out = w.cmd("bash").args(["-c", &script]).output().unwrap();
+        assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+        text(&out.stdout).lines().map(String::from).collect::<Vec<_>>()
+    };
+    let fish = |line: &str| {
+        let script = format!("run --completions fish | source; complete -C '{line}'");
+        let out = w
+            .cmd("fish")
+            .args(["--no-config", "-c", &script])
+            .output()
+            .expect("fish must be installed (scripts/test installs it)");
+        assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+        let words = text(&out.stdout);
+        words.lines().map(|l| l.split('\t').next().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    let zsh = text(&w.output("run", &["--completions", "zsh"]).stdout);
+    for name in ["run", "runs", "runlog", "runrm", "runkill", "runwait"] {
+        let offered = bash(&format!("{name} -"));
+        let in_fish = fish(&format!("{name} -"));
+        for option in options_in_help(&w, name) {
+            assert!(offered.contains(&option), "bash: {name} {option}: {offered:?}");
+            assert!(in_fish.contains(&option), "fish: {name} {option}: {in_fish:?}");
+            let long = option.trim_start_matches('-');
+            assert!(zsh.contains(&format!("-{long}")), "zsh: {name} {option}");
+        }
+    }
+    // Jobs: runlog offers every job, runkill only the running one.
+    for (line, want) in [
+        ("runlog ", &[running.as_str(), done.as_str()][..]),
+        ("runkill ", &[running.as_str()]),
+    ] {
+        for (shell, words) in [("bash", bash(&format!("{line}''"))), ("fish", fish(line))] {
+            let ids: Vec<&String> = words.iter().filter(|w| w.contains("_20")).collect();
+            assert_eq!(ids, want, "{shell}: {line}");
+        }
+    }
+    assert!(bash("runkill busy").contains(&"busy".to_string()));
+    assert!(!bash("runkill fin").contains(&"finished".to_string()));
+    assert_eq!(bash("runkill -s ST"), ["STOP"]);
+    std::fs::write(&flag, "").unwrap();
+    w.wait_end(&running);
+}
+
 #[test]
 fn zsh_sources_its_completion_and_fish_gets_one() {
     let w = World::new();

@@ -154,7 +154,7 @@ fn listing_and_following_while_two_hundred_jobs_start() {
     let mut readers = Vec::new();
     for _ in 0..10 {
         readers.push(spawn("runs", &["--json"]));
-        readers.push(spawn("runlog", &["-F", &first]));
+        readers.push(spawn("runlog", &["--no-follow", &first]));
         readers.push(spawn("runs", &[]));
     }
     for child in children.into_iter().chain(readers) {
@@ -411,7 +411,7 @@ fn planted_symlinks_are_never_followed_by_runs_or_runlog() {
     }
     for (name, args) in [
         ("runs", vec!["--json"]),
-        ("runlog", vec!["-F", id.as_str()]),
+        ("runlog", vec!["--no-follow", id.as_str()]),
         ("runs", vec![]),
     ] {
         let out = w.output(name, &args);

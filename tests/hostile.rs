@@ -281,7 +281,6 @@ fn hostile_records_and_indexes_cost_one_line_never_a_crash() {
         for id in &ids {
             for (name, args) in [
                 ("runlog", vec!["--no-follow", id]),
-                ("runlog", vec!["-F", id]),
                 ("runkill", vec![id]),
                 ("runwait", vec![id]),
             ] {

@@ -533,3 +533,51 @@ fn the_start_line_names_the_notification_target_and_q_keeps_its_meaning_with_f()
         "{err}"
     );
 }
+
+#[test]
+fn options_have_getopt_habits_on_every_command() {
+    let w = World::new();
+    // -qf is -q -f; --name=x is --name x.
+    let out = w.output("run", &["-qf", "--name=first", "sh", "-c", "echo one"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    let first = said.lines().next().unwrap().to_string();
+    assert!(first.starts_with("first_"), "{said}");
+    assert!(said.contains("\none\n"), "{said}");
+    // A value is a value even when it looks like an option, so -N -q is
+    // the name "-q", refused by the name rule, and not a missing name.
+    let out = w.output("run", &["-N", "-q", "true"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.starts_with("run: invalid --name -q: "), "{err}");
+    let out = w.output("run", &["-qNsecond", "true"]);
+    let second = text(&out.stdout).trim().to_string();
+    assert!(second.starts_with("second_"), "{second}");
+    w.wait_status(&second, "done");
+    // The verbs: a cluster, an attached value, --opt=value, and -- before
+    // a reference.
+    let out = w.output("runlog", &["--no-follow", "--lines=1", "--", &first]);
+    assert_eq!(text(&out.stdout).lines().count(), 1, "{}", text(&out.stdout));
+    let out = w.output("runlog", &["-fn1", &first]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).lines().count(), 1);
+    let out = w.output("runs", &["-rh"]);
+    assert!(text(&out.stdout).starts_with("runs - "));
+    let out = w.output("runwait", &["--timeout=5s", &first, &second]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = w.output("runrm", &["--dry-run", "--keep=1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(&first), "{}", text(&out.stdout));
+    // Errors stay one line, and say which option and value.
+    for (name, args, want) in [
+        ("runkill", &["-s0", "x"][..], "runkill: -s needs a signal: a name like TERM or SIGINT, or a number from 1, not 0\n"),
+        ("runkill", &["--grace=soon", "x"], "runkill: --grace needs a duration such as 5s or 2m, not soon\n"),
+        ("runlog", &["-x"], "runlog: unknown option -x (see runlog --help)\n"),
+        ("runs", &["--json=1"], "runs: --json takes no value\n"),
+        ("run", &["-qz", "true"], "run: unknown option -z (see run --help)\n"),
+    ] {
+        let out = w.output(name, args);
+        assert_eq!(out.status.code(), Some(2), "{name} {args:?}");
+        assert_eq!(text(&out.stderr), want, "{name} {args:?}");
+    }
+}

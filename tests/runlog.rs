@@ -66,7 +66,7 @@ fn jobs_resolve_by_id_prefix_and_name() {
     for id in [&first, &second, &other] {
         w.wait_end(id);
     }
-    let show = |reference: &str| w.output("runlog", &["-F", reference]);
+    let show = |reference: &str| w.output("runlog", &["--no-follow", reference]);
     assert!(text(&show(&first).stdout).contains("\nfirst\n"));
     assert!(
         text(&show("build").stdout).contains("\nsecond\n"),
@@ -103,7 +103,7 @@ fn numbered_menu_on_the_terminal_picks_cancels_and_asks_again() {
             .cmd("script")
             .args([
                 "-qec",
-                "runlog -F </dev/null; echo \"[rc=$?]\"",
+                "runlog --no-follow </dev/null; echo \"[rc=$?]\"",
                 "/dev/null",
             ])
             .stdin(Stdio::piped())
@@ -170,7 +170,7 @@ fn fzf_gets_the_jobs_and_its_choice_is_shown() {
     .unwrap();
     let out = w
         .cmd("script")
-        .args(["-qec", "runlog -F; echo \"[rc=$?]\"", "/dev/null"])
+        .args(["-qec", "runlog --no-follow; echo \"[rc=$?]\"", "/dev/null"])
         .env("PATH", format!("{}:{}", fake.display(), w.path_var()))
         .output()
         .unwrap();
@@ -269,7 +269,7 @@ fn dash_n_shows_the_last_lines() {
         "i=1; while [ $i -le 100 ]; do echo line$i; i=$((i+1)); done",
     ]);
     w.wait_end(&id);
-    let out = w.output("runlog", &["-F", "-n", "3", &id]);
+    let out = w.output("runlog", &["--no-follow", "-n", "3", &id]);
     let lines: Vec<String> = text(&out.stdout).lines().map(String::from).collect();
     assert_eq!(lines.len(), 3, "{lines:?}");
     assert_eq!(lines[0], "line99");
@@ -303,7 +303,7 @@ fn output_bytes_pass_through_unchanged() {
     let w = World::new();
     let id = w.start(&["printf", r"\377\376\000bin\033[2J\n"]);
     w.wait_end(&id);
-    let out = w.output("runlog", &["-F", &id]);
+    let out = w.output("runlog", &["--no-follow", &id]);
     let body = b"---\n\xff\xfe\x00bin\x1b[2J\n--- done";
     assert!(
         out.stdout.windows(body.len()).any(|w| w == body),

@@ -398,7 +398,7 @@ fn no_jobs_gives_a_hint_and_exit_0() {
     assert!(!w.state.exists(), "runs created the state directory");
     let out = w.output("runs", &["--bogus"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).starts_with("runs: unknown argument"));
+    assert!(text(&out.stderr).starts_with("runs: unknown option --bogus (see runs --help)"));
 }
 
 /// Replace a job's record as `run` does: a new file renamed into place.
