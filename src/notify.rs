@@ -292,25 +292,63 @@ pub fn output_tail(log: &File, start: u64, end: u64) -> String {
     if log.read_exact_at(&mut buf, from).is_err() {
         return String::new();
     }
-    let text = String::from_utf8_lossy(&buf);
-    // Colour codes and other control characters are noise in a notification.
-    let mut clean = String::with_capacity(text.len());
+    let clean = screen(&String::from_utf8_lossy(&buf));
+    let lines: Vec<&str> = clean.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+/// What a terminal would show of `text`: each line's last state after `\r`
+/// and backspace rewrote it (and ESC [ K erased it), with escape sequences
+/// (colours, OSC titles up to BEL or ESC \\) and other control characters
+/// removed whole.
+fn screen(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut line: Vec<char> = Vec::new();
+    let mut at: usize = 0;
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
-            '\x1b' => {
-                if chars.next_if_eq(&'[').is_some() {
-                    while chars.next_if(|c| !c.is_ascii_alphabetic()).is_some() {}
-                    chars.next();
-                }
+            '\n' => {
+                out.extend(line.drain(..));
+                out.push('\n');
+                at = 0;
             }
-            '\n' | '\t' => clean.push(c),
-            c if c.is_control() => {}
-            c => clean.push(c),
+            '\r' => at = 0,
+            '\x08' => at = at.saturating_sub(1),
+            '\x1b' => match chars.next() {
+                Some('[') => {
+                    let mut params = String::new();
+                    while let Some(p) = chars.next_if(|c| !('\x40'..='\x7e').contains(c)) {
+                        params.push(p);
+                    }
+                    // Erase in line: to its end (0), or all of it (2).
+                    match (chars.next(), params.as_str()) {
+                        (Some('K'), "" | "0") => line.truncate(at),
+                        (Some('K'), "2") => line.clear(),
+                        _ => {}
+                    }
+                }
+                Some(']') => {
+                    while let Some(c) = chars.next() {
+                        if c == '\x07' || (c == '\x1b' && chars.next_if_eq(&'\\').is_some()) {
+                            break;
+                        }
+                    }
+                }
+                _ => {}
+            },
+            c if c.is_control() && c != '\t' => {}
+            c => {
+                match line.get_mut(at) {
+                    Some(cell) => *cell = c,
+                    None => line.push(c),
+                }
+                at += 1;
+            }
         }
     }
-    let lines: Vec<&str> = clean.lines().collect();
-    lines[lines.len().saturating_sub(20)..].join("\n")
+    out.extend(line);
+    out
 }
 
 /// Send `message` to `target`, retrying a bounded number of times. Returns
@@ -453,6 +491,24 @@ mod tls {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tail_is_what_a_terminal_shows() {
+        assert_eq!(
+            screen("progress 10%\rprogress 50%\rprogress 100%\ndone\n"),
+            "progress 100%\ndone\n"
+        );
+        assert_eq!(screen("12345\rab\n"), "ab345\n");
+        assert_eq!(screen("12345\rab\x1b[K\n"), "ab\n");
+        assert_eq!(screen("12345\x1b[2Kx\n"), "x\n");
+        assert_eq!(screen("abc\x08\x08X\n"), "aXc\n");
+        assert_eq!(screen("\x1b]0;title\x07ok \x1b]2;t\x1b\\end\n"), "ok end\n");
+        assert_eq!(screen("\x1b[1;31mred\x1b[0m\tx\x01\r\n"), "red\tx\n");
+        assert_eq!(screen("no newline\rNO"), "NO newline");
+        assert_eq!(screen(""), "");
+        // An OSC that never ends takes the rest, not the whole tail.
+        assert_eq!(screen("a\n\x1b]0;tit"), "a\n");
+    }
 
     #[cfg(feature = "tls")]
     #[test]

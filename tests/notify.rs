@@ -84,6 +84,20 @@ fn done_failed_and_killed_send_the_right_message() {
 }
 
 #[test]
+fn the_output_tail_is_what_a_terminal_would_show() {
+    let w = World::new();
+    let server = Server::start(&[Reply::Status(200)]);
+    let url = server.url("bars");
+    let script = r"printf 'progress 10%%\rprogress 50%%\rprogress 100%%\n'; printf '\033]0;my title\007\033[32mgreen\033[0m\n'; printf 'abc\033]2;t\033\\def\r\n'; printf 'old line\r\033[Knew\n'; exit 3";
+    start(&w, &[], &["-t", &url, "--name", "bars", "sh", "-c", script]);
+    let request = server.next();
+    assert_eq!(request.header("Title"), Some("bars failed (exit 3)"));
+    let body = text(&request.body);
+    let tail = body.split_once("\n\n").map(|(_, t)| t).unwrap_or("");
+    assert_eq!(tail, "progress 100%\ngreen\nabcdef\nnew", "{body:?}");
+}
+
+#[test]
 fn the_topic_rule_and_the_url_forms() {
     let w = World::new();
     let server = Server::start(&[Reply::Status(200)]);
