@@ -110,6 +110,10 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     }
 }
 
+/// The command's least width on a narrow terminal, and an id's.
+const MIN_COMMAND: usize = 24;
+const MIN_ID: usize = 12;
+
 /// The listing: mark, status, id, detail, duration, command; columns padded
 /// to the widest cell, each line cut to `width` if given. The cells are
 /// written once, into one buffer.
@@ -137,6 +141,15 @@ fn table(out: &mut impl Write, entries: &[&Entry], colour: bool, width: Option<u
         }
         rows.push(row);
     }
+    // On a narrow terminal, long ids are shortened in the middle, so that
+    // the command keeps at least MIN_COMMAND columns (or all it needs).
+    if let Some(width) = width {
+        let before_command = 10 + widths.iter().map(|w| w + 2).sum::<usize>() + 1;
+        let commands = rows.iter().map(|row| chars(cell(&cells, row, 3)));
+        let command = commands.max().unwrap_or(0).min(MIN_COMMAND);
+        let over = (before_command + command).saturating_sub(width);
+        widths[0] = widths[0].saturating_sub(over).max(MIN_ID.min(widths[0]));
+    }
     let mut line = String::new();
     for (entry, row) in entries.iter().zip(&rows) {
         let status = entry.status();
@@ -151,11 +164,18 @@ fn table(out: &mut impl Write, entries: &[&Entry], colour: bool, width: Option<u
                 // Durations align right.
                 spaces(&mut line, width.saturating_sub(chars(cell)));
                 line.push_str(cell);
+            } else if chars(cell) > width {
+                let head = (width - 1) / 2;
+                let tail = cell.chars().count() - (width - 1 - head);
+                line.extend(cell.chars().take(head));
+                line.push('…');
+                line.extend(cell.chars().skip(tail));
             } else {
                 pad(&mut line, cell, width);
             }
             line.push(' ');
         }
+        line.push(' ');
         line.push_str(cell(&cells, row, 3));
         if let Some(width) = width
             && chars(&line) > width

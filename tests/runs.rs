@@ -179,6 +179,47 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
     );
 }
 
+// Linux-only: script(1) -qec, stty.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_narrow_terminal_shortens_long_ids_and_keeps_the_command() {
+    let w = World::new();
+    let long = w.start(&["--name", "a_rather_long_job_name_xy", "sh", "-c", "exit 0", "the-command-words"]);
+    let short = w.start(&["--name", "b", "true"]);
+    w.wait_end(&long);
+    w.wait_end(&short);
+    let on_pty = |cols: usize| -> String {
+        let out = w
+            .cmd("script")
+            .args(["-qec", &format!("stty cols {cols}; runs"), "/dev/null"])
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        text(&out.stdout).replace('\r', "")
+    };
+    let listing = on_pty(70);
+    let lines: Vec<&str> = listing.lines().collect();
+    assert_eq!(lines.len(), 2, "{listing}");
+    for line in &lines {
+        assert!(line.chars().count() <= 70, "{line:?}");
+    }
+    // The long id is cut in the middle: its start and its stamp's end stay.
+    let row = lines[0];
+    let id = row.split_whitespace().nth(2).unwrap();
+    let (head, tail) = id.split_once('…').expect("the id is shortened");
+    assert!(long.starts_with(head) && long.ends_with(tail), "{row}");
+    assert!(head.len() >= 5 && tail.len() >= 5, "{row}");
+    assert!(row.contains("sh -c 'exit 0' the-comma"), "{row}");
+    // On a wide terminal nothing is cut, and the columns are as the README
+    // shows them: two spaces before each cell.
+    let wide = on_pty(200);
+    let row = line_of(&wide, &long);
+    assert!(row.starts_with(&format!("○ done    {long}  exit 0  ")), "{row:?}");
+    assert!(row.ends_with("0s  sh -c 'exit 0' the-command-words"), "{row:?}");
+    let piped = text(&w.output("runs", &[] as &[&str]).stdout);
+    assert_eq!(line_of(&piped, &long), row);
+}
+
 // Linux-only: script(1) -qec, setsid(1), GNU date -d, or tmpfs.
 #[cfg(target_os = "linux")]
 #[test]
@@ -343,7 +384,7 @@ fn absurd_times_in_a_record_never_crash_a_command() {
     }
     let listing = text(&w.output("runs", &[] as &[&str]).stdout);
     assert!(line_of(&listing, id).starts_with("○ done "), "{listing}");
-    assert!(line_of(&listing, id).contains(" - x"), "{listing}");
+    assert!(line_of(&listing, id).contains("  -  x"), "{listing}");
 }
 
 #[test]
