@@ -188,13 +188,7 @@ fn pick_from_menu<'a>(tty: File, jobs: &[&'a Job]) -> Result<&'a Job> {
     };
     let mut menu = String::new();
     for (n, job) in jobs.iter().enumerate() {
-        let mark = job.status.mark();
-        menu.push_str(&format!(
-            "{}) {mark} {}  {}\n",
-            n + 1,
-            crate::quote::escape(job.id()),
-            job.command_line()
-        ));
+        menu.push_str(&format!("{}) {}\n", n + 1, summary(job)));
     }
     out.write_all(menu.as_bytes()).map_err(failed)?;
     loop {

@@ -91,6 +91,29 @@ fn jobs_resolve_by_id_prefix_and_name() {
     assert_eq!(show("").status.code(), Some(2));
 }
 
+// Linux-only: script(1) -qec.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_numbered_menu_shows_the_status_words_of_runs() {
+    let w = World::new();
+    let ok = w.start(&["--name", "fine", "true"]);
+    let bad = w.start(&["--name", "broken", "sh", "-c", "exit 3"]);
+    w.wait_end(&ok);
+    w.wait_end(&bad);
+    let mut child = w
+        .cmd("script")
+        .args(["-qec", "runlog --no-follow </dev/null", "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"1\n").unwrap();
+    let out = text(&child.wait_with_output().unwrap().stdout);
+    assert!(out.contains(&format!("1) ○ failed  {bad}  sh -c 'exit 3'")), "{out}");
+    assert!(out.contains(&format!("2) ○ done    {ok}  true")), "{out}");
+}
+
 // Linux-only: script(1) -qec, setsid(1), GNU date -d, or tmpfs.
 #[cfg(target_os = "linux")]
 #[test]
@@ -120,8 +143,8 @@ fn numbered_menu_on_the_terminal_picks_cancels_and_asks_again() {
         child.wait_with_output().unwrap()
     };
     let out = text(&menu("2\n").stdout);
-    assert!(out.contains(&format!("1) ○ {new}")), "newest first: {out}");
-    assert!(out.contains(&format!("2) ○ {old}")), "{out}");
+    assert!(out.contains(&format!("1) ○ done    {new}")), "newest first: {out}");
+    assert!(out.contains(&format!("2) ○ done    {old}")), "{out}");
     assert!(out.contains("Pick a job [1-2]: "), "{out}");
     assert!(
         out.contains("OLDER-OUTPUT") && out.contains("[rc=0]"),
