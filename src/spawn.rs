@@ -141,8 +141,17 @@ pub fn start(store: &Store, launch: Launch) -> Result<Record> {
 
 fn exec_error(program: &OsString, errno: i32) -> Error {
     let name = crate::quote::shell_quote(program.as_encoded_bytes());
+    let bytes = program.as_encoded_bytes();
     match errno {
+        // A whole shell line given as one word.
+        libc::ENOENT if bytes.iter().any(|b| b" &|;<>()$`*?'\"".contains(b)) => Error::new(
+            code::NOT_FOUND,
+            format!("{name}: command not found; to run a shell line: run sh -c {name}"),
+        ),
         libc::ENOENT => Error::new(code::NOT_FOUND, format!("{name}: command not found")),
+        _ if bytes.contains(&b'/') && std::path::Path::new(program).is_dir() => {
+            Error::new(code::NOT_EXECUTABLE, format!("{name}: is a directory"))
+        }
         libc::EACCES | libc::EPERM | libc::EISDIR => {
             Error::new(code::NOT_EXECUTABLE, format!("{name}: permission denied"))
         }

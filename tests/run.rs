@@ -238,6 +238,20 @@ fn missing_or_unexecutable_command_leaves_no_files() {
         "{}",
         text(&out.stderr)
     );
+    let dir = w.root.to_str().unwrap().to_string();
+    for (args, code, said) in [
+        (vec![dir.as_str()], 126, format!("run: {dir}: is a directory\n")),
+        (vec!["-q", "/"], 126, "run: /: is a directory\n".to_string()),
+        (
+            vec!["make && make install"],
+            127,
+            "run: 'make && make install': command not found; to run a shell line: run sh -c 'make && make install'\n".to_string(),
+        ),
+    ] {
+        let out = w.output("run", &args);
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+        assert_eq!(text(&out.stderr), said);
+    }
     assert_eq!(w.files(), Vec::<String>::new(), "files were left behind");
 }
 
