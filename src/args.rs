@@ -230,7 +230,13 @@ mod tests {
         let a = run("-qf cmd -q").unwrap();
         assert!(a.flag("quiet") && a.flag("follow"));
         assert_eq!(a.operands, words("cmd -q"));
-        for text in ["-N -q cmd", "-N-q cmd", "--name=-q cmd", "--name -q cmd", "-fN -q cmd"] {
+        for text in [
+            "-N -q cmd",
+            "-N-q cmd",
+            "--name=-q cmd",
+            "--name -q cmd",
+            "-fN -q cmd",
+        ] {
             let a = run(text).unwrap();
             assert_eq!(a.os("name"), Some(OsStr::new("-q")), "{text}");
             assert!(!a.flag("quiet"), "{text}");
@@ -264,11 +270,16 @@ mod tests {
         let message = |text: &str| run(text).err().unwrap().message;
         assert_eq!(message("-x cmd"), "unknown option -x (see run --help)");
         assert_eq!(message("-qx cmd"), "unknown option -x (see run --help)");
-        assert_eq!(message("--nope cmd"), "unknown option --nope (see run --help)");
+        assert_eq!(
+            message("--nope cmd"),
+            "unknown option --nope (see run --help)"
+        );
         assert_eq!(message("-N"), "-N needs a name");
         assert_eq!(message("--name"), "--name needs a name");
         assert_eq!(message("--quiet=1 x"), "--quiet takes no value");
-        let verbs = parse(words("a -q b"), OPTS, "runlog", Operands::Anywhere, |_| false);
+        let verbs = parse(words("a -q b"), OPTS, "runlog", Operands::Anywhere, |_| {
+            false
+        });
         let verbs = verbs.unwrap();
         assert!(verbs.flag("quiet"));
         assert_eq!(verbs.operands, words("a b"));

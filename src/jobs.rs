@@ -687,9 +687,9 @@ fn from_files(store: &Store, id: String, bits: u8) -> Option<Job> {
         .then(|| read_small(store, &id, PID))
         .flatten()
         .and_then(|text| text.trim().parse::<i32>().ok());
+    // The log header's command line, as one word; none if it has none.
     let command = read_small(store, &id, LOG)
-        .and_then(|text| Some(text.lines().next()?.strip_prefix("$ ")?.to_string()))
-        .unwrap_or_default();
+        .and_then(|text| Some(text.lines().next()?.strip_prefix("$ ")?.to_string()));
     let legacy = pid_file && bits & HAS_RECORD == 0;
     let status = if store.is_locked(&id) {
         Status::Running
@@ -712,8 +712,8 @@ fn from_files(store: &Store, id: String, bits: u8) -> Option<Job> {
     Some(Job {
         record: Record {
             log: store.path(&id, LOG).to_string_lossy().into_owned(),
-            name: String::new(),
-            command: vec![command],
+            name: parse_stamp(&id).map_or("", |(_, _, name)| name).to_string(),
+            command: command.into_iter().collect(),
             cwd: String::new(),
             host: String::new(),
             pid,

@@ -61,10 +61,20 @@ pub const OPTIONS: &[Opt] = &[
     opt(b'N', "name", Takes::Value("a name"), "name the job"),
     opt(b'q', "quiet", Takes::Nothing, "print only the job id"),
     opt(b'f', "follow", Takes::Nothing, "follow the log"),
-    opt(b'n', "notify", Takes::Maybe("a topic"), "notify ntfy when the job ends"),
+    opt(
+        b'n',
+        "notify",
+        Takes::Maybe("a topic"),
+        "notify ntfy when the job ends",
+    ),
     opt(b't', "topic", Takes::Value("a topic"), "notify this topic"),
     opt(0, "link", Takes::Nothing, "link the other names"),
-    opt(0, "completions", Takes::Value("bash, zsh or fish"), "print completions"),
+    opt(
+        0,
+        "completions",
+        Takes::Value("bash, zsh or fish"),
+        "print completions",
+    ),
     opt(b'h', "help", Takes::Nothing, "show help"),
     opt(b'V', "version", Takes::Nothing, "show the version"),
 ];

@@ -36,8 +36,18 @@ const AFTER_KILL: Duration = Duration::from_secs(10);
 
 /// runkill's options, for the parser and the completions.
 pub const OPTIONS: &[Opt] = &[
-    opt(b's', "signal", Takes::Value("a signal: a name like TERM or SIGINT, or a number from 1"), "send only this signal"),
-    opt(0, "grace", Takes::Value("a duration such as 5s or 2m"), "wait this long before SIGKILL"),
+    opt(
+        b's',
+        "signal",
+        Takes::Value("a signal: a name like TERM or SIGINT, or a number from 1"),
+        "send only this signal",
+    ),
+    opt(
+        0,
+        "grace",
+        Takes::Value("a duration such as 5s or 2m"),
+        "wait this long before SIGKILL",
+    ),
     opt(b'h', "help", Takes::Nothing, "show help"),
 ];
 

@@ -41,8 +41,18 @@ const RECHECK: Duration = Duration::from_secs(1);
 
 /// runlog's options, for the parser and the completions.
 pub const OPTIONS: &[Opt] = &[
-    opt(b'n', "lines", Takes::Value("a number of lines"), "show only the last N lines first"),
-    opt(b'f', "follow", Takes::Nothing, "follow until the job ends (the default)"),
+    opt(
+        b'n',
+        "lines",
+        Takes::Value("a number of lines"),
+        "show only the last N lines first",
+    ),
+    opt(
+        b'f',
+        "follow",
+        Takes::Nothing,
+        "follow until the job ends (the default)",
+    ),
     opt(0, "no-follow", Takes::Nothing, "print the log and exit"),
     opt(b'h', "help", Takes::Nothing, "show help"),
     opt(0, "preview", Takes::Value("a job id"), ""),

@@ -37,9 +37,24 @@ removed; 2 bad usage.";
 
 /// runrm's options, for the parser and the completions.
 pub const OPTIONS: &[Opt] = &[
-    opt(0, "older-than", Takes::Value("a duration such as 90s, 30m, 12h or 7d"), "only jobs that ended longer ago"),
-    opt(0, "failed", Takes::Nothing, "only failed, killed and lost jobs"),
-    opt(0, "keep", Takes::Value("a number of jobs"), "keep the newest N"),
+    opt(
+        0,
+        "older-than",
+        Takes::Value("a duration such as 90s, 30m, 12h or 7d"),
+        "only jobs that ended longer ago",
+    ),
+    opt(
+        0,
+        "failed",
+        Takes::Nothing,
+        "only failed, killed and lost jobs",
+    ),
+    opt(
+        0,
+        "keep",
+        Takes::Value("a number of jobs"),
+        "keep the newest N",
+    ),
     opt(0, "dry-run", Takes::Nothing, "list what would go"),
     opt(b'h', "help", Takes::Nothing, "show help"),
 ];

@@ -32,7 +32,12 @@ Colour only on a terminal, and never with NO_COLOR set.";
 pub const OPTIONS: &[Opt] = &[
     opt(0, "json", Takes::Nothing, "print JSON records"),
     opt(b'r', "running", Takes::Nothing, "only running jobs"),
-    opt(0, "failed", Takes::Nothing, "only failed, killed and lost jobs"),
+    opt(
+        0,
+        "failed",
+        Takes::Nothing,
+        "only failed, killed and lost jobs",
+    ),
     opt(b'h', "help", Takes::Nothing, "show help"),
     opt(0, "complete", Takes::Nothing, ""),
 ];
@@ -198,6 +203,7 @@ fn table(out: &mut impl Write, entries: &[&Entry], colour: bool, width: Option<u
             line.insert_str(split, "\x1b[0m");
             line.insert_str(0, paint);
         }
+        line.truncate(line.trim_end_matches(' ').len());
         line.push('\n');
         let _ = out.write_all(line.as_bytes());
     }

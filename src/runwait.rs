@@ -39,7 +39,12 @@ const RECHECK: Duration = Duration::from_secs(1);
 
 /// runwait's options, for the parser and the completions.
 pub const OPTIONS: &[Opt] = &[
-    opt(0, "timeout", Takes::Value("a duration such as 90s, 30m or 12h"), "give up after this long"),
+    opt(
+        0,
+        "timeout",
+        Takes::Value("a duration such as 90s, 30m or 12h"),
+        "give up after this long",
+    ),
     opt(b'h', "help", Takes::Nothing, "show help"),
 ];
 

@@ -209,7 +209,11 @@ fn options_in_help(w: &World, name: &str) -> Vec<String> {
     let help = text(&w.output(name, &["--help"]).stdout);
     let mut found = Vec::new();
     for line in help.lines().filter(|l| l.starts_with("  ")) {
-        for word in line.trim_start().split([' ', ',']).filter(|w| !w.is_empty()) {
+        for word in line
+            .trim_start()
+            .split([' ', ','])
+            .filter(|w| !w.is_empty())
+        {
             if !word.starts_with('-') {
                 break;
             }
@@ -240,7 +244,10 @@ fn every_shell_completes_every_option_and_runkill_only_running_jobs() {
         );
         let out = w.cmd("bash").args(["-c", &script]).output().unwrap();
         assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
-        text(&out.stdout).lines().map(String::from).collect::<Vec<_>>()
+        text(&out.stdout)
+            .lines()
+            .map(String::from)
+            .collect::<Vec<_>>()
     };
     let fish = |line: &str| {
         let script = format!("run --completions fish | source; complete -C '{line}'");
@@ -251,15 +258,24 @@ fn every_shell_completes_every_option_and_runkill_only_running_jobs() {
             .expect("fish must be installed (scripts/test installs it)");
         assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
         let words = text(&out.stdout);
-        words.lines().map(|l| l.split('\t').next().unwrap().to_string()).collect::<Vec<_>>()
+        words
+            .lines()
+            .map(|l| l.split('\t').next().unwrap().to_string())
+            .collect::<Vec<_>>()
     };
     let zsh = text(&w.output("run", &["--completions", "zsh"]).stdout);
     for name in ["run", "runs", "runlog", "runrm", "runkill", "runwait"] {
         let offered = bash(&format!("{name} -"));
         let in_fish = fish(&format!("{name} -"));
         for option in options_in_help(&w, name) {
-            assert!(offered.contains(&option), "bash: {name} {option}: {offered:?}");
-            assert!(in_fish.contains(&option), "fish: {name} {option}: {in_fish:?}");
+            assert!(
+                offered.contains(&option),
+                "bash: {name} {option}: {offered:?}"
+            );
+            assert!(
+                in_fish.contains(&option),
+                "fish: {name} {option}: {in_fish:?}"
+            );
             let long = option.trim_start_matches('-');
             assert!(zsh.contains(&format!("-{long}")), "zsh: {name} {option}");
         }

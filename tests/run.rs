@@ -571,7 +571,12 @@ fn options_have_getopt_habits_on_every_command() {
     // The verbs: a cluster, an attached value, --opt=value, and -- before
     // a reference.
     let out = w.output("runlog", &["--no-follow", "--lines=1", "--", &first]);
-    assert_eq!(text(&out.stdout).lines().count(), 1, "{}", text(&out.stdout));
+    assert_eq!(
+        text(&out.stdout).lines().count(),
+        1,
+        "{}",
+        text(&out.stdout)
+    );
     let out = w.output("runlog", &["-fn1", &first]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).lines().count(), 1);
@@ -584,11 +589,27 @@ fn options_have_getopt_habits_on_every_command() {
     assert!(text(&out.stdout).contains(&first), "{}", text(&out.stdout));
     // Errors stay one line, and say which option and value.
     for (name, args, want) in [
-        ("runkill", &["-s0", "x"][..], "runkill: -s needs a signal: a name like TERM or SIGINT, or a number from 1, not 0\n"),
-        ("runkill", &["--grace=soon", "x"], "runkill: --grace needs a duration such as 5s or 2m, not soon\n"),
-        ("runlog", &["-x"], "runlog: unknown option -x (see runlog --help)\n"),
+        (
+            "runkill",
+            &["-s0", "x"][..],
+            "runkill: -s needs a signal: a name like TERM or SIGINT, or a number from 1, not 0\n",
+        ),
+        (
+            "runkill",
+            &["--grace=soon", "x"],
+            "runkill: --grace needs a duration such as 5s or 2m, not soon\n",
+        ),
+        (
+            "runlog",
+            &["-x"],
+            "runlog: unknown option -x (see runlog --help)\n",
+        ),
         ("runs", &["--json=1"], "runs: --json takes no value\n"),
-        ("run", &["-qz", "true"], "run: unknown option -z (see run --help)\n"),
+        (
+            "run",
+            &["-qz", "true"],
+            "run: unknown option -z (see run --help)\n",
+        ),
     ] {
         let out = w.output(name, args);
         assert_eq!(out.status.code(), Some(2), "{name} {args:?}");

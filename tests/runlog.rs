@@ -110,7 +110,10 @@ fn the_numbered_menu_shows_the_status_words_of_runs() {
     use std::io::Write;
     child.stdin.take().unwrap().write_all(b"1\n").unwrap();
     let out = text(&child.wait_with_output().unwrap().stdout);
-    assert!(out.contains(&format!("1) ○ failed  {bad}  sh -c 'exit 3'")), "{out}");
+    assert!(
+        out.contains(&format!("1) ○ failed  {bad}  sh -c 'exit 3'")),
+        "{out}"
+    );
     assert!(out.contains(&format!("2) ○ done    {ok}  true")), "{out}");
 }
 
@@ -143,7 +146,10 @@ fn numbered_menu_on_the_terminal_picks_cancels_and_asks_again() {
         child.wait_with_output().unwrap()
     };
     let out = text(&menu("2\n").stdout);
-    assert!(out.contains(&format!("1) ○ done    {new}")), "newest first: {out}");
+    assert!(
+        out.contains(&format!("1) ○ done    {new}")),
+        "newest first: {out}"
+    );
     assert!(out.contains(&format!("2) ○ done    {old}")), "{out}");
     assert!(out.contains("Pick a job [1-2]: "), "{out}");
     assert!(

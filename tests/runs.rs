@@ -184,7 +184,14 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
 #[test]
 fn a_narrow_terminal_shortens_long_ids_and_keeps_the_command() {
     let w = World::new();
-    let long = w.start(&["--name", "a_rather_long_job_name_xy", "sh", "-c", "exit 0", "the-command-words"]);
+    let long = w.start(&[
+        "--name",
+        "a_rather_long_job_name_xy",
+        "sh",
+        "-c",
+        "exit 0",
+        "the-command-words",
+    ]);
     let short = w.start(&["--name", "b", "true"]);
     w.wait_end(&long);
     w.wait_end(&short);
@@ -214,8 +221,14 @@ fn a_narrow_terminal_shortens_long_ids_and_keeps_the_command() {
     // shows them: two spaces before each cell.
     let wide = on_pty(200);
     let row = line_of(&wide, &long);
-    assert!(row.starts_with(&format!("○ done    {long}  exit 0  ")), "{row:?}");
-    assert!(row.ends_with("0s  sh -c 'exit 0' the-command-words"), "{row:?}");
+    assert!(
+        row.starts_with(&format!("○ done    {long}  exit 0  ")),
+        "{row:?}"
+    );
+    assert!(
+        row.ends_with("0s  sh -c 'exit 0' the-command-words"),
+        "{row:?}"
+    );
     let piped = text(&w.output("runs", &[] as &[&str]).stdout);
     assert_eq!(line_of(&piped, &long), row);
 }
@@ -258,6 +271,48 @@ fn control_characters_in_a_command_are_escaped() {
         !header.contains('\x1b') && header.contains(r"\x1b[2J"),
         "{header:?}"
     );
+}
+
+#[test]
+fn a_job_without_a_record_has_the_nulls_the_readme_names() {
+    let w = World::new();
+    w.seed_legacy();
+    // A log with no header and no record (damaged or half-removed).
+    w.plant("bare_20251205_170000.log", b"output only\n");
+    let jobs = w.jobs();
+    for (id, name, command) in [
+        (
+            "build_20251205_163539",
+            "build",
+            vec!["./build.sh --release"],
+        ),
+        ("bare_20251205_170000", "bare", vec![]),
+    ] {
+        let job = &jobs[id];
+        assert_eq!(field_str(job, "name").as_deref(), Some(name), "{id}");
+        let words: Vec<String> = job["command"]
+            .get::<Vec<tinyjson::JsonValue>>()
+            .unwrap()
+            .iter()
+            .map(|v| v.get::<String>().unwrap().clone())
+            .collect();
+        assert_eq!(words, command, "{id}");
+        for key in [
+            "pgid",
+            "sid",
+            "ended",
+            "duration",
+            "exit_code",
+            "signal",
+            "topic",
+        ] {
+            assert!(is_null(job, key), "{id}: {key} is not null");
+        }
+        assert_eq!(field_str(job, "cwd").as_deref(), Some(""), "{id}");
+        assert!(field_num(job, "started").unwrap() > 1.7e9, "{id}");
+    }
+    assert!(field_num(&jobs["build_20251205_163539"], "pid").is_some());
+    assert!(is_null(&jobs["bare_20251205_170000"], "pid"));
 }
 
 #[test]
