@@ -432,8 +432,10 @@ fn runwait_waits_for_hundreds_of_jobs_with_few_descriptors() {
                 })
             })
             .count();
-        // The test itself is one.
-        (holders == JOBS + 1).then_some(())
+        // The test itself is one; a process outside this test that holds
+        // the same path (as a chroot's reader may see one) does not count
+        // against it.
+        (holders > JOBS).then_some(())
     });
     let waiter = w
         .cmd("sh")
