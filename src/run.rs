@@ -184,6 +184,9 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         Some(topic) => Some(crate::notify::target(topic).map_err(Error::usage)?),
         None => None,
     };
+    // Checked before anything is made: a command that cannot run leaves
+    // nothing behind.
+    let file = crate::spawn::resolve(&command)?;
     let store = Store::open()?;
     let now = SystemTime::now();
     let local = crate::time::local(now);
@@ -229,6 +232,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         header_len: header.len() as u64,
         record,
         command,
+        file,
         notify,
     };
     let record = crate::spawn::start(&store, launch)?;

@@ -3,13 +3,17 @@
 //! group of its own; then it waits for the job and records how it ended.
 //! The job is held at a gate until its record and pid file exist.
 //!
-//! Rules: everything the job child needs (argv, descriptors) is made before
-//! `fork`; between `fork` and `exec` the child calls only fork-safe `sys`
-//! functions and leaves with `_exit`. The supervisor may allocate, because
-//! `run` is single-threaded. `run` returns only once the job has exec'd, and
-//! whatever dies during a launch, `run` says "started" exactly when the job
-//! has passed its gate: the job itself says so, on the report pipe that
-//! `run` reads to its end.
+//! Rules: the command is checked as execve will check it (`resolve`)
+//! before anything is made, so a command that cannot run is a synchronous
+//! error that leaves no files. Everything the job child needs (argv,
+//! descriptors) is made before `fork`; between `fork` and `exec` the child
+//! calls only fork-safe `sys` functions and leaves with `_exit`. The
+//! supervisor may allocate, because `run` is single-threaded. Whatever dies
+//! during a launch, `run` says "started" exactly when the job has passed its
+//! gate (its record and pid file exist): the job itself says so on the
+//! report pipe, and `run` returns then, without waiting for the exec. An
+//! exec that still fails is the job's outcome: `failed`, exit 126 or 127,
+//! with the reason in the footer and the notification.
 
 use crate::error::{Error, Result, code};
 use crate::notify::Target;
@@ -29,9 +33,9 @@ use std::time::{Instant, SystemTime};
 /// Reports to `run`, each one tag byte and an i32, from the supervisor:
 const TRYING_SUFFIX: u8 = b'I';
 const STORE_FAILED: u8 = b'S';
-const EXEC_FAILED_CLEANED: u8 = b'X';
-/// and from the job itself, past its gate (its pid), or when exec failed:
+/// and from the job itself, past its gate (its pid):
 const PASSED_GATE: u8 = b'G';
+/// and from the job to the supervisor, when its exec failed (the errno).
 const EXEC_FAILED: u8 = b'E';
 
 /// A job about to start.
@@ -45,6 +49,8 @@ pub struct Launch {
     pub header_len: u64,
     pub record: Record,
     pub command: Vec<OsString>,
+    /// What `resolve` found to execute.
+    pub file: PathBuf,
     pub notify: Option<Target>,
 }
 
@@ -53,8 +59,6 @@ pub struct Launch {
 struct Heard {
     suffix: Option<u32>,
     passed_gate: Option<i32>,
-    exec_failed: Option<i32>,
-    cleaned: bool,
     store_failed: Option<i32>,
 }
 
@@ -67,9 +71,11 @@ pub fn start(store: &Store, launch: Launch) -> Result<Record> {
         header_len,
         mut record,
         command,
+        file,
         notify,
     } = launch;
-    let args = ExecArgs::new(&command).map_err(|e| Error::new(code::USAGE, e.to_string()))?;
+    let args =
+        ExecArgs::new(&file, &command).map_err(|e| Error::new(code::USAGE, e.to_string()))?;
     let pipe_failed = |e| {
         let _ = std::fs::remove_file(&temp);
         Error::new(
@@ -82,8 +88,8 @@ pub fn start(store: &Store, launch: Launch) -> Result<Record> {
     if let Fork::Child = fork {
         drop(report_in);
         let end = supervise(store, &log, &temp, &base, record, &args, report_out);
-        if let (Some(target), Some((record, footer_at))) = (notify, end) {
-            announce(&log, &record, header_len, footer_at, &target);
+        if let (Some(target), Some(end)) = (notify, end) {
+            announce(&log, &end, header_len, &target);
         }
         sys::exit_now(0)
     }
@@ -109,13 +115,6 @@ pub fn start(store: &Store, launch: Launch) -> Result<Record> {
             ),
         ));
     }
-    if let Some(errno) = heard.exec_failed {
-        // The supervisor cleaned up, or died: then it is ours to do.
-        if !heard.cleaned {
-            clean();
-        }
-        return Err(exec_error(&command[0], errno));
-    }
     match (heard.passed_gate, id.clone()) {
         (Some(pid), Some(id)) => {
             record.log = store
@@ -139,6 +138,51 @@ pub fn start(store: &Store, launch: Launch) -> Result<Record> {
     }
 }
 
+/// Find and check the file `command` names as execve would, before anything
+/// is made: found (on PATH if the name has no `/`), a regular file, one we
+/// may execute, and not on a noexec mount. (Its argument list always fits:
+/// it and the environment are part of what run itself was given.) Returns
+/// the file to execute, or the error exec would have given.
+pub fn resolve(command: &[OsString]) -> Result<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let program = &command[0];
+    let candidates: Vec<PathBuf> = if program.as_bytes().contains(&b'/') {
+        vec![PathBuf::from(program)]
+    } else {
+        let path =
+            std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+        std::env::split_paths(&path)
+            .map(|dir| match dir.as_os_str().is_empty() {
+                true => PathBuf::from(".").join(program),
+                false => dir.join(program),
+            })
+            .collect()
+    };
+    // As execvp: the first file we may execute; else the first refusal.
+    let mut refused = None;
+    for file in candidates {
+        let errno = match std::fs::metadata(&file) {
+            Err(e) => match e.raw_os_error() {
+                Some(libc::ENOENT | libc::ENOTDIR) => continue,
+                errno => errno.unwrap_or(libc::EACCES),
+            },
+            Ok(m) if m.is_dir() => libc::EISDIR,
+            Ok(m) if !m.is_file() => libc::EACCES,
+            // Before access(2), which refuses a file there too, unexplained.
+            Ok(_) if sys::on_noexec_mount(&file) => {
+                let name = crate::quote::shell_quote(program.as_encoded_bytes());
+                let why = format!("{name}: cannot run a file on a noexec mount");
+                refused.get_or_insert(Error::new(code::NOT_EXECUTABLE, why));
+                continue;
+            }
+            Ok(_) if !sys::may_execute(&file) => libc::EACCES,
+            Ok(_) => return Ok(file),
+        };
+        refused.get_or_insert_with(|| exec_error(program, errno));
+    }
+    Err(refused.unwrap_or_else(|| exec_error(program, libc::ENOENT)))
+}
+
 fn exec_error(program: &OsString, errno: i32) -> Error {
     let name = crate::quote::shell_quote(program.as_encoded_bytes());
     let bytes = program.as_encoded_bytes();
@@ -149,10 +193,8 @@ fn exec_error(program: &OsString, errno: i32) -> Error {
             format!("{name}: command not found; to run a shell line: run sh -c {name}"),
         ),
         libc::ENOENT => Error::new(code::NOT_FOUND, format!("{name}: command not found")),
-        _ if bytes.contains(&b'/') && std::path::Path::new(program).is_dir() => {
-            Error::new(code::NOT_EXECUTABLE, format!("{name}: is a directory"))
-        }
-        libc::EACCES | libc::EPERM | libc::EISDIR => {
+        libc::EISDIR => Error::new(code::NOT_EXECUTABLE, format!("{name}: is a directory")),
+        libc::EACCES | libc::EPERM => {
             Error::new(code::NOT_EXECUTABLE, format!("{name}: permission denied"))
         }
         _ => Error::new(
@@ -165,7 +207,8 @@ fn exec_error(program: &OsString, errno: i32) -> Error {
     }
 }
 
-/// Read the report pipe to its end: every writer has exec'd, exited or died.
+/// Read the report pipe until the job has passed its gate, or to its end:
+/// every writer has exited or died.
 fn receive(pipe: OwnedFd) -> Heard {
     let mut heard = Heard::default();
     let mut pipe = File::from(pipe);
@@ -174,11 +217,9 @@ fn receive(pipe: OwnedFd) -> Heard {
         let value = i32::from_le_bytes([message[1], message[2], message[3], message[4]]);
         match message[0] {
             TRYING_SUFFIX => heard.suffix = u32::try_from(value).ok(),
-            PASSED_GATE => heard.passed_gate = Some(value),
-            EXEC_FAILED => heard.exec_failed = Some(value),
-            EXEC_FAILED_CLEANED => {
-                heard.exec_failed = Some(value);
-                heard.cleaned = true;
+            PASSED_GATE => {
+                heard.passed_gate = Some(value);
+                break;
             }
             STORE_FAILED => heard.store_failed = Some(value),
             _ => {}
@@ -196,8 +237,8 @@ fn send(report: &OwnedFd, tag: u8, value: i32) {
 }
 
 /// The supervisor: detach, publish the log, start the job, wait for it,
-/// record the end. Returns the final record and where the footer starts in
-/// the log, or `None` if the end could not be recorded.
+/// record the end. Returns how it ended, or `None` if the end could not be
+/// recorded.
 fn supervise(
     store: &Store,
     log: &File,
@@ -206,7 +247,7 @@ fn supervise(
     mut record: Record,
     args: &ExecArgs,
     report: OwnedFd,
-) -> Option<(Record, u64)> {
+) -> Option<End> {
     let _ = sys::setsid();
     sys::ignore_signal(libc::SIGHUP);
     // stdin from /dev/null; stdout and stderr onto the log, so that anything
@@ -259,12 +300,12 @@ fn supervise(
             }
             // Told while SIGPIPE is still ignored: run may be gone.
             send(&report, PASSED_GATE, sys::own_pid());
+            drop(report);
             sys::reset_signals();
             let err = sys::execvp(args);
             let errno = err.raw_os_error().unwrap_or(libc::ENOEXEC);
             send(&exec_out, EXEC_FAILED, errno);
-            send(&report, EXEC_FAILED, errno);
-            sys::exit_now(127)
+            sys::exit_now(if errno == libc::ENOENT { 127 } else { 126 })
         }
         Fork::Parent(pid) => pid,
     };
@@ -284,17 +325,13 @@ fn supervise(
         let _ = sys::wait_for(pid);
         fail(e);
     }
-    drop(gate_out);
+    drop((gate_out, report));
+    // End of file: the job exec'd (or died). Else why its exec failed.
     let mut failure = [0u8; 5];
-    if File::from(exec_in).read_exact(&mut failure).is_ok() {
-        // exec failed: leave no trace.
-        let errno = i32::from_le_bytes([failure[1], failure[2], failure[3], failure[4]]);
-        let _ = sys::wait_for(pid);
-        store.remove_files(&id);
-        send(&report, EXEC_FAILED_CLEANED, errno);
-        sys::exit_now(0);
-    }
-    drop(report);
+    let exec_failed = File::from(exec_in)
+        .read_exact(&mut failure)
+        .is_ok()
+        .then(|| i32::from_le_bytes([failure[1], failure[2], failure[3], failure[4]]));
     // The job has its own copy of the environment; ours need not show
     // the notification credentials to anyone listing it.
     sys::scrub_environment(&["NTFY_TOKEN", "NTFY_USER"]);
@@ -331,7 +368,11 @@ fn supervise(
         );
         return None;
     }
-    let footer_at = write_footer(log, &record, elapsed, ended).unwrap_or(0);
+    let why = exec_failed.map(|errno| {
+        let err = io::Error::from_raw_os_error(errno);
+        format!("exec failed: {}", crate::error::describe(&err))
+    });
+    let footer_at = write_footer(log, &record, why.as_deref(), elapsed, ended).unwrap_or(0);
     if let Err(e) = store.publish_final_record(&record.id, space) {
         eprintln!(
             "run: cannot write the final record: {}",
@@ -339,13 +380,29 @@ fn supervise(
         );
         return None;
     }
-    Some((record, footer_at))
+    Some(End {
+        record,
+        footer_at,
+        why,
+    })
+}
+
+/// How a job ended, for its notification.
+struct End {
+    record: Record,
+    /// Where the footer starts in the log.
+    footer_at: u64,
+    /// Why it never ran, if its exec failed.
+    why: Option<String>,
 }
 
 /// Notify, once the record is final, and say in the log how that went.
-fn announce(mut log: &File, record: &Record, header_len: u64, footer_at: u64, target: &Target) {
-    let output = crate::notify::output_tail(log, header_len, footer_at);
-    if let Some(message) = crate::notify::message(record, &output) {
+fn announce(mut log: &File, end: &End, header_len: u64, target: &Target) {
+    let output = match &end.why {
+        Some(why) => why.clone(),
+        None => crate::notify::output_tail(log, header_len, end.footer_at),
+    };
+    if let Some(message) = crate::notify::message(&end.record, &output) {
         let outcome = crate::notify::deliver(target, &message);
         let _ = writeln!(log, "--- {outcome}");
     }
@@ -357,6 +414,7 @@ fn announce(mut log: &File, record: &Record, header_len: u64, footer_at: u64, ta
 fn write_footer(
     mut log: &File,
     record: &Record,
+    why: Option<&str>,
     elapsed: std::time::Duration,
     ended: SystemTime,
 ) -> io::Result<u64> {
@@ -365,11 +423,14 @@ fn write_footer(
     if size > 0 {
         log.read_exact_at(&mut last, size - 1)?;
     }
-    let how = match (&record.signal, record.exit_code) {
+    let mut how = match (&record.signal, record.exit_code) {
         (Some(signal), _) => signal.clone(),
         (None, Some(code)) => format!("exit {code}"),
         (None, None) => "exit unknown".to_string(),
     };
+    if let Some(why) = why {
+        how = format!("{why}, {how}");
+    }
     let footer = format!(
         "{}--- {}: {how} after {}, ended {}\n",
         if last[0] == b'\n' { "" } else { "\n" },

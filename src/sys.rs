@@ -245,13 +245,18 @@ pub fn scan_dir(dir: &std::path::Path, mut each: impl FnMut(&[u8], u64, u8)) -> 
 /// `argv` for `execvp`, built before `fork` so that the child allocates
 /// nothing.
 pub struct ExecArgs {
+    file: CString,
     _strings: Vec<CString>,
     pointers: Vec<*const libc::c_char>,
 }
 
 impl ExecArgs {
-    /// Fails only if an argument holds a NUL byte, which no OS argument can.
-    pub fn new(args: &[OsString]) -> io::Result<ExecArgs> {
+    /// `file` is what to execute, `args` the argv (non-empty). Fails only
+    /// if a word holds a NUL byte, which no OS argument can.
+    pub fn new(file: &std::path::Path, args: &[OsString]) -> io::Result<ExecArgs> {
+        if args.is_empty() {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
         let strings = args
             .iter()
             .map(|a| CString::new(a.as_bytes()))
@@ -259,20 +264,48 @@ impl ExecArgs {
         let mut pointers: Vec<_> = strings.iter().map(|s| s.as_ptr()).collect();
         pointers.push(std::ptr::null());
         Ok(ExecArgs {
+            file: CString::new(file.as_os_str().as_bytes())?,
             _strings: strings,
             pointers,
         })
     }
 }
 
-/// `execvp(3)`: replace the process, searching PATH. Returns only on failure.
-/// Fork-safe in the sense that matters here: glibc and musl build the PATH
-/// candidates on the stack.
+/// `execvp(3)` of the file already found (it holds a `/`, so there is no
+/// PATH search; libc still runs a script without `#!` with /bin/sh).
+/// Returns only on failure. Fork-safe: nothing is allocated.
 pub fn execvp(args: &ExecArgs) -> io::Error {
-    // SAFETY: `pointers` is a NULL-terminated array of pointers into
-    // `_strings`, which live as long as `args`.
-    unsafe { libc::execvp(args.pointers[0], args.pointers.as_ptr()) };
+    // SAFETY: `file` is a C string and `pointers` a NULL-terminated array of
+    // pointers into `_strings`, all living as long as `args`.
+    unsafe { libc::execvp(args.file.as_ptr(), args.pointers.as_ptr()) };
     io::Error::last_os_error()
+}
+
+/// `access(path, X_OK)`: whether this process may execute `path`.
+pub fn may_execute(path: &std::path::Path) -> bool {
+    let Ok(path) = CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: a valid C string.
+    unsafe { libc::access(path.as_ptr(), libc::X_OK) == 0 }
+}
+
+/// Whether `path` is on a file system mounted noexec.
+#[cfg(target_os = "linux")]
+pub fn on_noexec_mount(path: &std::path::Path) -> bool {
+    let Ok(path) = CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: a valid C string and a zeroed statvfs for the result.
+    unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        libc::statvfs(path.as_ptr(), &mut st) == 0 && st.f_flag & libc::ST_NOEXEC != 0
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn on_noexec_mount(_path: &std::path::Path) -> bool {
+    false
 }
 
 /// Put every signal's disposition back to its default and empty the signal

@@ -462,3 +462,75 @@ fn empty_unknown_and_ambiguous_references_are_errors() {
     }
     assert_eq!(w.jobs().len(), 2, "nothing was removed");
 }
+
+/// What `run ARGS` said and left: its exit code, its stderr, and the
+/// state directory's files.
+fn refused(w: &World, args: &[&std::ffi::OsStr]) -> (Option<i32>, String, Vec<String>) {
+    let out = w.cmd("run").args(args).output().unwrap();
+    (out.status.code(), text(&out.stderr), w.files())
+}
+
+// Linux-only: a noexec tmpfs.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_command_that_cannot_run_is_refused_before_anything_is_made() {
+    use std::ffi::OsStr;
+    let w = World::new();
+    // Not found on PATH, though a directory of that name is on it.
+    std::fs::create_dir_all(w.root.join("bin/made-up-dir")).unwrap();
+    let (code, err, files) = refused(&w, &[OsStr::new("made-up-dir")]);
+    assert_eq!(
+        (code, err.as_str()),
+        (Some(126), "run: made-up-dir: is a directory\n")
+    );
+    assert!(files.is_empty(), "{files:?}");
+    let Some(_mount) = Tmpfs::mount(&w.root.join("noexec"), "noexec,size=1m") else {
+        return;
+    };
+    let script = w.root.join("noexec/job.sh");
+    std::fs::write(&script, "#!/bin/sh\necho ran\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (code, err, files) = refused(&w, &[script.as_os_str()]);
+    assert_eq!(code, Some(126));
+    assert_eq!(
+        err,
+        format!(
+            "run: {}: cannot run a file on a noexec mount\n",
+            script.display()
+        )
+    );
+    assert!(files.is_empty(), "{files:?}");
+}
+
+#[test]
+fn an_exec_that_fails_after_the_start_is_the_jobs_recorded_outcome() {
+    let w = World::new();
+    // A script whose interpreter is missing: the file checks out, the
+    // exec fails with ENOENT.
+    let script = w.root.join("orphan.sh");
+    std::fs::write(&script, "#!/no/such/interpreter\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let id = w.start(&[script.to_str().unwrap()]);
+    let job = w.wait_end(&id);
+    assert_eq!(field_str(&job, "status").as_deref(), Some("failed"));
+    assert_eq!(field_num(&job, "exit_code"), Some(127.0));
+    let footer = w.log(&id).lines().last().unwrap().to_string();
+    assert!(
+        footer.starts_with("--- failed: exec failed: No such file or directory, exit 127 after "),
+        "{footer}"
+    );
+    // A program open for writing: ETXTBSY, exit 126.
+    let busy = w.root.join("busy");
+    std::fs::copy("/bin/true", &busy).unwrap();
+    let _writer = std::fs::OpenOptions::new().write(true).open(&busy).unwrap();
+    let id = w.start(&[busy.to_str().unwrap()]);
+    let job = w.wait_end(&id);
+    assert_eq!(field_str(&job, "status").as_deref(), Some("failed"));
+    assert_eq!(field_num(&job, "exit_code"), Some(126.0));
+    assert!(
+        w.log(&id)
+            .contains("\n--- failed: exec failed: Text file busy, exit 126 after "),
+        "{}",
+        w.log(&id)
+    );
+}

@@ -398,3 +398,26 @@ fn bad_topics_and_credentials_fail_before_anything_starts() {
     }
     assert!(w.files().is_empty(), "a job was started: {:?}", w.files());
 }
+
+#[test]
+fn an_exec_that_fails_after_the_start_is_notified_with_its_reason() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = World::new();
+    let server = Server::start(&[Reply::Status(200)]);
+    let script = w.root.join("orphan.sh");
+    std::fs::write(&script, "#!/no/such/interpreter\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let url = server.url("execs");
+    start(
+        &w,
+        &[],
+        &["-t", &url, "-N", "orphan", script.to_str().unwrap()],
+    );
+    let request = server.next();
+    assert_eq!(request.header("Title"), Some("orphan failed (exit 127)"));
+    let body = text(&request.body);
+    assert!(
+        body.ends_with("\n\nexec failed: No such file or directory"),
+        "{body}"
+    );
+}
