@@ -463,6 +463,7 @@ fn empty_unknown_and_ambiguous_references_are_errors() {
     assert_eq!(w.jobs().len(), 2, "nothing was removed");
 }
 
+#[cfg(target_os = "linux")]
 /// What `run ARGS` said and left: its exit code, its stderr, and the
 /// state directory's files.
 fn refused(w: &World, args: &[&std::ffi::OsStr]) -> (Option<i32>, String, Vec<String>) {
