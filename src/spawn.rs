@@ -40,8 +40,9 @@ const EXEC_FAILED: u8 = b'E';
 
 /// A job about to start.
 pub struct Launch {
-    /// The temporary log: locked, header written.
-    pub temp: PathBuf,
+    /// The new log (locked, header written), and its temporary name if it
+    /// has one.
+    pub temp: Option<PathBuf>,
     pub log: File,
     /// The id it is to have, before any `_N`.
     pub base: String,
@@ -76,8 +77,13 @@ pub fn start(store: &Store, launch: Launch) -> Result<Record> {
     } = launch;
     let args =
         ExecArgs::new(&file, &command).map_err(|e| Error::new(code::USAGE, e.to_string()))?;
+    let drop_temp = || {
+        if let Some(temp) = &temp {
+            let _ = std::fs::remove_file(temp);
+        }
+    };
     let pipe_failed = |e| {
-        let _ = std::fs::remove_file(&temp);
+        drop_temp();
         Error::new(
             code::FAILURE,
             format!("cannot start the job: {}", crate::error::describe(&e)),
@@ -87,7 +93,15 @@ pub fn start(store: &Store, launch: Launch) -> Result<Record> {
     let fork = sys::fork().map_err(pipe_failed)?;
     if let Fork::Child = fork {
         drop(report_in);
-        let end = supervise(store, &log, &temp, &base, record, &args, report_out);
+        let end = supervise(
+            store,
+            &log,
+            temp.as_deref(),
+            &base,
+            record,
+            &args,
+            report_out,
+        );
         if let (Some(target), Some(end)) = (notify, end) {
             announce(&log, &end, header_len, &target);
         }
@@ -97,7 +111,7 @@ pub fn start(store: &Store, launch: Launch) -> Result<Record> {
     let heard = receive(report_in);
     // The log stays open until here, so that its inode (which
     // `remove_launch` checks) cannot go to another file meanwhile.
-    let _ = std::fs::remove_file(&temp);
+    drop_temp();
     let id = heard.suffix.map(|n| crate::store::id_with_suffix(&base, n));
     let clean = || {
         if let Some(id) = &id {
@@ -242,7 +256,7 @@ fn send(report: &OwnedFd, tag: u8, value: i32) {
 fn supervise(
     store: &Store,
     log: &File,
-    temp: &std::path::Path,
+    temp: Option<&std::path::Path>,
     base: &str,
     mut record: Record,
     args: &ExecArgs,
@@ -260,12 +274,16 @@ fn supervise(
     });
     sys::close_inherited_except(&[log.as_raw_fd(), report.as_raw_fd()]);
     let published = stdio
-        .and_then(|()| store.publish_log(temp, base, |n| send(&report, TRYING_SUFFIX, n as i32)))
+        .and_then(|()| {
+            store.publish_log(temp, log, base, |n| send(&report, TRYING_SUFFIX, n as i32))
+        })
         .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO));
     let id = match published {
         Ok(id) => id,
         Err(errno) => {
-            let _ = std::fs::remove_file(temp);
+            if let Some(temp) = temp {
+                let _ = std::fs::remove_file(temp);
+            }
             send(&report, STORE_FAILED, errno);
             sys::exit_now(1)
         }

@@ -118,9 +118,18 @@ impl Store {
         self.dir.join(format!("{id}{suffix}"))
     }
 
-    /// `run`'s temporary log, `.new-PID.log`: created, locked, holding
-    /// `header`. The supervisor publishes it (`publish_log`).
-    pub fn create_temp_log(&self, header: &[u8]) -> Result<(PathBuf, File)> {
+    /// `run`'s new log, created, locked and holding `header`: a file with no
+    /// name yet where the system has them (then nothing is left if the
+    /// launch dies), else `.new-PID.log`, whose path is returned. The
+    /// supervisor publishes it (`publish_log`).
+    pub fn create_temp_log(&self, header: &[u8]) -> Result<(Option<PathBuf>, File)> {
+        if let Ok(mut log) = crate::sys::unnamed_file(&self.dir) {
+            return match log.try_lock().map_err(io::Error::from) {
+                Ok(()) => log.write_all(header).map(|()| (None, log)),
+                Err(e) => Err(e),
+            }
+            .map_err(|e| Error::io("cannot write log in", &self.dir, e));
+        }
         let temp = self
             .dir
             .join(format!("{NEW_LOG_PREFIX}{}{LOG}", std::process::id()));
@@ -141,7 +150,7 @@ impl Store {
             let _ = fs::remove_file(&temp);
             return Err(Error::io("cannot write log", &temp, e));
         }
-        Ok((temp, log))
+        Ok((Some(temp), log))
     }
 
     /// Link the temporary log under the first free id, `base` or `base_N`,
@@ -151,7 +160,8 @@ impl Store {
     /// after a supervisor that dies half-way.
     pub fn publish_log(
         &self,
-        temp: &Path,
+        temp: Option<&Path>,
+        log: &File,
         base: &str,
         mut announce: impl FnMut(u32),
     ) -> io::Result<String> {
@@ -179,13 +189,19 @@ impl Store {
             let id = id_for(base, n);
             let path = self.path(&id, LOG);
             announce(n);
-            match fs::hard_link(temp, &path) {
+            let linked = match temp {
+                Some(temp) => fs::hard_link(temp, &path),
+                None => crate::sys::link_file(log, &path),
+            };
+            match linked {
                 Ok(()) if self.exists(&id, RECORD) || self.exists(&id, PID) => {
                     // A stray record or pid file owns this id already.
                     let _ = fs::remove_file(&path);
                 }
                 Ok(()) => {
-                    let _ = fs::remove_file(temp);
+                    if let Some(temp) = temp {
+                        let _ = fs::remove_file(temp);
+                    }
                     return Ok(id);
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
@@ -205,15 +221,22 @@ impl Store {
         create(&self.path(id, PID), false)?.write_all(format!("{pid}\n").as_bytes())
     }
 
-    /// Replace `ID.json` atomically (a temporary file, then rename).
+    /// Write the job's first `ID.json`, whole before it has its name: a
+    /// file with no name yet, then linked (where the system has them), else
+    /// a temporary file, then renamed.
     pub fn write_record(&self, record: &Record) -> io::Result<()> {
+        let mut json = record.to_json(record.status);
+        json.push('\n');
+        let path = self.path(&record.id, RECORD);
+        if let Ok(mut file) = crate::sys::unnamed_file(&self.dir) {
+            file.write_all(json.as_bytes())?;
+            return crate::sys::link_file(&file, &path);
+        }
         let temp = self.spare(&record.id, "tmp");
         let _ = fs::remove_file(&temp);
         let written = create(&temp, false).and_then(|mut file| {
-            let mut json = record.to_json(record.status);
-            json.push('\n');
             file.write_all(json.as_bytes())?;
-            fs::rename(&temp, self.path(&record.id, RECORD))
+            fs::rename(&temp, path)
         });
         if written.is_err() {
             let _ = fs::remove_file(&temp);

@@ -281,6 +281,50 @@ pub fn execvp(args: &ExecArgs) -> io::Error {
     io::Error::last_os_error()
 }
 
+/// A new file in `dir` that has no name yet (O_TMPFILE), open for reading
+/// and appending; `link_file` gives it one. Unsupported where the file
+/// system lacks O_TMPFILE, or where /proc (which the link goes through) is
+/// not mounted.
+#[cfg(target_os = "linux")]
+pub fn unnamed_file(dir: &std::path::Path) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if !std::path::Path::new("/proc/self/fd").is_dir() {
+        return Err(io::ErrorKind::Unsupported.into());
+    }
+    std::fs::OpenOptions::new()
+        .read(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(libc::O_TMPFILE | libc::O_CLOEXEC)
+        .open(dir)
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn unnamed_file(_dir: &std::path::Path) -> io::Result<std::fs::File> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
+/// Give the unnamed `file` the name `path`; fails if `path` exists.
+pub fn link_file(file: &std::fs::File, path: &std::path::Path) -> io::Result<()> {
+    let from = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd()))?;
+    let to = CString::new(path.as_os_str().as_bytes())?;
+    // SAFETY: two valid C strings; linkat does not keep them.
+    let linked = unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    };
+    if linked == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// `access(path, X_OK)`: whether this process may execute `path`.
 pub fn may_execute(path: &std::path::Path) -> bool {
     let Ok(path) = CString::new(path.as_os_str().as_bytes()) else {

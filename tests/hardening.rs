@@ -535,3 +535,34 @@ fn an_exec_that_fails_after_the_start_is_the_jobs_recorded_outcome() {
         w.log(&id)
     );
 }
+
+// Linux-only: unshare(1) and a mount namespace.
+#[cfg(target_os = "linux")]
+#[test]
+fn without_proc_a_launch_uses_a_named_temporary_log_and_leaves_none() {
+    if !is_root() {
+        println!("skipped: hiding /proc needs root (CI runs as root)");
+        return;
+    }
+    let w = World::new();
+    // /proc hidden under an empty tmpfs: no unnamed files can be linked.
+    let out = w
+        .cmd("unshare")
+        .args([
+            "-m",
+            "sh",
+            "-c",
+            "mount -t tmpfs none /proc && exec run -q sh -c 'echo hidden; exit 3'",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let id = text(&out.stdout).trim().to_string();
+    let job = w.wait_end(&id);
+    assert_eq!(field_num(&job, "exit_code"), Some(3.0));
+    assert!(w.log(&id).contains("\nhidden\n"));
+    let files = w.files();
+    assert!(!files.iter().any(|f| f.starts_with(".new-")), "{files:?}");
+    let own = files.iter().filter(|f| f.starts_with(&id)).count();
+    assert_eq!(own, 3, "{files:?}");
+}
