@@ -185,8 +185,13 @@ impl Store {
             }
             first = high;
         }
+        // A stray record or pid file owns its id already.
+        let owned = |id: &str| self.exists(id, RECORD) || self.exists(id, PID);
         for n in first..=MAX_SUFFIX {
             let id = id_for(base, n);
+            if owned(&id) {
+                continue;
+            }
             let path = self.path(&id, LOG);
             announce(n);
             let linked = match temp {
@@ -194,9 +199,13 @@ impl Store {
                 None => crate::sys::link_file(log, &path),
             };
             match linked {
-                Ok(()) if self.exists(&id, RECORD) || self.exists(&id, PID) => {
-                    // A stray record or pid file owns this id already.
+                Ok(()) if owned(&id) => {
+                    // One appeared meanwhile. An unnamed log can be linked
+                    // only once: once unlinked, it is gone.
                     let _ = fs::remove_file(&path);
+                    if temp.is_none() {
+                        return Err(io::Error::from_raw_os_error(libc::EEXIST));
+                    }
                 }
                 Ok(()) => {
                     if let Some(temp) = temp {

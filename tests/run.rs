@@ -616,3 +616,27 @@ fn options_have_getopt_habits_on_every_command() {
         assert_eq!(text(&out.stderr), want, "{name} {args:?}");
     }
 }
+
+#[test]
+fn stray_records_under_the_next_ids_are_skipped_not_fatal() {
+    let w = World::new();
+    w.ensure_state();
+    // A record and a pid file, without a log, under each id this second and
+    // the next two can give: the launch must take a free `_N`.
+    for ahead in 0..3 {
+        let out = w
+            .cmd("date")
+            .args(["-d", &format!("+{ahead} seconds"), "+%Y%m%d_%H%M%S"])
+            .output()
+            .unwrap();
+        let stamp = text(&out.stdout).trim().to_string();
+        w.plant(&format!("stray_{stamp}.json"), b"{}");
+        w.plant(&format!("stray_{stamp}.pid"), b"1\n");
+    }
+    let id = w.start(&["-N", "stray", "true"]);
+    assert!(id.ends_with("_2"), "{id}");
+    assert_eq!(
+        field_str(&w.wait_end(&id), "status").as_deref(),
+        Some("done")
+    );
+}
