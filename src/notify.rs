@@ -7,7 +7,6 @@
 //! time and can neither fail nor delay the job: the record is final first.
 
 use crate::record::{Record, Status};
-use std::ffi::OsStr;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
@@ -47,13 +46,6 @@ struct Config {
     default_token: Option<String>,
     default_user: Option<String>,
     default_password: Option<String>,
-}
-
-/// The topic rule for `run -n WORD ...`: WORD is a topic, not the command,
-/// when it names nothing runnable.
-pub fn is_runnable(word: &OsStr) -> bool {
-    word.to_str()
-        .is_some_and(|w| crate::spawn::find_on_path(w).is_some())
 }
 
 /// Resolve a topic as the ntfy CLI reads it: a bare name on the configured

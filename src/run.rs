@@ -155,7 +155,10 @@ fn parse(
 }
 
 pub fn main(args: Vec<OsString>) -> Result<i32> {
-    let Some((options, command)) = parse(args, crate::notify::is_runnable)? else {
+    // The topic rule for `run -n WORD ...`: WORD is a topic, not the
+    // command, when it names nothing that could run.
+    let runnable = |word: &OsStr| crate::spawn::resolve(&[word.to_owned()]).is_ok();
+    let Some((options, command)) = parse(args, runnable)? else {
         return Ok(code::OK);
     };
     if options.link {

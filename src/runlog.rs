@@ -111,7 +111,7 @@ fn pick(jobs: &[Job]) -> Result<&Job> {
     let newest_first: Vec<&Job> = jobs.iter().rev().collect();
     if io::stdin().is_terminal()
         && io::stdout().is_terminal()
-        && let Some(fzf) = crate::spawn::find_on_path("fzf")
+        && let Ok(fzf) = crate::spawn::resolve(&["fzf".into()])
     {
         return pick_with_fzf(&fzf, &newest_first);
     }

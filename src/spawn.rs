@@ -459,20 +459,3 @@ fn write_footer(
     log.write_all(footer.as_bytes())?;
     Ok(size)
 }
-
-/// The file `execvp` would run for `name`: `name` itself if it holds a `/`,
-/// else the first executable file of that name on PATH.
-pub fn find_on_path(name: &str) -> Option<std::path::PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let executable = |p: &std::path::Path| {
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    if name.contains('/') {
-        let path = std::path::PathBuf::from(name);
-        return executable(&path).then_some(path);
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|candidate| !name.is_empty() && executable(candidate))
-}
