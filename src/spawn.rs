@@ -329,6 +329,10 @@ fn supervise(
     };
     // Also set here, so the group exists whichever process runs first.
     let _ = sys::own_process_group(pid);
+    // The job has its own copy of the environment; ours need not show the
+    // notification credentials to anyone listing it, from before anyone is
+    // told the job started.
+    sys::scrub_environment(&["NTFY_TOKEN", "NTFY_USER"]);
     drop((gate_in, exec_out));
     record.pid = Some(pid);
     record.pgid = Some(pid);
@@ -350,9 +354,6 @@ fn supervise(
         .read_exact(&mut failure)
         .is_ok()
         .then(|| i32::from_le_bytes([failure[1], failure[2], failure[3], failure[4]]));
-    // The job has its own copy of the environment; ours need not show
-    // the notification credentials to anyone listing it.
-    sys::scrub_environment(&["NTFY_TOKEN", "NTFY_USER"]);
 
     // From here on the supervisor only waits: it need not hold run's pages.
     let raw = sys::wait_for_idle(pid);
