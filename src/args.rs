@@ -39,6 +39,14 @@ pub const fn opt(short: u8, long: &'static str, takes: Takes, about: &'static st
 }
 
 impl Opt {
+    /// What its value must be, for messages.
+    fn needs(&self) -> &'static str {
+        match self.takes {
+            Takes::Value(what) | Takes::Maybe(what) => what,
+            Takes::Nothing => "no value",
+        }
+    }
+
     /// How the option is shown in a message: `--long`, or `-s` if that is
     /// what was typed.
     fn shown(&self, short: bool) -> String {
@@ -79,10 +87,8 @@ pub fn parse(
         Error::usage(format!("unknown option {shown} (see {verb} --help)"))
     };
     let missing = |opt: &Opt, short: bool| match opt.takes {
-        Takes::Value(what) | Takes::Maybe(what) => {
-            Error::usage(format!("{} needs {what}", opt.shown(short)))
-        }
         Takes::Nothing => Error::usage(format!("{} takes no value", opt.shown(short))),
+        _ => Error::usage(format!("{} needs {}", opt.shown(short), opt.needs())),
     };
     let mut args = Args {
         found: Vec::new(),
@@ -168,39 +174,32 @@ impl Args {
         found.map(|(o, _, _)| o.long).find(|l| longs.contains(l))
     }
 
+    /// The last time `long` was given: the option, its value, and whether
+    /// it was typed short.
+    fn last(&self, long: &str) -> Option<&(&'static Opt, Option<OsString>, bool)> {
+        self.found.iter().rev().find(|(o, _, _)| o.long == long)
+    }
+
     /// The last value given to `long`, if any; an option given without one
     /// (a `Takes::Maybe`) has none.
     pub fn os(&self, long: &str) -> Option<&OsStr> {
-        self.found
-            .iter()
-            .rev()
-            .find(|(o, _, _)| o.long == long)
-            .and_then(|(_, v, _)| v.as_deref())
+        self.last(long).and_then(|(_, v, _)| v.as_deref())
     }
 
     /// The last value of `long`, read by `read`; a value it refuses is bad
     /// usage, with the option's own message.
     pub fn value<T>(&self, long: &str, read: impl Fn(&str) -> Option<T>) -> Result<Option<T>> {
-        let Some((opt, value, short)) = self.found.iter().rev().find(|(o, _, _)| o.long == long)
-        else {
-            return Ok(None);
-        };
-        let Some(value) = value else {
+        let Some((opt, Some(value), short)) = self.last(long) else {
             return Ok(None);
         };
         match value.to_str().and_then(&read) {
             Some(v) => Ok(Some(v)),
-            None => {
-                let what = match opt.takes {
-                    Takes::Value(what) | Takes::Maybe(what) => what,
-                    Takes::Nothing => "no value",
-                };
-                Err(Error::usage(format!(
-                    "{} needs {what}, not {}",
-                    opt.shown(*short),
-                    crate::quote::shell_quote(value.as_encoded_bytes())
-                )))
-            }
+            None => Err(Error::usage(format!(
+                "{} needs {}, not {}",
+                opt.shown(*short),
+                opt.needs(),
+                crate::quote::shell_quote(value.as_encoded_bytes())
+            ))),
         }
     }
 }

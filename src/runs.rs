@@ -149,9 +149,15 @@ fn table(out: &mut impl Write, entries: &[&Entry], colour: bool, width: Option<u
     // On a narrow terminal, long ids are shortened in the middle, so that
     // the command keeps at least MIN_COMMAND columns (or all it needs).
     if let Some(width) = width {
-        let before_command = 10 + widths.iter().map(|w| w + 2).sum::<usize>() + 1;
+        // Mark, space and status word (9), each cell with a space either
+        // side, and the space before the command.
+        let before_command = 9 + widths.iter().map(|w| w + 2).sum::<usize>() + 1;
         let commands = rows.iter().map(|row| chars(cell(&cells, row, 3)));
-        let command = commands.max().unwrap_or(0).min(MIN_COMMAND);
+        // A command cut to MIN_COMMAND also needs a column for its `…`.
+        let command = match commands.max().unwrap_or(0) {
+            longest if longest > MIN_COMMAND => MIN_COMMAND + 1,
+            longest => longest,
+        };
         let over = (before_command + command).saturating_sub(width);
         widths[0] = widths[0].saturating_sub(over).max(MIN_ID.min(widths[0]));
     }

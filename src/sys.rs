@@ -288,7 +288,9 @@ pub fn execvp(args: &ExecArgs) -> io::Error {
 #[cfg(target_os = "linux")]
 pub fn unnamed_file(dir: &std::path::Path) -> io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    if !std::path::Path::new("/proc/self/fd").is_dir() {
+    // Looked at once per process (the supervisor inherits the answer).
+    static PROC: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if !*PROC.get_or_init(|| std::path::Path::new("/proc/self/fd").is_dir()) {
         return Err(io::ErrorKind::Unsupported.into());
     }
     std::fs::OpenOptions::new()
@@ -305,6 +307,7 @@ pub fn unnamed_file(_dir: &std::path::Path) -> io::Result<std::fs::File> {
 }
 
 /// Give the unnamed `file` the name `path`; fails if `path` exists.
+#[cfg(target_os = "linux")]
 pub fn link_file(file: &std::fs::File, path: &std::path::Path) -> io::Result<()> {
     let from = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd()))?;
     let to = CString::new(path.as_os_str().as_bytes())?;
@@ -323,6 +326,11 @@ pub fn link_file(file: &std::fs::File, path: &std::path::Path) -> io::Result<()>
     } else {
         Err(io::Error::last_os_error())
     }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn link_file(_file: &std::fs::File, _path: &std::path::Path) -> io::Result<()> {
+    Err(io::ErrorKind::Unsupported.into())
 }
 
 /// `access(path, X_OK)`: whether this process may execute `path`.
