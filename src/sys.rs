@@ -848,41 +848,34 @@ pub fn wait_for_idle(pid: libc::pid_t) -> io::Result<libc::c_int> {
     result
 }
 
-/// (start, length) of each mapping of our own executable that is not
-/// writable and holds no modified page. Relocated data, for one, is
-/// modified: dropping it would lose the changes.
+/// (start, length) of this program's read-only image: from its ELF header
+/// (the start of its first mapping) to the end of its code, in whole pages.
+/// The linker lays out headers, read-only data and code there, before any
+/// writable segment, and a static or position-independent executable has
+/// no text relocations, so no page of it is ever modified. Found from the
+/// linker's symbols, not by reading /proc/self/smaps: that read cost each
+/// launch 0.2-0.8 ms of CPU beside the next one on 2 cores (issue 18).
 #[cfg(target_os = "linux")]
 fn clean_program_mappings() -> Vec<(usize, usize)> {
-    let (Ok(exe), Ok(smaps)) = (
-        std::fs::read_link("/proc/self/exe"),
-        std::fs::read_to_string("/proc/self/smaps"),
-    ) else {
-        return Vec::new();
-    };
-    let mut clean = Vec::new();
-    let mut region: Option<(usize, usize)> = None;
-    for line in smaps.lines() {
-        let mut fields = line.split_whitespace();
-        let first = fields.next().unwrap_or("");
-        if let Some((start, end)) = first.split_once('-')
-            && let (Ok(start), Ok(end)) = (
-                usize::from_str_radix(start, 16),
-                usize::from_str_radix(end, 16),
-            )
-        {
-            // A mapping: range, perms, offset, dev, inode, path.
-            let perms = fields.next().unwrap_or("");
-            let path = fields.nth(3).unwrap_or("");
-            region = (std::path::Path::new(path) == exe && !perms.contains('w'))
-                .then_some((start, end - start));
-        } else if first == "Anonymous:"
-            && let Some(range) = region.take()
-            && fields.next() == Some("0")
-        {
-            clean.push(range);
-        }
+    unsafe extern "C" {
+        static __ehdr_start: u8;
+        static etext: u8;
     }
-    clean
+    // SAFETY: sysconf has no preconditions.
+    let page = match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
+        n if n > 0 => n as usize,
+        _ => return Vec::new(),
+    };
+    // Only the symbols' addresses are taken, never their bytes.
+    let start = std::ptr::addr_of!(__ehdr_start) as usize;
+    let end = std::ptr::addr_of!(etext) as usize;
+    let start = start.div_ceil(page) * page;
+    let end = end / page * page;
+    if end > start {
+        vec![(start, end - start)]
+    } else {
+        Vec::new()
+    }
 }
 
 /// Elsewhere, only the wait.
