@@ -124,11 +124,12 @@ impl Store {
     /// supervisor publishes it (`publish_log`).
     pub fn create_temp_log(&self, header: &[u8]) -> Result<(Option<PathBuf>, File)> {
         if let Ok(mut log) = crate::sys::unnamed_file(&self.dir) {
-            return match log.try_lock().map_err(io::Error::from) {
-                Ok(()) => log.write_all(header).map(|()| (None, log)),
-                Err(e) => Err(e),
-            }
-            .map_err(|e| Error::io("cannot write log in", &self.dir, e));
+            return log
+                .try_lock()
+                .map_err(io::Error::from)
+                .and_then(|()| log.write_all(header))
+                .map(|()| (None, log))
+                .map_err(|e| Error::io("cannot write log in", &self.dir, e));
         }
         let temp = self
             .dir

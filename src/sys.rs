@@ -815,17 +815,16 @@ pub fn scrub_environment(names: &[&str]) {
 /// 64 KiB at a time around each one touched in between.
 #[cfg(target_os = "linux")]
 pub fn wait_for_idle(pid: libc::pid_t) -> io::Result<libc::c_int> {
-    let clean = clean_program_mappings();
     // Both calls go through the one `syscall` entry point, so that only two
     // windows of code are mapped back: this function's and that one's.
-    for &(start, len) in &clean {
-        // SAFETY: the range is a whole mapping of our executable with no
+    if let Some((start, len)) = read_only_image() {
+        // SAFETY: the range is our executable's read-only image, with no
         // private (modified) page; MADV_DONTNEED on it only drops page table
         // entries, and every page refaults from the file intact.
         unsafe { libc::syscall(libc::SYS_madvise, start, len, libc::MADV_DONTNEED) };
     }
     let mut status: libc::c_int = 0;
-    let result = loop {
+    loop {
         // SAFETY: `status` is a valid out-pointer; rusage may be null.
         let ret = unsafe {
             libc::syscall(
@@ -843,9 +842,7 @@ pub fn wait_for_idle(pid: libc::pid_t) -> io::Result<libc::c_int> {
         if err.kind() != io::ErrorKind::Interrupted {
             break Err(err);
         }
-    };
-    drop(clean);
-    result
+    }
 }
 
 /// (start, length) of this program's read-only image: from its ELF header
@@ -856,26 +853,19 @@ pub fn wait_for_idle(pid: libc::pid_t) -> io::Result<libc::c_int> {
 /// linker's symbols, not by reading /proc/self/smaps: that read cost each
 /// launch 0.2-0.8 ms of CPU beside the next one on 2 cores (issue 18).
 #[cfg(target_os = "linux")]
-fn clean_program_mappings() -> Vec<(usize, usize)> {
+fn read_only_image() -> Option<(usize, usize)> {
     unsafe extern "C" {
         static __ehdr_start: u8;
         static etext: u8;
     }
     // SAFETY: sysconf has no preconditions.
-    let page = match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
-        n if n > 0 => n as usize,
-        _ => return Vec::new(),
-    };
+    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
+        .ok()
+        .filter(|&page| page > 0)?;
     // Only the symbols' addresses are taken, never their bytes.
-    let start = std::ptr::addr_of!(__ehdr_start) as usize;
-    let end = std::ptr::addr_of!(etext) as usize;
-    let start = start.div_ceil(page) * page;
-    let end = end / page * page;
-    if end > start {
-        vec![(start, end - start)]
-    } else {
-        Vec::new()
-    }
+    let start = (std::ptr::addr_of!(__ehdr_start) as usize).div_ceil(page) * page;
+    let end = std::ptr::addr_of!(etext) as usize / page * page;
+    (end > start).then(|| (start, end - start))
 }
 
 /// Elsewhere, only the wait.
