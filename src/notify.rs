@@ -215,25 +215,18 @@ pub struct Message {
 /// The message for a job that ended as `record` says; `None` for a lost
 /// job, which sends nothing. `output` is the end of the job's output.
 pub fn message(record: &Record, output: &str) -> Option<Message> {
-    let (title, tags, priority) = match (record.status, &record.signal, record.exit_code) {
-        (Status::Done, _, _) => (
-            format!("{} done", record.name),
-            "white_check_mark",
-            "default",
-        ),
-        (Status::Failed, _, code) => {
-            let code = code.map_or("?".to_string(), |c| c.to_string());
-            (format!("{} failed (exit {code})", record.name), "x", "high")
-        }
-        (Status::Killed, signal, _) => {
-            let signal = signal.as_deref().unwrap_or("signal");
-            (
-                format!("{} killed ({signal})", record.name),
-                "skull",
-                "high",
-            )
-        }
+    let (tags, priority, unknown) = match record.status {
+        Status::Done => ("white_check_mark", "default", ""),
+        Status::Failed => ("x", "high", "exit ?"),
+        Status::Killed => ("skull", "high", "signal"),
         _ => return None,
+    };
+    let title = match record.status {
+        Status::Done => format!("{} done", record.name),
+        status => {
+            let how = record.end_detail().unwrap_or(unknown.into());
+            format!("{} {} ({how})", record.name, status.word())
+        }
     };
     let mut command = crate::quote::shell_join(&record.command);
     if command.chars().count() > 200 {

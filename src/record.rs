@@ -3,7 +3,9 @@
 //! Rule: the record's JSON shape is a public interface (`runs --json`, README
 //! "Job record"): fields are only ever added, never renamed or retyped.
 
+use std::borrow::Cow;
 use std::fmt::Write;
+use tinyjson::JsonValue;
 
 /// What became of a job. See README, "Status".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,6 +89,28 @@ pub struct Record {
 }
 
 impl Record {
+    /// A running job's record with nothing known yet but these.
+    pub fn new(id: String, name: String, command: Vec<String>, started: f64) -> Record {
+        Record {
+            id,
+            name,
+            command,
+            started,
+            cwd: String::new(),
+            host: String::new(),
+            log: String::new(),
+            pid: None,
+            pgid: None,
+            sid: None,
+            ended: None,
+            duration: None,
+            exit_code: None,
+            signal: None,
+            status: Status::Running,
+            topic: None,
+        }
+    }
+
     /// The status the record itself states: its end, or `running` if it has
     /// none. Whether a running job is alive is the store's question.
     pub fn recorded_status(&self) -> Status {
@@ -96,6 +120,17 @@ impl Record {
             (Some(_), Some(0), None) => Status::Done,
             (Some(_), Some(_), None) => Status::Failed,
             (Some(_), None, None) => self.status,
+        }
+    }
+
+    /// How it ended, in the words every view of a job uses: the signal
+    /// (`SIGTERM`), else `exit 2`; `None` while nothing is recorded. Not
+    /// escaped: a record's signal is a string anyone could have written.
+    pub fn end_detail(&self) -> Option<String> {
+        match (&self.signal, self.exit_code) {
+            (Some(signal), _) => Some(signal.clone()),
+            (None, Some(code)) => Some(format!("exit {code}")),
+            (None, None) => None,
         }
     }
 
@@ -139,274 +174,121 @@ impl Record {
     }
 
     /// Parse a record; `None` unless it is one JSON object with at least an
-    /// id, a command and a start time. Unknown fields are skipped, so records
-    /// of a newer version still read.
+    /// id, a command and a start time, each of its type. Unknown fields are
+    /// ignored, so records of a newer version still read.
     pub fn from_json(text: &str) -> Option<Record> {
-        let mut p = Parser {
-            text,
-            bytes: text.as_bytes(),
-            pos: 0,
+        let JsonValue::Object(mut fields) = prepared(text)?.parse::<JsonValue>().ok()? else {
+            return None;
         };
-        let mut record = Record {
-            id: String::new(),
-            name: String::new(),
-            command: Vec::new(),
-            cwd: String::new(),
-            host: String::new(),
-            pid: None,
-            pgid: None,
-            sid: None,
-            started: f64::NAN,
-            ended: None,
-            duration: None,
-            exit_code: None,
-            signal: None,
-            status: Status::Running,
-            topic: None,
-            log: String::new(),
+        let mut take = |key: &str| fields.remove(key).unwrap_or(JsonValue::Null);
+        let JsonValue::Array(command) = take("command") else {
+            return None;
         };
-        let mut has_command = false;
-        p.expect(b'{')?;
-        if !p.take(b'}') {
-            loop {
-                let key = p.key()?;
-                p.expect(b':')?;
-                match key {
-                    "id" => record.id = p.string()?,
-                    "name" => record.name = p.string()?,
-                    "cwd" => record.cwd = p.string()?,
-                    "host" => record.host = p.string()?,
-                    "log" => record.log = p.string()?,
-                    "command" => {
-                        record.command = p.strings()?;
-                        has_command = true;
-                    }
-                    "signal" => record.signal = p.nullable(Parser::string)?,
-                    "topic" => record.topic = p.nullable(Parser::string)?,
-                    "status" => {
-                        record.status = Status::from_word(&p.string()?).unwrap_or(Status::Running)
-                    }
-                    "pid" => record.pid = p.nullable(Parser::number)?.map(|n| n as i32),
-                    "pgid" => record.pgid = p.nullable(Parser::number)?.map(|n| n as i32),
-                    "sid" => record.sid = p.nullable(Parser::number)?.map(|n| n as i32),
-                    "exit_code" => record.exit_code = p.nullable(Parser::number)?.map(|n| n as i32),
-                    "started" => record.started = p.number()?,
-                    "ended" => record.ended = p.nullable(Parser::number)?,
-                    "duration" => record.duration = p.nullable(Parser::number)?,
-                    _ => p.skip(0)?,
-                }
-                if p.take(b'}') {
-                    break;
-                }
-                p.expect(b',')?;
-            }
-        }
-        p.whitespace();
-        let complete = p.pos == p.bytes.len() && !record.id.is_empty();
-        (complete && has_command && record.started.is_finite()).then_some(record)
+        Some(Record {
+            id: string(take("id")).filter(|id| !id.is_empty())?,
+            command: command.into_iter().map(string).collect::<Option<_>>()?,
+            started: number(take("started"))?,
+            name: nullable(take("name"), string)?.unwrap_or_default(),
+            cwd: nullable(take("cwd"), string)?.unwrap_or_default(),
+            host: nullable(take("host"), string)?.unwrap_or_default(),
+            log: nullable(take("log"), string)?.unwrap_or_default(),
+            pid: nullable(take("pid"), int)?,
+            pgid: nullable(take("pgid"), int)?,
+            sid: nullable(take("sid"), int)?,
+            ended: nullable(take("ended"), number)?,
+            duration: nullable(take("duration"), number)?,
+            exit_code: nullable(take("exit_code"), int)?,
+            signal: nullable(take("signal"), string)?,
+            topic: nullable(take("topic"), string)?,
+            status: nullable(take("status"), string)?
+                .and_then(|word| Status::from_word(&word))
+                .unwrap_or(Status::Running),
+        })
     }
 }
 
-/// A reader for the JSON that records hold: strings, numbers, null, arrays
-/// of strings, and (skipped) anything else. tinyjson's general parser cost
-/// about 42,000 instructions per record; this one keeps a 10,000-job listing
-/// inside its budget.
-struct Parser<'a> {
-    text: &'a str,
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Parser<'a> {
-    #[inline(always)]
-    fn whitespace(&mut self) {
-        while self
-            .bytes
-            .get(self.pos)
-            .is_some_and(|b| b.is_ascii_whitespace())
-        {
-            self.pos += 1;
-        }
-    }
-
-    #[inline(always)]
-    fn peek(&mut self) -> Option<u8> {
-        self.whitespace();
-        self.bytes.get(self.pos).copied()
-    }
-
-    /// Consume `byte` if it comes next.
-    #[inline(always)]
-    fn take(&mut self, byte: u8) -> bool {
-        let found = self.peek() == Some(byte);
-        self.pos += found as usize;
-        found
-    }
-
-    #[inline(always)]
-    fn expect(&mut self, byte: u8) -> Option<()> {
-        self.take(byte).then_some(())
-    }
-
-    /// An object's key, borrowed: the keys of a record need no unescaping.
-    /// One that does is none of ours; it reads as `\\`, and is skipped.
-    fn key(&mut self) -> Option<&'a str> {
-        self.whitespace();
-        let start = self.pos + 1;
-        let len = self
-            .bytes
-            .get(start..)?
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\')?;
-        if self.bytes[start + len] == b'\\' {
-            return self.string().map(|_| "\\");
-        }
-        self.expect(b'"')?;
-        self.pos = start + len + 1;
-        self.text.get(start..start + len)
-    }
-
-    fn string(&mut self) -> Option<String> {
-        self.expect(b'"')?;
-        let mut out = String::new();
-        loop {
-            // Take the plain run up to the next quote or backslash at once;
-            // those are ASCII, so the run ends on a character boundary.
-            let start = self.pos;
-            let run = self.bytes.get(start..)?;
-            let end = start + run.iter().position(|&b| b == b'"' || b == b'\\')?;
-            let plain = self.text.get(start..end)?;
-            self.pos = end + 1;
-            if self.bytes[end] == b'"' {
-                if out.is_empty() {
-                    return Some(plain.to_string());
-                }
-                out.push_str(plain);
-                return Some(out);
-            }
-            out.push_str(plain);
-            let escape = *self.bytes.get(self.pos)?;
-            self.pos += 1;
-            out.push(match escape {
-                b'"' => '"',
-                b'\\' => '\\',
-                b'/' => '/',
-                b'b' => '\u{8}',
-                b'f' => '\u{c}',
-                b'n' => '\n',
-                b'r' => '\r',
-                b't' => '\t',
-                b'u' => self.unicode_escape()?,
-                _ => return None,
-            });
-        }
-    }
-
-    /// The XXXX of `\uXXXX`, joining a surrogate pair; a lone surrogate
-    /// becomes U+FFFD, and whatever follows it is read on its own.
-    fn unicode_escape(&mut self) -> Option<char> {
-        let hex = |at: usize| -> Option<u32> {
-            let digits = std::str::from_utf8(self.bytes.get(at..at + 4)?).ok()?;
-            u32::from_str_radix(digits, 16).ok()
-        };
-        let first = hex(self.pos)?;
-        let high = (0xD800..0xDC00).contains(&first);
-        let second = match high && self.bytes[self.pos + 4..].starts_with(b"\\u") {
-            true => hex(self.pos + 6).filter(|s| (0xDC00..0xE000).contains(s)),
-            false => None,
-        };
-        let Some(second) = second else {
-            self.pos += 4;
-            return Some(char::from_u32(first).unwrap_or('\u{FFFD}'));
-        };
-        self.pos += 10;
-        let joined = 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00);
-        Some(char::from_u32(joined).unwrap_or('\u{FFFD}'))
-    }
-
-    fn number(&mut self) -> Option<f64> {
-        self.whitespace();
-        let start = self.pos;
-        while self
-            .bytes
-            .get(self.pos)
-            .is_some_and(|b| matches!(b, b'0'..=b'9' | b'+' | b'-' | b'.' | b'e' | b'E'))
-        {
-            self.pos += 1;
-        }
-        let number = &self.text[start..self.pos];
-        // Whole numbers (pids, exit codes) need no float parser.
-        if number.len() < 16 && number.bytes().all(|b| b.is_ascii_digit()) && start < self.pos {
-            return Some(
-                number
-                    .bytes()
-                    .fold(0u64, |n, b| n * 10 + u64::from(b - b'0')) as f64,
-            );
-        }
-        number.parse().ok()
-    }
-
-    /// `null`, or whatever `value` reads.
-    fn nullable<T>(&mut self, value: fn(&mut Self) -> Option<T>) -> Option<Option<T>> {
-        self.whitespace();
-        if self.bytes[self.pos..].starts_with(b"null") {
-            self.pos += 4;
-            return Some(None);
-        }
-        value(self).map(Some)
-    }
-
-    fn strings(&mut self) -> Option<Vec<String>> {
-        self.expect(b'[')?;
-        let mut list = Vec::new();
-        if self.take(b']') {
-            return Some(list);
-        }
-        loop {
-            list.push(self.string()?);
-            if self.take(b']') {
-                return Some(list);
-            }
-            self.expect(b',')?;
-        }
-    }
-
-    /// Skip one value of any kind, nested at most `MAX_DEPTH` deep: a
-    /// record is flat, and a deeper one is damaged (or hostile).
-    fn skip(&mut self, depth: usize) -> Option<()> {
-        match self.peek()? {
-            b'"' => self.string().map(drop),
-            open @ (b'[' | b'{') if depth < MAX_DEPTH => {
-                self.pos += 1;
-                let close = if open == b'[' { b']' } else { b'}' };
-                while !self.take(close) {
-                    if open == b'{' {
-                        self.string()?;
-                        self.expect(b':')?;
-                    }
-                    self.skip(depth + 1)?;
-                    if !self.take(b',') {
-                        return self.expect(close);
-                    }
-                }
-                Some(())
-            }
-            b'[' | b'{' => None,
-            b't' | b'f' | b'n' => {
-                let word = [&b"true"[..], b"false", b"null"]
-                    .into_iter()
-                    .find(|w| self.bytes[self.pos..].starts_with(w))?;
-                self.pos += word.len();
-                Some(())
-            }
-            _ => self.number().map(drop),
-        }
+fn string(value: JsonValue) -> Option<String> {
+    match value {
+        JsonValue::String(s) => Some(s),
+        _ => None,
     }
 }
 
-/// How deep an unknown field's value may nest before the record counts as
-/// damaged: the parser recurses once a level, and the stack is finite.
-const MAX_DEPTH: usize = 32;
+fn number(value: JsonValue) -> Option<f64> {
+    match value {
+        JsonValue::Number(n) => Some(n),
+        _ => None,
+    }
+}
+
+fn int(value: JsonValue) -> Option<i32> {
+    number(value).map(|n| n as i32)
+}
+
+/// `null` (or a missing field) as `Some(None)`; a value of the wrong type
+/// as `None`, which makes the record damaged.
+fn nullable<T>(value: JsonValue, read: fn(JsonValue) -> Option<T>) -> Option<Option<T>> {
+    match value {
+        JsonValue::Null => Some(None),
+        value => read(value).map(Some),
+    }
+}
+
+/// `text` as tinyjson may be given it: `None` if it nests deeper than a
+/// record may (tinyjson recurses once a level, and the stack is finite),
+/// and with each unpaired UTF-16 surrogate escape, which tinyjson refuses,
+/// made U+FFFD, as other readers do.
+fn prepared(text: &str) -> Option<Cow<'_, str>> {
+    let b = text.as_bytes();
+    let surrogate = |at: usize| {
+        let hex = std::str::from_utf8(b.get(at + 2..at + 6)?).ok()?;
+        let unit = u32::from_str_radix(hex, 16).ok()?;
+        (b[at + 1] == b'u' && (0xD800..0xE000).contains(&unit)).then_some(unit)
+    };
+    let (mut depth, mut in_string, mut lone, mut i) = (0, false, Vec::new(), 0);
+    while i < b.len() {
+        match b[i] {
+            b'\\' if in_string => {
+                i += match surrogate(i) {
+                    Some(unit)
+                        if unit < 0xDC00 && surrogate(i + 6).is_some_and(|u| u >= 0xDC00) =>
+                    {
+                        12
+                    }
+                    Some(_) => {
+                        lone.push(i);
+                        6
+                    }
+                    None => 2,
+                };
+                continue;
+            }
+            b'"' => in_string = !in_string,
+            b'[' | b'{' if !in_string => depth += 1,
+            b']' | b'}' if !in_string => depth -= 1,
+            _ => {}
+        }
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        i += 1;
+    }
+    if lone.is_empty() {
+        return Some(Cow::Borrowed(text));
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut from = 0;
+    for at in lone {
+        out.push_str(&text[from..at]);
+        out.push_str("\\ufffd");
+        from = at + 6;
+    }
+    out.push_str(&text[from..]);
+    Some(Cow::Owned(out))
+}
+
+/// How deep a record's JSON may nest before it counts as damaged.
+const MAX_DEPTH: i32 = 32;
 
 /// A number as a record holds it.
 enum Number {
@@ -419,13 +301,6 @@ fn push_raw(out: &mut String, key: &str, value: Option<Number>) {
     let _ = match value {
         None => write!(out, "\"{key}\":null,"),
         Some(Number::Int(n)) => write!(out, "\"{key}\":{n},"),
-        // Integer arithmetic: `{:.6}` on a float costs ten times as much.
-        Some(Number::Seconds(s)) if s.is_finite() && s.abs() < 1e12 => {
-            let micros = (s.abs() * 1e6).round() as u64;
-            let sign = if s < 0.0 && micros > 0 { "-" } else { "" };
-            let (whole, fraction) = (micros / 1_000_000, micros % 1_000_000);
-            write!(out, "\"{key}\":{sign}{whole}.{fraction:06},")
-        }
         Some(Number::Seconds(s)) if s.is_finite() => write!(out, "\"{key}\":{s:.6},"),
         Some(Number::Seconds(_)) => write!(out, "\"{key}\":null,"),
     };
@@ -556,5 +431,23 @@ mod tests {
             None
         );
         assert_eq!(Record::from_json("{\"id\":\"\\ud800"), None);
+        // A lone surrogate is U+FFFD, whatever comes after it.
+        let lone =
+            r#"{"id":"x","command":["\ud800\u0041","\udc00","\ud83d\ud83d\ude00"],"started":1}"#;
+        let command = Record::from_json(lone).unwrap().command;
+        assert_eq!(command, ["\u{FFFD}A", "\u{FFFD}", "\u{FFFD}😀"]);
+        // Too deep for a record, whatever its strings hold: refused
+        // before the recursive parser sees it.
+        let deep = format!(
+            "{{\"id\":\"x\",\"command\":[],\"started\":1,\"a\":{}{}}}",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        assert_eq!(Record::from_json(&deep), None);
+        let quoted = format!(
+            "{{\"id\":\"{}\",\"command\":[],\"started\":1}}",
+            "[".repeat(100)
+        );
+        assert!(Record::from_json(&quoted).is_some());
     }
 }

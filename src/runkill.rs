@@ -68,18 +68,14 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         return Err(Error::usage("name a JOB to stop (see runs)"));
     }
     let store = Store::existing()?;
-    let all = jobs::list(store.as_ref())?;
-    let chosen = references
-        .iter()
-        .map(|r| jobs::resolve(&all, &r.to_string_lossy()))
-        .collect::<Result<Vec<&Job>>>()?;
+    let chosen = jobs::select(store.as_ref(), &references)?;
     // Every reference resolved, so there is a store.
     let Some(store) = store else {
         return Ok(code::FAILURE);
     };
     let mut status = code::OK;
     let mut signalled = Vec::new();
-    for job in chosen {
+    for job in &chosen {
         match (
             signal_group(&store, job, signal.unwrap_or(libc::SIGTERM)),
             signal,

@@ -76,19 +76,21 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         return Err(Error::usage("give at most one JOB"));
     }
     let store = Store::existing()?;
-    let all = jobs::list(store.as_ref())?;
-    let job = match (&preview, rest.first()) {
-        (Some(id), _) => jobs::resolve(&all, id)?,
-        (None, Some(reference)) => jobs::resolve(&all, &reference.to_string_lossy())?,
-        (None, None) => pick(&all)?,
+    let named = preview
+        .as_ref()
+        .map(OsString::from)
+        .or(rest.first().cloned());
+    let job = match named {
+        Some(reference) => jobs::select(store.as_ref(), &[reference])?.remove(0),
+        None => pick(&jobs::list(store.as_ref(), |_| true)?)?.clone(),
     };
     // A job was found, so there is a store.
     let Some(store) = store else {
         return Ok(code::FAILURE);
     };
     match preview {
-        Some(_) => show(&store, job, Some(40), false),
-        None => show(&store, job, lines, !no_follow),
+        Some(_) => show(&store, &job, Some(40), false),
+        None => show(&store, &job, lines, !no_follow),
     }
 }
 

@@ -71,23 +71,20 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     let dry_run = p.flag("dry-run");
     let references = p.operands;
     let store = Store::existing()?;
-    let all = jobs::list(store.as_ref())?;
     let mut status = code::OK;
-
     // Named jobs must all resolve before anything is removed.
-    let mut chosen: Vec<&Job> = Vec::new();
-    for reference in &references {
-        let job = jobs::resolve(&all, &reference.to_string_lossy())?;
-        if job.status == Status::Running {
+    let mut chosen: Vec<Job> = match references.is_empty() {
+        true => jobs::list(store.as_ref(), Status::is_finished)?,
+        false => jobs::select(store.as_ref(), &references)?,
+    };
+    chosen.retain(|job| {
+        let running = job.status == Status::Running;
+        if running {
             eprintln!("runrm: {} is running; not removed", escape(job.id()));
             status = code::FAILURE;
-        } else if !chosen.iter().any(|c| c.id() == job.id()) {
-            chosen.push(job);
         }
-    }
-    if references.is_empty() {
-        chosen = all.iter().filter(|j| j.status.is_finished()).collect();
-    }
+        !running
+    });
     let Some(store) = store else {
         println!("removed 0 jobs, 0 B freed");
         return Ok(status);
@@ -113,7 +110,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     } else {
         Some(store.lock(true)?)
     };
-    for &job in &chosen {
+    for job in &chosen {
         if dry_run {
             println!("would remove {}", escape(job.id()));
             removed += 1;

@@ -101,10 +101,6 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
             .flatten();
         table(&mut out, &shown, colour, width);
     }
-    // The process ends here: freeing 10,000 entries one by one would cost
-    // more than listing them did.
-    std::mem::forget(scan);
-    std::mem::forget(index);
     match out.flush() {
         // A reader that stopped early (`runs | head`) is not an error.
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::new(

@@ -57,19 +57,12 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     let timeout = p.value("timeout", crate::time::parse_duration)?;
     let references = p.operands;
     let store = Store::existing()?;
-    let all = jobs::list(store.as_ref())?;
-    let mut chosen: Vec<&Job> = if references.is_empty() {
-        all.iter()
-            .filter(|j| j.status == Status::Running && j.recorded)
-            .collect()
+    let chosen: Vec<Job> = if references.is_empty() {
+        let running = jobs::list(store.as_ref(), |s| s == Status::Running)?;
+        running.into_iter().filter(|j| j.recorded).collect()
     } else {
-        references
-            .iter()
-            .map(|r| jobs::resolve(&all, &r.to_string_lossy()))
-            .collect::<Result<_>>()?
+        jobs::select(store.as_ref(), &references)?
     };
-    let mut seen = HashSet::new();
-    chosen.retain(|job| seen.insert(job.id()));
     let (Some(store), false) = (store, chosen.is_empty()) else {
         eprintln!("runwait: no running jobs");
         return Ok(code::OK);

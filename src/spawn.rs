@@ -442,11 +442,7 @@ fn write_footer(
     if size > 0 {
         log.read_exact_at(&mut last, size - 1)?;
     }
-    let mut how = match (&record.signal, record.exit_code) {
-        (Some(signal), _) => signal.clone(),
-        (None, Some(code)) => format!("exit {code}"),
-        (None, None) => "exit unknown".to_string(),
-    };
+    let mut how = record.end_detail().unwrap_or("exit unknown".into());
     if let Some(why) = why {
         how = format!("{why}, {how}");
     }

@@ -242,16 +242,7 @@ impl Store {
             file.write_all(json.as_bytes())?;
             return crate::sys::link_file(&file, &path);
         }
-        let temp = self.spare(&record.id, "tmp");
-        let _ = fs::remove_file(&temp);
-        let written = create(&temp, false).and_then(|mut file| {
-            file.write_all(json.as_bytes())?;
-            fs::rename(&temp, path)
-        });
-        if written.is_err() {
-            let _ = fs::remove_file(&temp);
-        }
-        written
+        replace_file(&self.spare(&record.id, "tmp"), &path, &[json.as_bytes()])
     }
 
     /// Take room for the job's final record now, while there is some: a job
@@ -358,16 +349,8 @@ impl Store {
     /// to the caller; it says whether the index was written.
     pub fn write_index(&self, lines: &str) -> bool {
         let temp = self.dir.join(format!(".index.{}.tmp", std::process::id()));
-        let _ = fs::remove_file(&temp);
-        let written = create(&temp, false).and_then(|mut file| {
-            file.write_all(INDEX_HEADER.as_bytes())?;
-            file.write_all(lines.as_bytes())?;
-            fs::rename(&temp, self.dir.join(INDEX))
-        });
-        if written.is_err() {
-            let _ = fs::remove_file(&temp);
-        }
-        written.is_ok()
+        let parts = [INDEX_HEADER.as_bytes(), lines.as_bytes()];
+        replace_file(&temp, &self.dir.join(INDEX), &parts).is_ok()
     }
 
     /// Drop the index: it could not be rewritten without removed jobs.
@@ -616,23 +599,11 @@ fn read_capped(path: &Path, buf: &mut Vec<u8>, cap: u64) -> io::Result<Option<(F
     if !meta.is_file() || meta.len() > cap {
         return Ok(None);
     }
-    let mut filled = 0;
-    loop {
-        if buf.len() - filled < 4096 {
-            buf.resize(buf.len() + 16384, 0);
-        }
-        match file.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-        // It may grow while it is read; what is past the cap is not ours.
-        if filled as u64 > cap {
-            return Ok(None);
-        }
-    }
-    Ok(Some((file, filled)))
+    // It may grow while it is read; what is past the cap is not ours.
+    buf.clear();
+    buf.reserve(meta.len() as usize + 1);
+    (&mut file).take(cap + 1).read_to_end(buf)?;
+    Ok((buf.len() as u64 <= cap).then_some((file, buf.len())))
 }
 
 /// `$RUN_DIR`; else `$XDG_DATA_HOME/run` if absolute; else
@@ -750,6 +721,21 @@ fn check_parent(dir: &Path) -> Result<()> {
 
 /// A new file, mode 0600, that must not exist yet; `append` also opens it for
 /// reading, as the supervisor needs for the log.
+/// Write `parts` to a new file at `temp` (clearing a stale one), then rename
+/// it over `path`: readers see the old file or the whole new one. Nothing is
+/// left at `temp` on failure.
+fn replace_file(temp: &Path, path: &Path, parts: &[&[u8]]) -> io::Result<()> {
+    let _ = fs::remove_file(temp);
+    let written = create(temp, false).and_then(|mut file| {
+        parts.iter().try_for_each(|part| file.write_all(part))?;
+        fs::rename(temp, path)
+    });
+    if written.is_err() {
+        let _ = fs::remove_file(temp);
+    }
+    written
+}
+
 fn create(path: &Path, append: bool) -> io::Result<File> {
     OpenOptions::new()
         .read(append)

@@ -22,6 +22,23 @@ fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
+/// `call()` again while it fails with EINTR: its result, or the error.
+/// Fork-safe (an OS error allocates nothing); inlined, so that the idle
+/// supervisor's wait maps back no page of its own.
+#[inline(always)]
+fn retry(mut call: impl FnMut() -> isize) -> io::Result<usize> {
+    loop {
+        let ret = call();
+        if ret >= 0 {
+            return Ok(ret as usize);
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
 /// Which side of a `fork` we are on.
 pub enum Fork {
     Child,
@@ -73,15 +90,9 @@ pub fn dup_onto(fd: BorrowedFd<'_>, target: RawFd) -> io::Result<()> {
 pub fn write_raw(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
     while !bytes.is_empty() {
         // SAFETY: the pointer and length describe a live slice.
-        let n = unsafe { libc::write(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
-        if n < 0 {
-            let err = io::Error::last_os_error();
-            if err.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(err);
-        }
-        bytes = &bytes[n as usize..];
+        let n =
+            retry(|| unsafe { libc::write(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) })?;
+        bytes = &bytes[n..];
     }
     Ok(())
 }
@@ -89,17 +100,8 @@ pub fn write_raw(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
 /// `read(2)` into a small buffer, retried on EINTR; 0 at end of file.
 /// Fork-safe.
 pub fn read_raw(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
-    loop {
-        // SAFETY: the pointer and length describe a live, writable slice.
-        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
-        }
-    }
+    // SAFETY: the pointer and length describe a live, writable slice.
+    retry(|| unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })
 }
 
 /// A pipe whose two ends are both close-on-exec.
@@ -187,28 +189,17 @@ pub fn scan_dir(dir: &std::path::Path, mut each: impl FnMut(&[u8], u64, u8)) -> 
         .open(dir)?;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
+        let fd = dir.as_raw_fd();
         // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
-        let n = unsafe {
-            libc::syscall(
-                libc::SYS_getdents64,
-                dir.as_raw_fd(),
-                buf.as_mut_ptr(),
-                buf.len(),
-            )
-        };
-        if n < 0 {
-            let err = io::Error::last_os_error();
-            if err.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(err);
-        }
+        let n = retry(|| unsafe {
+            libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()) as isize
+        })?;
         if n == 0 {
             return Ok(());
         }
         // Each entry: d_ino (8 bytes), d_off (8), d_reclen (2), d_type (1),
         // then the name and a NUL, padded to d_reclen.
-        let mut entries = &buf[..n as usize];
+        let mut entries = &buf[..n];
         while entries.len() >= 19 {
             let field = |at: usize, len: usize| &entries[at..at + len];
             let ino = u64::from_ne_bytes(field(0, 8).try_into().unwrap_or_default());
@@ -388,14 +379,9 @@ pub fn ignore_signal(sig: libc::c_int) {
 /// `waitpid(pid, 0)`, blocking and retried on EINTR; returns the raw status.
 pub fn wait_for(pid: libc::pid_t) -> io::Result<libc::c_int> {
     let mut status = 0;
-    loop {
-        // SAFETY: `status` is a valid out-pointer.
-        match cvt(unsafe { libc::waitpid(pid, &mut status, 0) }) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-            Ok(_) => return Ok(status),
-        }
-    }
+    // SAFETY: `status` is a valid out-pointer.
+    retry(|| unsafe { libc::waitpid(pid, &mut status, 0) } as isize)?;
+    Ok(status)
 }
 
 /// `kill(2)`.
@@ -824,25 +810,10 @@ pub fn wait_for_idle(pid: libc::pid_t) -> io::Result<libc::c_int> {
         unsafe { libc::syscall(libc::SYS_madvise, start, len, libc::MADV_DONTNEED) };
     }
     let mut status: libc::c_int = 0;
-    loop {
-        // SAFETY: `status` is a valid out-pointer; rusage may be null.
-        let ret = unsafe {
-            libc::syscall(
-                libc::SYS_wait4,
-                pid,
-                &mut status,
-                0,
-                std::ptr::null_mut::<libc::rusage>(),
-            )
-        };
-        if ret >= 0 {
-            break Ok(status);
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            break Err(err);
-        }
-    }
+    let no_usage = std::ptr::null_mut::<libc::rusage>();
+    // SAFETY: `status` is a valid out-pointer; rusage may be null.
+    retry(|| unsafe { libc::syscall(libc::SYS_wait4, pid, &mut status, 0, no_usage) as isize })?;
+    Ok(status)
 }
 
 /// (start, length) of this program's read-only image: from its ELF header
