@@ -8,6 +8,7 @@
 mod args;
 mod completions;
 mod error;
+mod follow;
 mod jobs;
 mod naming;
 mod notify;

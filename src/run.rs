@@ -252,7 +252,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
             legacy: false,
             recorded: true,
         };
-        return crate::runlog::show(&store, &job, None, true);
+        return crate::follow::show(&store, &job, None, true);
     }
     Ok(code::OK)
 }
