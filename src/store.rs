@@ -166,7 +166,7 @@ impl Store {
         base: &str,
         mut announce: impl FnMut(u32),
     ) -> io::Result<String> {
-        let taken = |n: u32| self.exists(&id_for(base, n), LOG);
+        let taken = |n: u32| self.exists(&id_with_suffix(base, n), LOG);
         // Suffixes fill up from _2 in a burst of starts: find the end of the
         // taken run by doubling, then bisecting, with lstat probes (a
         // hundred starts in one second cost 7 probes each, not 100 links).
@@ -191,7 +191,7 @@ impl Store {
         // A stray record or pid file owns its id already.
         let owned = |id: &str| self.exists(id, RECORD) || self.exists(id, PID);
         for n in first..=MAX_SUFFIX {
-            let id = id_for(base, n);
+            let id = id_with_suffix(base, n);
             if owned(&id) {
                 continue;
             }
@@ -302,13 +302,9 @@ impl Store {
         id: &str,
         buf: &mut Vec<u8>,
     ) -> io::Result<(Option<Record>, u64)> {
-        let path = self.path(id, RECORD);
-        let Some((file, len)) = read_capped(&path, buf, MAX_RECORD)? else {
+        let Some((file, record)) = read_record_file(&self.path(id, RECORD), buf)? else {
             return Ok((None, 0));
         };
-        let record = std::str::from_utf8(&buf[..len])
-            .ok()
-            .and_then(Record::from_json);
         let inode = match &record {
             Some(r) if r.ended.is_some() => file.metadata()?.ino(),
             _ => 0,
@@ -319,13 +315,8 @@ impl Store {
     /// The final record in a job's reserved room, if the supervisor wrote
     /// one there and has not renamed it into place yet (or died first).
     fn final_spare(&self, id: &str) -> io::Result<Option<Record>> {
-        let mut buf = Vec::new();
-        let Some((_, len)) = read_capped(&self.spare(id, "end"), &mut buf, MAX_RECORD)? else {
-            return Ok(None);
-        };
-        let record = std::str::from_utf8(&buf[..len])
-            .ok()
-            .and_then(Record::from_json);
+        let found = read_record_file(&self.spare(id, "end"), &mut Vec::new())?;
+        let record = found.and_then(|(_, record)| record);
         Ok(record.filter(|r| r.ended.is_some() && r.id == id))
     }
 
@@ -419,9 +410,12 @@ impl Store {
     /// process of its session lives; else `lost`. `None` if the job's record
     /// was removed meanwhile (by `runrm`, or a launch that did not start).
     pub fn status(&self, record: Record) -> io::Result<Option<(Record, Status)>> {
-        if record.ended.is_some() {
+        let ended = |record: Record| {
             let status = record.recorded_status();
-            return Ok(Some((record, status)));
+            Ok(Some((record, status)))
+        };
+        if record.ended.is_some() {
+            return ended(record);
         }
         if self.is_locked(&record.id) || self.lives(&record) {
             return Ok(Some((record, Status::Running)));
@@ -431,14 +425,10 @@ impl Store {
         // supervisor died after writing it there (and the footer), before
         // the rename; or nowhere, and it is lost.
         if let Ok(Some(end)) = self.final_spare(&record.id) {
-            let status = end.recorded_status();
-            return Ok(Some((end, status)));
+            return ended(end);
         }
         match self.read_record(&record.id) {
-            Ok(Some(fresh)) if fresh.ended.is_some() => {
-                let status = fresh.recorded_status();
-                Ok(Some((fresh, status)))
-            }
+            Ok(Some(fresh)) if fresh.ended.is_some() => ended(fresh),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
             _ => Ok(Some((record, Status::Lost))),
@@ -572,7 +562,8 @@ impl Store {
     }
 }
 
-fn id_for(base: &str, n: u32) -> String {
+/// The id of the `n`th job of `base` in one second: `base`, `base_2`, ...
+pub fn id_with_suffix(base: &str, n: u32) -> String {
     if n == 1 {
         base.to_string()
     } else {
@@ -580,16 +571,23 @@ fn id_for(base: &str, n: u32) -> String {
     }
 }
 
-/// The id `run` reports for suffix `n` of `base`.
-pub fn id_with_suffix(base: &str, n: u32) -> String {
-    id_for(base, n)
-}
-
 fn is_locked(path: &Path) -> bool {
     match open_read(path) {
         Ok(log) => matches!(log.try_lock_shared(), Err(fs::TryLockError::WouldBlock)),
         Err(_) => false,
     }
+}
+
+/// A record file read into `buf` (see `read_capped`), and the record in it
+/// if it holds one.
+fn read_record_file(path: &Path, buf: &mut Vec<u8>) -> io::Result<Option<(File, Option<Record>)>> {
+    let Some((file, len)) = read_capped(path, buf, MAX_RECORD)? else {
+        return Ok(None);
+    };
+    let record = std::str::from_utf8(&buf[..len])
+        .ok()
+        .and_then(Record::from_json);
+    Ok(Some((file, record)))
 }
 
 /// Read a regular file of at most `cap` bytes into `buf` (reused: one
