@@ -9,7 +9,8 @@
 use crate::error::{Error, Result, code};
 use crate::record::{Record, Status};
 use crate::store::{LOG, PID, RECORD, Store, open_read};
-use std::ffi::OsStr;
+use std::collections::{HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
 use std::fmt::Write;
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
@@ -125,8 +126,6 @@ impl Job {
     }
 }
 
-use std::collections::{HashMap, HashSet};
-
 const HAS_RECORD: u8 = 1;
 const HAS_LOG: u8 = 2;
 const HAS_PID: u8 = 4;
@@ -200,19 +199,22 @@ pub fn ids(store: &Store) -> Result<Vec<String>> {
 
 /// The jobs `references` name (see `resolve`), each read from its files
 /// and given once: all of them, or the first reference's error.
-pub fn select(store: Option<&Store>, references: &[std::ffi::OsString]) -> Result<Vec<Job>> {
+pub fn select(store: Option<&Store>, references: &[OsString]) -> Result<Vec<Job>> {
     let ids = store.map(ids).transpose()?.unwrap_or_default();
     let mut jobs: Vec<Job> = Vec::new();
     for reference in references {
         let id = resolve(&ids, &reference.to_string_lossy())?;
-        // An id was found, so there is a store.
-        let Some(store) = store else { break };
-        let job = find(store, id)
-            .map_err(|e| Error::io("cannot read job", &store.path(id, RECORD), e))?
-            .ok_or_else(|| no_match(id))?;
-        if !jobs.iter().any(|j| j.id() == id) {
-            jobs.push(job);
+        if jobs.iter().any(|j| j.id() == id) {
+            continue;
         }
+        // An id was found, so there is a store; a job removed since the
+        // directory was read matches nothing.
+        let found = match store {
+            Some(store) => find(store, id)
+                .map_err(|e| Error::io("cannot read job", &store.path(id, RECORD), e))?,
+            None => None,
+        };
+        jobs.push(found.ok_or_else(|| no_match(id))?);
     }
     Ok(jobs)
 }

@@ -207,12 +207,12 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     let base = format!("{name}_{}", crate::time::id_stamp(&local));
     let (temp, log) = store.create_temp_log(header.as_bytes())?;
     let command_words = command.iter().map(|a| a.to_string_lossy().into_owned());
-    // The id, and with it the log's path, is chosen by the supervisor.
     let started = crate::time::unix_seconds(now);
     let record = Record {
         cwd,
         host,
         topic: notify.as_ref().map(|t| t.url.clone()),
+        // The id, and with it the log's path, is chosen by the supervisor.
         ..Record::new(String::new(), name, command_words.collect(), started)
     };
     let launch = crate::spawn::Launch {

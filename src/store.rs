@@ -719,8 +719,6 @@ fn check_parent(dir: &Path) -> Result<()> {
     ))
 }
 
-/// A new file, mode 0600, that must not exist yet; `append` also opens it for
-/// reading, as the supervisor needs for the log.
 /// Write `parts` to a new file at `temp` (clearing a stale one), then rename
 /// it over `path`: readers see the old file or the whole new one. Nothing is
 /// left at `temp` on failure.
@@ -736,6 +734,8 @@ fn replace_file(temp: &Path, path: &Path, parts: &[&[u8]]) -> io::Result<()> {
     written
 }
 
+/// A new file, mode 0600, that must not exist yet; `append` also opens it for
+/// reading, as the supervisor needs for the log.
 fn create(path: &Path, append: bool) -> io::Result<File> {
     OpenOptions::new()
         .read(append)
