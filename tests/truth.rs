@@ -391,52 +391,19 @@ fn runwait_returns_at_the_recorded_end_not_at_the_log_let_go() {
 fn runwait_waits_for_hundreds_of_jobs_with_few_descriptors() {
     const JOBS: usize = 300;
     let w = World::new();
-    let fifo = w.root.join("fifo");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
-    // Held open for writing, so that the jobs' readers open at once and
-    // then block reading, with no CPU, until it is closed: EOF for all.
-    let writer = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&fifo)
-        .unwrap();
+    // Every job blocks in flock(1) until the test lets go of the lock, with
+    // no CPU, whenever it gets there: all 300 are running when runwait
+    // starts and none can end before it watches.
+    let lock = w.root.join("lock");
+    let held = std::fs::File::create(&lock).unwrap();
+    held.lock().unwrap();
+    let lock = lock.to_str().unwrap();
     let mut ids = Vec::new();
     for n in 0..JOBS {
         let code = if n % 3 == 0 { 4 } else { 0 };
-        ids.push(w.start(&[
-            "sh",
-            "-c",
-            &format!("cat {} >/dev/null; exit {code}", fifo.display()),
-        ]));
+        let exit = format!("exit {code}");
+        ids.push(w.start(&["flock", "-s", lock, "sh", "-c", &exit]));
     }
-    let fifo_path = std::fs::canonicalize(&fifo).unwrap();
-    poll("every job to hold the FIFO", || {
-        let holders = std::fs::read_dir("/proc")
-            .ok()?
-            .flatten()
-            .filter(|p| {
-                p.file_name()
-                    .to_str()
-                    .is_some_and(|n| n.parse::<u32>().is_ok())
-            })
-            .filter(|p| {
-                std::fs::read_dir(p.path().join("fd")).is_ok_and(|fds| {
-                    fds.flatten()
-                        .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l == fifo_path))
-                })
-            })
-            .count();
-        // The test itself is one; a process outside this test that holds
-        // the same path (as a chroot's reader may see one) does not count
-        // against it.
-        (holders > JOBS).then_some(())
-    });
     let waiter = w
         .cmd("sh")
         .args(["-c", "ulimit -n 32 && exec runwait"])
@@ -451,7 +418,13 @@ fn runwait_waits_for_hundreds_of_jobs_with_few_descriptors() {
         });
         watching.then_some(())
     });
-    drop(writer);
+    let jobs = w.jobs();
+    assert!(
+        ids.iter()
+            .all(|id| field_str(&jobs[id], "status").as_deref() == Some("running")),
+        "a job ended while the lock was held"
+    );
+    drop(held);
     let out = waiter.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     let lines = text(&out.stdout);
