@@ -85,13 +85,18 @@ impl Job {
     }
 
     /// `runs`' cells for the job, escaped and tab-separated: the detail
-    /// (`exit 2`, `SIGTERM`, `pid 123` or `-`, and `(old)` for the
+    /// (`exit 2` or `SIGTERM` and what it cost, `pid 123` or `-`, and `(old)` for the
     /// original's jobs), how long it ran or has been running (`-` if
     /// unknown), and the command line.
     pub fn push_cells(&self, out: &mut String, now: f64) {
         let record = &self.record;
         match (record.end_detail(), self.status, record.pid) {
-            (Some(detail), _, _) => crate::quote::push_escaped(out, &detail),
+            (Some(detail), _, _) => {
+                crate::quote::push_escaped(out, &detail);
+                if let Some(cost) = record.cost() {
+                    let _ = write!(out, ", {cost}");
+                }
+            }
             (None, Status::Running | Status::Ended, Some(pid)) => {
                 let _ = write!(out, "pid {pid}");
             }

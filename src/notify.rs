@@ -239,6 +239,9 @@ pub fn message(record: &Record, output: &str) -> Option<Message> {
         "{command}\n{duration} on {}",
         crate::quote::escape(&record.host)
     );
+    if let Some(cost) = record.cost() {
+        body = format!("{body}, {cost}");
+    }
     if record.status != Status::Done && !output.trim().is_empty() {
         body.push_str("\n\n");
         let room = MAX_BODY.saturating_sub(body.len());

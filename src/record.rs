@@ -86,6 +86,12 @@ pub struct Record {
     pub status: Status,
     pub topic: Option<String>,
     pub log: String,
+    /// What it cost, from wait4's rusage (the job's leader and the
+    /// descendants it waited for): the largest resident set of any one of
+    /// them in KiB, and CPU seconds in user and in system mode.
+    pub peak_rss_kib: Option<u64>,
+    pub cpu_user: Option<f64>,
+    pub cpu_system: Option<f64>,
 }
 
 impl Record {
@@ -108,6 +114,9 @@ impl Record {
             signal: None,
             status: Status::Running,
             topic: None,
+            peak_rss_kib: None,
+            cpu_user: None,
+            cpu_system: None,
         }
     }
 
@@ -134,6 +143,23 @@ impl Record {
         }
     }
 
+    /// `peak 11.2 GiB, CPU 7h 40m`: what it cost, if that was recorded.
+    pub fn cost(&self) -> Option<String> {
+        let kib = self.peak_rss_kib?;
+        let cpu = self.cpu_user.unwrap_or(0.0) + self.cpu_system.unwrap_or(0.0);
+        let peak = match kib as f64 {
+            k if k < 1024.0 => format!("{kib} KiB"),
+            k if k < 1024.0 * 1024.0 => format!("{:.1} MiB", k / 1024.0),
+            k => format!("{:.1} GiB", k / (1024.0 * 1024.0)),
+        };
+        let cpu = match crate::time::seconds(cpu)? {
+            d if d.as_secs() >= 60 => crate::time::duration(d),
+            d if d.as_secs() >= 10 => format!("{:.1}s", d.as_secs_f64()),
+            d => format!("{:.2}s", d.as_secs_f64()),
+        };
+        Some(format!("peak {peak}, CPU {cpu}"))
+    }
+
     /// One JSON object on one line, fields in a fixed order. `status` is
     /// passed in so that listings can print the computed status.
     pub fn to_json(&self, status: Status) -> String {
@@ -151,13 +177,17 @@ impl Record {
         out.push_str("],");
         push_str(&mut out, "cwd", &self.cwd);
         push_str(&mut out, "host", &self.host);
-        push_raw(&mut out, "pid", self.pid.map(Number::Int));
-        push_raw(&mut out, "pgid", self.pgid.map(Number::Int));
-        push_raw(&mut out, "sid", self.sid.map(Number::Int));
+        push_raw(&mut out, "pid", self.pid.map(|n| Number::Int(n.into())));
+        push_raw(&mut out, "pgid", self.pgid.map(|n| Number::Int(n.into())));
+        push_raw(&mut out, "sid", self.sid.map(|n| Number::Int(n.into())));
         push_raw(&mut out, "started", Some(Number::Seconds(self.started)));
         push_raw(&mut out, "ended", self.ended.map(Number::Seconds));
         push_raw(&mut out, "duration", self.duration.map(Number::Seconds));
-        push_raw(&mut out, "exit_code", self.exit_code.map(Number::Int));
+        push_raw(
+            &mut out,
+            "exit_code",
+            self.exit_code.map(|n| Number::Int(n.into())),
+        );
         match &self.signal {
             Some(s) => push_str(&mut out, "signal", s),
             None => push_raw(&mut out, "signal", None),
@@ -167,6 +197,10 @@ impl Record {
             Some(t) => push_str(&mut out, "topic", t),
             None => push_raw(&mut out, "topic", None),
         }
+        let kib = self.peak_rss_kib.map(|k| Number::Int(k as i64));
+        push_raw(&mut out, "peak_rss_kib", kib);
+        push_raw(&mut out, "cpu_user", self.cpu_user.map(Number::Seconds));
+        push_raw(&mut out, "cpu_system", self.cpu_system.map(Number::Seconds));
         out.push_str("\"log\":");
         push_json_string(&mut out, &self.log);
         out.push('}');
@@ -200,6 +234,9 @@ impl Record {
             exit_code: nullable(take("exit_code"), int)?,
             signal: nullable(take("signal"), string)?,
             topic: nullable(take("topic"), string)?,
+            peak_rss_kib: nullable(take("peak_rss_kib"), |v| number(v).map(|n| n as u64))?,
+            cpu_user: nullable(take("cpu_user"), number)?,
+            cpu_system: nullable(take("cpu_system"), number)?,
             status: nullable(take("status"), string)?
                 .and_then(|word| Status::from_word(&word))
                 .unwrap_or(Status::Running),
@@ -292,7 +329,7 @@ const MAX_DEPTH: i32 = 32;
 
 /// A number as a record holds it.
 enum Number {
-    Int(i32),
+    Int(i64),
     /// Seconds, written with microseconds and without exponent notation.
     Seconds(f64),
 }
@@ -352,7 +389,22 @@ mod tests {
             status: Status::Failed,
             topic: Some("builds".into()),
             log: "/home/me/.local/share/run/build_20251205_163539.log".into(),
+            peak_rss_kib: Some(11_744_051),
+            cpu_user: Some(27_000.5),
+            cpu_system: Some(600.25),
         }
+    }
+
+    #[test]
+    fn cost_reads_as_people_say_it() {
+        let mut record = sample();
+        assert_eq!(record.cost().unwrap(), "peak 11.2 GiB, CPU 7h 40m");
+        (record.peak_rss_kib, record.cpu_user, record.cpu_system) = (Some(812), Some(0.004), None);
+        assert_eq!(record.cost().unwrap(), "peak 812 KiB, CPU 0.00s");
+        (record.peak_rss_kib, record.cpu_user) = (Some(218_088), Some(12.34));
+        assert_eq!(record.cost().unwrap(), "peak 213.0 MiB, CPU 12.3s");
+        record.peak_rss_kib = None;
+        assert_eq!(record.cost(), None, "an older record says nothing of it");
     }
 
     #[test]

@@ -154,7 +154,14 @@ fn table(out: &mut impl Write, entries: &[&Entry], colour: bool, width: Option<u
             longest if longest > MIN_COMMAND => MIN_COMMAND + 1,
             longest => longest,
         };
-        let over = (before_command + command).saturating_sub(width);
+        let mut over = (before_command + command).saturating_sub(width);
+        // What a job cost goes first, then the middle of long ids.
+        let least_detail = rows
+            .iter()
+            .map(|row| chars(detail_head(cell(&cells, row, 1))));
+        let spare = widths[1] - least_detail.max().unwrap_or(0).min(widths[1]);
+        widths[1] -= spare.min(over);
+        over -= spare.min(over);
         widths[0] = widths[0].saturating_sub(over).max(MIN_ID.min(widths[0]));
     }
     let mut line = String::new();
@@ -171,6 +178,8 @@ fn table(out: &mut impl Write, entries: &[&Entry], colour: bool, width: Option<u
                 // Durations align right.
                 spaces(&mut line, width.saturating_sub(chars(cell)));
                 line.push_str(cell);
+            } else if i == 1 && chars(cell) > width && chars(detail_head(cell)) <= width {
+                pad(&mut line, detail_head(cell), width);
             } else if chars(cell) > width {
                 let head = (width - 1) / 2;
                 let tail = cell.chars().count() - (width - 1 - head);
@@ -209,6 +218,11 @@ fn table(out: &mut impl Write, entries: &[&Entry], colour: bool, width: Option<u
         line.push('\n');
         let _ = out.write_all(line.as_bytes());
     }
+}
+
+/// A detail cell without what the job cost: `exit 2` of `exit 2, peak …`.
+fn detail_head(cell: &str) -> &str {
+    cell.split(", ").next().unwrap_or(cell)
 }
 
 /// Cell `i` of a row: id, detail, duration or command. Each cell after the

@@ -361,7 +361,12 @@ fn supervise(
     let ended = SystemTime::now();
     record.ended = Some(crate::time::unix_seconds(ended));
     record.duration = Some(elapsed.as_secs_f64());
-    match raw.map(ExitStatus::from_raw) {
+    if let Ok((_, usage)) = &raw {
+        record.peak_rss_kib = Some(usage.peak_rss_kib);
+        record.cpu_user = Some(usage.user);
+        record.cpu_system = Some(usage.system);
+    }
+    match raw.map(|(status, _)| ExitStatus::from_raw(status)) {
         Ok(status) if status.signal().is_some() => {
             record.signal = status.signal().map(sys::signal_name);
         }
@@ -427,7 +432,8 @@ fn announce(mut log: &File, end: &End, header_len: u64, target: &Target) {
     }
 }
 
-/// `--- done: exit 0 after 3m 12s, ended 2025-12-05 16:38:51 +0100`, on a
+/// `--- done: exit 0 after 3m 12s, peak 11.2 MiB, CPU 2m 5s, ended
+/// 2025-12-05 16:38:51 +0100`, on a
 /// line of its own even if the job's last line had no newline. Returns the
 /// size of the log before it.
 fn write_footer(
@@ -446,8 +452,11 @@ fn write_footer(
     if let Some(why) = why {
         how = format!("{why}, {how}");
     }
+    let cost = record
+        .cost()
+        .map_or(String::new(), |cost| format!(", {cost}"));
     let footer = format!(
-        "{}--- {}: {how} after {}, ended {}\n",
+        "{}--- {}: {how} after {}{cost}, ended {}\n",
         if last[0] == b'\n' { "" } else { "\n" },
         record.status.word(),
         crate::time::duration(elapsed),

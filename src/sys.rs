@@ -800,7 +800,7 @@ pub fn scrub_environment(names: &[&str]) {
 /// and the blocking call sit together because the kernel maps pages back
 /// 64 KiB at a time around each one touched in between.
 #[cfg(target_os = "linux")]
-pub fn wait_for_idle(pid: libc::pid_t) -> io::Result<libc::c_int> {
+pub fn wait_for_idle(pid: libc::pid_t) -> io::Result<(libc::c_int, Usage)> {
     // Both calls go through the one `syscall` entry point, so that only two
     // windows of code are mapped back: this function's and that one's.
     if let Some((start, len)) = read_only_image() {
@@ -810,10 +810,12 @@ pub fn wait_for_idle(pid: libc::pid_t) -> io::Result<libc::c_int> {
         unsafe { libc::syscall(libc::SYS_madvise, start, len, libc::MADV_DONTNEED) };
     }
     let mut status: libc::c_int = 0;
-    let no_usage = std::ptr::null_mut::<libc::rusage>();
-    // SAFETY: `status` is a valid out-pointer; rusage may be null.
-    retry(|| unsafe { libc::syscall(libc::SYS_wait4, pid, &mut status, 0, no_usage) as isize })?;
-    Ok(status)
+    // SAFETY: an all-zero rusage is a valid value of the plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `status` and `usage` are valid out-pointers.
+    retry(|| unsafe { libc::syscall(libc::SYS_wait4, pid, &mut status, 0, &mut usage) as isize })?;
+    // Linux counts ru_maxrss in KiB.
+    Ok((status, Usage::from(&usage, 1)))
 }
 
 /// (start, length) of this program's read-only image: from its ELF header
@@ -841,6 +843,33 @@ fn read_only_image() -> Option<(usize, usize)> {
 
 /// Elsewhere, only the wait.
 #[cfg(not(target_os = "linux"))]
-pub fn wait_for_idle(pid: libc::pid_t) -> io::Result<libc::c_int> {
-    wait_for(pid)
+pub fn wait_for_idle(pid: libc::pid_t) -> io::Result<(libc::c_int, Usage)> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: an all-zero rusage is a valid value of the plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `status` and `usage` are valid out-pointers.
+    retry(|| unsafe { libc::wait4(pid, &mut status, 0, &mut usage) } as isize)?;
+    // macOS and the BSDs count ru_maxrss in bytes.
+    Ok((status, Usage::from(&usage, 1024)))
+}
+
+/// What a waited-for child cost: its own and that of the descendants it
+/// waited for (wait4's rusage).
+pub struct Usage {
+    /// The largest resident set of any one of those processes, KiB.
+    pub peak_rss_kib: u64,
+    /// CPU seconds, in user and in system mode.
+    pub user: f64,
+    pub system: f64,
+}
+
+impl Usage {
+    fn from(usage: &libc::rusage, maxrss_unit: u64) -> Usage {
+        let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        Usage {
+            peak_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0) / maxrss_unit,
+            user: seconds(usage.ru_utime),
+            system: seconds(usage.ru_stime),
+        }
+    }
 }

@@ -41,6 +41,14 @@ fn done_failed_and_killed_send_the_right_message() {
     assert_eq!(request.header("Priority"), Some("default"));
     let body = text(&request.body);
     assert!(body.starts_with("sh -c 'echo ok'\n0s on "), "{body}");
+    // What it cost, as the record has it.
+    let job = w.wait_end(&id);
+    let kib = field_num(&job, "peak_rss_kib").unwrap();
+    let cost = match kib {
+        k if k < 1024.0 => format!(", peak {k} KiB, CPU "),
+        k => format!(", peak {:.1} MiB, CPU ", k / 1024.0),
+    };
+    assert!(body.lines().nth(1).unwrap().contains(&cost), "{body}");
     assert!(
         !body.contains("ok\n"),
         "a success carries no output: {body}"

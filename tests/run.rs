@@ -22,7 +22,7 @@ fn exit_codes_and_signals_are_recorded_in_record_and_footer() {
             .lines()
             .last()
             .unwrap()
-            .starts_with("--- done: exit 0 after 0s, ended ")
+            .starts_with("--- done: exit 0 after 0s, peak ")
     );
 
     let job = w.wait_end(&three);
@@ -639,4 +639,60 @@ fn stray_records_under_the_next_ids_are_skipped_not_fatal() {
         field_str(&w.wait_end(&id), "status").as_deref(),
         Some("done")
     );
+}
+
+/// A perl that fills `mib` MiB of one string in place (no copy) and then
+/// burns `cpu` seconds of user time.
+fn allocate(mib: u32, cpu: f64) -> String {
+    format!(
+        "perl -e 'vec($x, {mib}*1024*1024-1, 8) = 1; $x =~ tr/\\0/a/; 1 while (times)[0] < {cpu}'"
+    )
+}
+
+#[test]
+fn what_a_job_cost_is_the_largest_process_and_all_the_cpu_it_waited_for() {
+    let w = World::new();
+    // The leader is sh; the cost is that of the perls it waited for: the
+    // larger of the two resident sets (not their sum), and both CPU times.
+    let script = format!("{}; {}", allocate(200, 0.2), allocate(100, 0.2));
+    let id = w.start(&["--name", "train", "sh", "-c", &script]);
+    let job = w.wait_end(&id);
+    assert_eq!(field_str(&job, "status").unwrap(), "done");
+    let kib = field_num(&job, "peak_rss_kib").unwrap();
+    assert!((200.0 * 1024.0..290.0 * 1024.0).contains(&kib), "{kib} KiB");
+    let user = field_num(&job, "cpu_user").unwrap();
+    assert!(user >= 0.4, "user CPU {user}");
+    assert!(field_num(&job, "cpu_system").unwrap() >= 0.0);
+    let record: tinyjson::JsonValue = std::fs::read_to_string(w.state.join(format!("{id}.json")))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(field_num(&record, "peak_rss_kib"), Some(kib));
+
+    // The footer and runs' detail column say it as people do.
+    let peak = format!("peak {:.1} MiB, CPU ", kib / 1024.0);
+    let footer = w.log(&id).lines().last().unwrap().to_string();
+    assert!(footer.starts_with("--- done: exit 0 after "), "{footer}");
+    assert!(footer.contains(&format!(", {peak}")), "{footer}");
+    let listing = text(&w.output("runs", &[] as &[&str]).stdout);
+    let row = listing.lines().find(|l| l.contains(&id)).unwrap();
+    assert!(row.contains(&format!("exit 0, {peak}")), "{row}");
+
+    // A job killed by a signal has cost something too.
+    let id = w.start(&["sh", "-c", &format!("{}; kill -KILL $$", allocate(50, 0.0))]);
+    let job = w.wait_end(&id);
+    assert_eq!(field_str(&job, "signal").unwrap(), "SIGKILL");
+    assert!(field_num(&job, "peak_rss_kib").unwrap() >= 50.0 * 1024.0);
+    assert!(w.log(&id).lines().last().unwrap().contains(", peak "));
+
+    // A running job has no cost yet: null, and no cost in its row.
+    let id = w.start(&["sleep", "30"]);
+    let job = w.job(&id);
+    for key in ["peak_rss_kib", "cpu_user", "cpu_system"] {
+        assert!(is_null(&job, key), "{key} of a running job");
+    }
+    let listing = text(&w.output("runs", &[] as &[&str]).stdout);
+    let row = listing.lines().find(|l| l.contains(&id)).unwrap();
+    assert!(!row.contains("peak"), "{row}");
+    w.output("runkill", &[&id]);
 }

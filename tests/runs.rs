@@ -97,6 +97,9 @@ fn json_fields_match_the_job() {
         "signal",
         "status",
         "topic",
+        "peak_rss_kib",
+        "cpu_user",
+        "cpu_system",
         "log",
     ] {
         assert_eq!(
@@ -217,12 +220,14 @@ fn a_narrow_terminal_shortens_long_ids_and_keeps_the_command() {
     assert!(long.starts_with(head) && long.ends_with(tail), "{row}");
     assert!(head.len() >= 5 && tail.len() >= 5, "{row}");
     assert!(row.contains("sh -c 'exit 0' the-comma"), "{row}");
+    // What the job cost gives way first, whole, before any of the id.
+    assert!(row.contains(" exit 0  ") && !row.contains("peak"), "{row}");
     // On a wide terminal nothing is cut, and the columns are as the README
     // shows them: two spaces before each cell.
     let wide = on_pty(200);
     let row = line_of(&wide, &long);
     assert!(
-        row.starts_with(&format!("○ done    {long}  exit 0  ")),
+        row.starts_with(&format!("○ done    {long}  exit 0, peak ")),
         "{row:?}"
     );
     assert!(
@@ -305,6 +310,9 @@ fn a_job_without_a_record_has_the_nulls_the_readme_names() {
             "exit_code",
             "signal",
             "topic",
+            "peak_rss_kib",
+            "cpu_user",
+            "cpu_system",
         ] {
             assert!(is_null(job, key), "{id}: {key} is not null");
         }
@@ -536,11 +544,11 @@ fn the_index_is_believed_only_for_the_very_files_it_copied() {
             &format!("{a}\t{record}\t{log}\t"),
             &format!("{a}\t{}\t{log}\t", record + 1),
         )
-        .replace("exit 4\t", "exit 9\t")
+        .replace("exit 4, ", "exit 9, ")
         .replace("\"exit_code\":4", "\"exit_code\":9");
     for lie in [
         format!("{a}\t{}\t", record + 1),
-        "exit 9\t".into(),
+        "exit 9, ".into(),
         "\"exit_code\":9".into(),
     ] {
         assert!(lying.contains(&lie), "{lying}");
@@ -552,7 +560,7 @@ fn the_index_is_believed_only_for_the_very_files_it_copied() {
         assert_eq!(field_num(&jobs[&a], "exit_code"), Some(4.0));
         assert_eq!(field_str(&jobs[&b], "status").unwrap(), "done");
         let table = text(&w.output("runs", &[] as &[&str]).stdout);
-        assert!(line_of(&table, &a).contains(" exit 4 "), "{table}");
+        assert!(line_of(&table, &a).contains(" exit 4, "), "{table}");
     }
     // Nor is an entry that holds a control character, though its inodes
     // are true: run escapes what it writes there.
@@ -567,7 +575,7 @@ fn the_index_is_believed_only_for_the_very_files_it_copied() {
     );
     let out = w.output("runs", &[] as &[&str]);
     assert!(!out.stdout.contains(&0x1b), "{}", text(&out.stdout));
-    assert!(line_of(&text(&out.stdout), &a).contains(" exit 4 "));
+    assert!(line_of(&text(&out.stdout), &a).contains(" exit 4, "));
 }
 
 /// The index holds what `runs` prints for each finished job; printed from
