@@ -92,6 +92,9 @@ pub struct Record {
     pub peak_rss_kib: Option<u64>,
     pub cpu_user: Option<f64>,
     pub cpu_system: Option<f64>,
+    /// `--timeout`, in seconds, and whether the job was stopped by it.
+    pub timeout: Option<f64>,
+    pub timed_out: bool,
 }
 
 impl Record {
@@ -117,6 +120,8 @@ impl Record {
             peak_rss_kib: None,
             cpu_user: None,
             cpu_system: None,
+            timeout: None,
+            timed_out: false,
         }
     }
 
@@ -125,6 +130,7 @@ impl Record {
     pub fn recorded_status(&self) -> Status {
         match (self.ended, self.exit_code, &self.signal) {
             (None, _, _) => Status::Running,
+            (Some(_), _, _) if self.timed_out => Status::Killed,
             (Some(_), _, Some(_)) => Status::Killed,
             (Some(_), Some(0), None) => Status::Done,
             (Some(_), Some(_), None) => Status::Failed,
@@ -136,10 +142,21 @@ impl Record {
     /// (`SIGTERM`), else `exit 2`; `None` while nothing is recorded. Not
     /// escaped: a record's signal is a string anyone could have written.
     pub fn end_detail(&self) -> Option<String> {
-        match (&self.signal, self.exit_code) {
-            (Some(signal), _) => Some(signal.clone()),
-            (None, Some(code)) => Some(format!("exit {code}")),
-            (None, None) => None,
+        let how = match (&self.signal, self.exit_code) {
+            (Some(signal), _) => signal.clone(),
+            (None, Some(code)) => format!("exit {code}"),
+            (None, None) => return None,
+        };
+        match self.timeout.and_then(crate::time::seconds) {
+            Some(limit) if self.timed_out => {
+                // `2h`, not `2h 0m`.
+                let text = crate::time::duration(limit);
+                let zero = [" 0h", " 0m", " 0s"]
+                    .iter()
+                    .find_map(|z| text.strip_suffix(z));
+                Some(format!("timed out after {}, {how}", zero.unwrap_or(&text)))
+            }
+            _ => Some(how),
         }
     }
 
@@ -201,6 +218,8 @@ impl Record {
         push_raw(&mut out, "peak_rss_kib", kib);
         push_raw(&mut out, "cpu_user", self.cpu_user.map(Number::Seconds));
         push_raw(&mut out, "cpu_system", self.cpu_system.map(Number::Seconds));
+        push_raw(&mut out, "timeout", self.timeout.map(Number::Seconds));
+        let _ = write!(out, "\"timed_out\":{},", self.timed_out);
         out.push_str("\"log\":");
         push_json_string(&mut out, &self.log);
         out.push('}');
@@ -237,6 +256,8 @@ impl Record {
             peak_rss_kib: nullable(take("peak_rss_kib"), |v| number(v).map(|n| n as u64))?,
             cpu_user: nullable(take("cpu_user"), number)?,
             cpu_system: nullable(take("cpu_system"), number)?,
+            timeout: nullable(take("timeout"), number)?,
+            timed_out: nullable(take("timed_out"), boolean)?.unwrap_or(false),
             status: nullable(take("status"), string)?
                 .and_then(|word| Status::from_word(&word))
                 .unwrap_or(Status::Running),
@@ -254,6 +275,13 @@ fn string(value: JsonValue) -> Option<String> {
 fn number(value: JsonValue) -> Option<f64> {
     match value {
         JsonValue::Number(n) => Some(n),
+        _ => None,
+    }
+}
+
+fn boolean(value: JsonValue) -> Option<bool> {
+    match value {
+        JsonValue::Boolean(b) => Some(b),
         _ => None,
     }
 }
@@ -392,7 +420,36 @@ mod tests {
             peak_rss_kib: Some(11_744_051),
             cpu_user: Some(27_000.5),
             cpu_system: Some(600.25),
+            timeout: Some(86_400.0),
+            timed_out: false,
         }
+    }
+
+    #[test]
+    fn a_timeout_is_killed_and_says_so_in_whole_units() {
+        let mut record = sample();
+        assert_eq!(record.recorded_status(), Status::Failed);
+        record.timed_out = true;
+        assert_eq!(record.recorded_status(), Status::Killed);
+        assert_eq!(record.end_detail().unwrap(), "timed out after 1d, exit 3");
+        for (limit, said) in [
+            (7200.0, "2h"),
+            (5400.0, "1h 30m"),
+            (60.0, "1m"),
+            (45.0, "45s"),
+        ] {
+            record.timeout = Some(limit);
+            assert_eq!(
+                record.end_detail().unwrap(),
+                format!("timed out after {said}, exit 3")
+            );
+        }
+        record.ended = None;
+        assert_eq!(
+            record.recorded_status(),
+            Status::Running,
+            "no end, no verdict"
+        );
     }
 
     #[test]

@@ -33,6 +33,9 @@ Options (they end at the first word that is not an option, or at --):
                     PATH; with a /, no executable file there): so
                     `run -n make all` notifies $NTFY_TOPIC, and
                     `run -n builds make all` notifies `builds`
+      --timeout DURATION  stop the job once it has run this long (90s,
+                    30m, 2h, 1d): SIGTERM to its process group, SIGKILL 5s
+                    later; it is then recorded as killed, timed out
   -t, --topic TOPIC notify TOPIC (implies -n; never ambiguous). TOPIC is a
                     name (on default-host from the ntfy CLI's client.yml,
                     else https://ntfy.sh), host/topic, or an http(s) URL.
@@ -68,6 +71,12 @@ pub const OPTIONS: &[Opt] = &[
         "notify ntfy when the job ends",
     ),
     opt(b't', "topic", Takes::Value("a topic"), "notify this topic"),
+    opt(
+        0,
+        "timeout",
+        Takes::Value("a duration above 0 such as 90s or 2h"),
+        "stop the job after this long",
+    ),
     opt(0, "link", Takes::Nothing, "link the other names"),
     opt(
         0,
@@ -86,6 +95,7 @@ struct Options {
     notify: bool,
     topic: Option<String>,
     follow: bool,
+    timeout: Option<std::time::Duration>,
 }
 
 /// The options, and the command (everything from the first word that is
@@ -150,6 +160,9 @@ fn parse(
         follow: p.flag("follow"),
         topic,
         name: p.os("name").map(OsStr::to_owned),
+        timeout: p.value("timeout", |s| {
+            crate::time::parse_duration(s).filter(|d| !d.is_zero())
+        })?,
     };
     Ok(Some((options, p.operands)))
 }
@@ -212,6 +225,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         cwd,
         host,
         topic: notify.as_ref().map(|t| t.url.clone()),
+        timeout: options.timeout.map(|d| d.as_secs_f64()),
         // The id, and with it the log's path, is chosen by the supervisor.
         ..Record::new(String::new(), name, command_words.collect(), started)
     };

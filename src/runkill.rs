@@ -62,7 +62,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     })?;
     let grace = p
         .value("grace", crate::time::parse_duration)?
-        .unwrap_or(Duration::from_secs(5));
+        .unwrap_or(crate::spawn::GRACE);
     let references = p.operands;
     if references.is_empty() {
         return Err(Error::usage("name a JOB to stop (see runs)"));

@@ -38,6 +38,10 @@ const PASSED_GATE: u8 = b'G';
 /// and from the job to the supervisor, when its exec failed (the errno).
 const EXEC_FAILED: u8 = b'E';
 
+/// How long a job stopped by runkill or its timeout has between SIGTERM and
+/// SIGKILL.
+pub const GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A job about to start.
 pub struct Launch {
     /// The new log (locked, header written), and its temporary name if it
@@ -356,7 +360,12 @@ fn supervise(
         .then(|| i32::from_le_bytes([failure[1], failure[2], failure[3], failure[4]]));
 
     // From here on the supervisor only waits: it need not hold run's pages.
+    // A timeout stops the job's group from a timer, with no wake-up before.
+    if let Some(limit) = record.timeout.and_then(crate::time::seconds) {
+        sys::stop_group_after(pid, limit.saturating_sub(clock.elapsed()), GRACE);
+    }
     let raw = sys::wait_for_idle(pid);
+    record.timed_out = record.timeout.is_some() && sys::disarm_stop();
     let elapsed = clock.elapsed();
     let ended = SystemTime::now();
     record.ended = Some(crate::time::unix_seconds(ended));
@@ -433,9 +442,8 @@ fn announce(mut log: &File, end: &End, header_len: u64, target: &Target) {
 }
 
 /// `--- done: exit 0 after 3m 12s, peak 11.2 MiB, CPU 2m 5s, ended
-/// 2025-12-05 16:38:51 +0100`, on a
-/// line of its own even if the job's last line had no newline. Returns the
-/// size of the log before it.
+/// 2025-12-05 16:38:51 +0100`, on a line of its own even if the job's last
+/// line had no newline. Returns the size of the log before it.
 fn write_footer(
     mut log: &File,
     record: &Record,

@@ -13,6 +13,8 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::time::Duration;
 
 fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
     if ret == -1 {
@@ -383,6 +385,78 @@ pub fn wait_for(pid: libc::pid_t) -> io::Result<libc::c_int> {
     retry(|| unsafe { libc::waitpid(pid, &mut status, 0) } as isize)?;
     Ok(status)
 }
+
+/// The process group a timeout stops (0: none armed), how far it has got
+/// (0 armed, 1 SIGTERM sent, 2 SIGKILL sent), and the grace in microseconds.
+static STOP_GROUP: AtomicI32 = AtomicI32::new(0);
+static STOP_STAGE: AtomicI32 = AtomicI32::new(0);
+static STOP_GRACE: AtomicU64 = AtomicU64::new(0);
+
+/// Stop process group `group` once `after` has passed: SIGTERM, then
+/// SIGKILL `grace` later unless disarmed. The signals come from a SIGALRM
+/// handler, so a process blocked in a wait wakes no earlier than the
+/// deadline, and a deadline reached outside the wait is not missed.
+pub fn stop_group_after(group: libc::pid_t, after: Duration, grace: Duration) {
+    extern "C" fn on_alarm(_: libc::c_int) {
+        // SAFETY: errno is saved and restored around calls that are
+        // async-signal-safe; the statics are atomics.
+        unsafe {
+            let errno = *errno_location();
+            let stage = STOP_STAGE.fetch_add(1, Ordering::SeqCst);
+            let group = STOP_GROUP.load(Ordering::SeqCst);
+            let signal = [libc::SIGTERM, libc::SIGKILL].get(stage as usize);
+            if let (true, Some(&signal)) = (group > 0, signal) {
+                libc::kill(-group, signal);
+            }
+            if stage == 0 {
+                set_timer(Duration::from_micros(STOP_GRACE.load(Ordering::SeqCst)));
+            }
+            *errno_location() = errno;
+        }
+    }
+    STOP_GROUP.store(group, Ordering::SeqCst);
+    STOP_STAGE.store(0, Ordering::SeqCst);
+    STOP_GRACE.store(grace.as_micros().max(1) as u64, Ordering::SeqCst);
+    // SAFETY: the handler is async-signal-safe; SA_RESTART resumes whatever
+    // call it interrupts (a wait goes on waiting for the group to die).
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_alarm as *const () as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART;
+        libc::sigaction(libc::SIGALRM, &action, std::ptr::null_mut());
+    }
+    set_timer(after.max(Duration::from_micros(1)));
+}
+
+/// Disarm `stop_group_after`; whether it had begun to stop the group.
+pub fn disarm_stop() -> bool {
+    STOP_GROUP.store(0, Ordering::SeqCst);
+    set_timer(Duration::ZERO);
+    STOP_STAGE.load(Ordering::SeqCst) > 0
+}
+
+/// SIGALRM after `d` (never, if zero). Async-signal-safe.
+fn set_timer(d: Duration) {
+    let value = libc::timeval {
+        tv_sec: d.as_secs() as libc::time_t,
+        tv_usec: d.subsec_micros() as libc::suseconds_t,
+    };
+    let zero = libc::timeval {
+        tv_sec: 0,
+        tv_usec: 0,
+    };
+    let timer = libc::itimerval {
+        it_interval: zero,
+        it_value: value,
+    };
+    // SAFETY: a valid itimerval; the old value is not asked for.
+    unsafe { libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut()) };
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+use libc::__errno_location as errno_location;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+use libc::__error as errno_location;
 
 /// `kill(2)`.
 pub fn send_signal(pid: libc::pid_t, sig: libc::c_int) -> io::Result<()> {

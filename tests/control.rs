@@ -316,3 +316,130 @@ fn zsh_sources_its_completion_and_fish_gets_one() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(text(&bad.stderr).starts_with("run: no completions for tcsh"));
 }
+
+/// The footer line of a finished job's log (the line before any
+/// notification line).
+fn footer(w: &World, id: &str) -> String {
+    let log = w.log(id);
+    let line = log
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("--- ") && !l.contains("notif"));
+    line.unwrap().to_string()
+}
+
+#[test]
+fn a_timeout_terms_the_whole_group_and_is_recorded_and_notified() {
+    let w = World::new();
+    let server = Server::start(&[Reply::Status(200)]);
+    let url = server.url("cron");
+    // Several at once: each supervisor keeps its own deadline. A child in
+    // the background is in the job's group, so it is stopped too.
+    let ids: Vec<String> = (0..3)
+        .map(|i| {
+            let script = format!("sleep 300 & echo $! > {}/child{i}; wait", w.root.display());
+            w.start(&[
+                "--timeout",
+                "1s",
+                "-t",
+                &url,
+                "-N",
+                "nightly",
+                "sh",
+                "-c",
+                &script,
+            ])
+        })
+        .collect();
+    let quick = w.start(&["--timeout", "1h", "true"]);
+    for (i, id) in ids.iter().enumerate() {
+        let job = w.wait_end(id);
+        assert_eq!(field_str(&job, "status").unwrap(), "killed", "{id}");
+        assert_eq!(field_str(&job, "signal").unwrap(), "SIGTERM", "{id}");
+        assert_eq!(job["timed_out"], tinyjson::JsonValue::Boolean(true), "{id}");
+        assert_eq!(field_num(&job, "timeout"), Some(1.0), "{id}");
+        // Never before the deadline.
+        assert!(field_num(&job, "duration").unwrap() >= 1.0, "{id}");
+        let f = footer(&w, id);
+        assert!(
+            f.starts_with("--- killed: timed out after 1s, SIGTERM after 1s, peak "),
+            "{f}"
+        );
+        let child = std::fs::read_to_string(w.root.join(format!("child{i}"))).unwrap();
+        let child: i64 = child.trim().parse().unwrap();
+        poll("the background child to die", || {
+            (!alive(child)).then_some(())
+        });
+    }
+    for _ in &ids {
+        let request = server.next();
+        assert_eq!(
+            request.header("Title"),
+            Some("nightly killed (timed out after 1s, SIGTERM)")
+        );
+        assert_eq!(request.header("Tags"), Some("skull"));
+    }
+    // A job that ends first is what it was, and says nothing of a timeout.
+    let job = w.wait_end(&quick);
+    assert_eq!(field_str(&job, "status").unwrap(), "done");
+    assert_eq!(job["timed_out"], tinyjson::JsonValue::Boolean(false));
+    assert_eq!(field_num(&job, "timeout"), Some(3600.0));
+    assert!(footer(&w, &quick).starts_with("--- done: exit 0 after 0s"));
+    let listing = text(&w.output("runs", &[] as &[&str]).stdout);
+    let row = listing.lines().find(|l| l.contains(&ids[0])).unwrap();
+    assert!(row.contains(" timed out after 1s, SIGTERM, peak "), "{row}");
+}
+
+#[test]
+fn a_timed_out_job_that_ignores_sigterm_gets_sigkill_after_the_grace() {
+    let w = World::new();
+    // One shrugs SIGTERM off; one handles it and exits 0, which is still a
+    // job stopped by its timeout.
+    let stubborn = w.start(&[
+        "--timeout",
+        "1",
+        "sh",
+        "-c",
+        "trap '' TERM; while :; do sleep 0.05; done",
+    ]);
+    let handler = w.start(&[
+        "--timeout",
+        "1",
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; while :; do sleep 0.05; done",
+    ]);
+    let job = w.wait_end(&handler);
+    assert_eq!(field_str(&job, "status").unwrap(), "killed");
+    assert_eq!(field_num(&job, "exit_code"), Some(0.0));
+    assert!(footer(&w, &handler).starts_with("--- killed: timed out after 1s, exit 0 after 1s"));
+    let job = w.wait_end(&stubborn);
+    assert_eq!(field_str(&job, "signal").unwrap(), "SIGKILL");
+    assert_eq!(job["timed_out"], tinyjson::JsonValue::Boolean(true));
+    assert!(
+        field_num(&job, "duration").unwrap() >= 6.0,
+        "1s, then 5s of grace"
+    );
+
+    // runkill before the deadline is runkill's, not the timeout's.
+    let id = w.start(&["--timeout", "1h", "sleep", "300"]);
+    assert!(w.output("runkill", &[&id]).status.success());
+    let job = w.job(&id);
+    assert_eq!(field_str(&job, "signal").unwrap(), "SIGTERM");
+    assert_eq!(job["timed_out"], tinyjson::JsonValue::Boolean(false));
+}
+
+#[test]
+fn a_bad_timeout_is_a_usage_error_that_starts_nothing() {
+    let w = World::new();
+    for bad in ["0", "0s", "soon", "1.5h", "-1s", ""] {
+        let out = w.output("run", &["--timeout", bad, "true"]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let err = text(&out.stderr);
+        assert!(
+            err.starts_with("run: --timeout needs a duration above 0") && err.lines().count() == 1,
+            "{bad}: {err}"
+        );
+    }
+    assert!(w.files().is_empty(), "{:?}", w.files());
+}

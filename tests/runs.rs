@@ -100,6 +100,8 @@ fn json_fields_match_the_job() {
         "peak_rss_kib",
         "cpu_user",
         "cpu_system",
+        "timeout",
+        "timed_out",
         "log",
     ] {
         assert_eq!(
@@ -313,9 +315,15 @@ fn a_job_without_a_record_has_the_nulls_the_readme_names() {
             "peak_rss_kib",
             "cpu_user",
             "cpu_system",
+            "timeout",
         ] {
             assert!(is_null(job, key), "{id}: {key} is not null");
         }
+        assert_eq!(
+            job["timed_out"],
+            tinyjson::JsonValue::Boolean(false),
+            "{id}"
+        );
         assert_eq!(field_str(job, "cwd").as_deref(), Some(""), "{id}");
         assert!(field_num(job, "started").unwrap() > 1.7e9, "{id}");
     }
