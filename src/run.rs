@@ -20,6 +20,7 @@ run - start a command in the background; it outlives the terminal
 
 Usage: run [OPTIONS] [--] COMMAND [ARGS...]
        run -n [TOPIC] COMMAND [ARGS...]
+       run [OPTIONS] --again JOB
        run --link [DIR]
 
 Options (they end at the first word that is not an option, or at --):
@@ -41,6 +42,9 @@ Options (they end at the first word that is not an option, or at --):
                     else https://ntfy.sh), host/topic, or an http(s) URL.
                     Credentials: NTFY_TOKEN, else NTFY_USER=user:pass, else
                     default-token or default-user/-password in client.yml
+      --again JOB   start JOB's command again, in its directory, with its
+                    name, notification target and timeout (unless given
+                    here); the environment is this shell's, not JOB's
       --link [DIR]  create the runs, runlog, runrm, runkill and runwait
                     links to this binary, beside it or in DIR
       --completions SHELL  print completions for bash, zsh or fish:
@@ -77,6 +81,12 @@ pub const OPTIONS: &[Opt] = &[
         Takes::Value("a duration above 0 such as 90s or 2h"),
         "stop the job after this long",
     ),
+    opt(
+        0,
+        "again",
+        Takes::Value("a job: a name, an id or a unique id prefix"),
+        "start a job's command again",
+    ),
     opt(0, "link", Takes::Nothing, "link the other names"),
     opt(
         0,
@@ -96,6 +106,7 @@ struct Options {
     topic: Option<String>,
     follow: bool,
     timeout: Option<std::time::Duration>,
+    again: Option<OsString>,
 }
 
 /// The options, and the command (everything from the first word that is
@@ -160,6 +171,7 @@ fn parse(
         follow: p.flag("follow"),
         topic,
         name: p.os("name").map(OsStr::to_owned),
+        again: p.os("again").map(OsStr::to_owned),
         timeout: p.value("timeout", |s| {
             crate::time::parse_duration(s).filter(|d| !d.is_zero())
         })?,
@@ -171,11 +183,17 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     // The topic rule for `run -n WORD ...`: WORD is a topic, not the
     // command, when it names nothing that could run.
     let runnable = |word: &OsStr| crate::spawn::resolve(&[word.to_owned()]).is_ok();
-    let Some((options, command)) = parse(args, runnable)? else {
+    let Some((mut options, mut command)) = parse(args, runnable)? else {
         return Ok(code::OK);
     };
     if options.link {
         return link(&command);
+    }
+    if let Some(reference) = options.again.take() {
+        if !command.is_empty() {
+            return Err(Error::usage("--again takes no command: it runs JOB's"));
+        }
+        command = again(&reference, &mut options)?;
     }
     let mut topic = options.topic.clone();
     if options.notify && topic.is_none() {
@@ -269,6 +287,45 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         return crate::follow::show(&store, &job, None, true);
     }
     Ok(code::OK)
+}
+
+/// `run --again JOB`: JOB's command, with its name, notification target and
+/// timeout where `options` give none, from JOB's directory, which becomes
+/// the current one.
+fn again(reference: &OsStr, options: &mut Options) -> Result<Vec<OsString>> {
+    let store = Store::existing()?;
+    let job = crate::jobs::select(store.as_ref(), &[reference.to_owned()])?.remove(0);
+    let cannot = |why: &str| {
+        Error::new(
+            code::FAILURE,
+            format!("cannot run {} again: {why}", escape(job.id())),
+        )
+    };
+    if !job.recorded {
+        return Err(cannot("it has no record of its command"));
+    }
+    let record = job.record.clone();
+    // A record keeps the command as UTF-8, with U+FFFD for other bytes.
+    if record.command.iter().any(|word| word.contains('\u{FFFD}')) {
+        return Err(cannot(
+            "its command line was not UTF-8, so the record does not hold it exactly",
+        ));
+    }
+    std::env::set_current_dir(&record.cwd).map_err(|e| {
+        Error::io(
+            "cannot enter the job's directory",
+            Path::new(&record.cwd),
+            e,
+        )
+    })?;
+    options.name.get_or_insert_with(|| record.name.into());
+    if !options.notify && options.topic.is_none() {
+        options.topic = record.topic;
+    }
+    options.timeout = options
+        .timeout
+        .or(record.timeout.and_then(crate::time::seconds));
+    Ok(record.command.into_iter().map(OsString::from).collect())
 }
 
 /// `run --link [DIR]`: make the other names symlinks to this binary.

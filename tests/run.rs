@@ -696,3 +696,115 @@ fn what_a_job_cost_is_the_largest_process_and_all_the_cpu_it_waited_for() {
     assert!(!row.contains("peak"), "{row}");
     w.output("runkill", &[&id]);
 }
+
+#[test]
+fn again_reruns_a_jobs_command_in_its_directory_with_its_name_topic_and_timeout() {
+    let w = World::new();
+    let server = Server::start(&[Reply::Status(200)]);
+    let url = server.url("again");
+    let dir = w.root.join("work dir");
+    std::fs::create_dir(&dir).unwrap();
+    let script = "pwd; echo \"$MOOD\"; printf '%s|' \"$@\"; echo";
+    let first = w
+        .cmd("run")
+        .current_dir(&dir)
+        .env("MOOD", "first")
+        .args(["-q", "-N", "nightly", "--timeout", "1h", "-t", &url])
+        .args(["sh", "-c", script, "sh", "a b", "q'uote", ""])
+        .output()
+        .unwrap();
+    let first = text(&first.stdout).trim().to_string();
+    w.wait_end(&first);
+    server.next();
+
+    // From elsewhere, with the caller's environment, by name.
+    let out = w
+        .cmd("run")
+        .env("MOOD", "second")
+        .args(["--again", "nightly"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    let again = said
+        .strip_prefix("started ")
+        .and_then(|s| s.split(' ').next())
+        .unwrap();
+    assert_ne!(again, first);
+    let job = w.wait_end(again);
+    assert_eq!(field_str(&job, "name").unwrap(), "nightly");
+    assert_eq!(field_str(&job, "cwd").unwrap(), dir.to_str().unwrap());
+    assert_eq!(field_str(&job, "topic").unwrap(), url);
+    assert_eq!(field_num(&job, "timeout"), Some(3600.0));
+    assert_eq!(job["command"], w.job(&first)["command"]);
+    let output = format!("---\n{}\nsecond\na b|q'uote||\n--- done: ", dir.display());
+    assert!(w.log(again).contains(&output), "{}", w.log(again));
+    assert_eq!(server.next().header("Title"), Some("nightly done"));
+
+    // What is given here wins; two at once are two jobs.
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            w.cmd("run")
+                .args(["-q", "-N", "other", "--again", &first])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in runs {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let id = text(&out.stdout).trim().to_string();
+        assert_eq!(field_str(&w.wait_end(&id), "name").unwrap(), "other");
+    }
+    assert_eq!(w.jobs().len(), 4);
+}
+
+#[test]
+fn again_refuses_what_it_cannot_rerun_exactly_and_starts_nothing() {
+    let w = World::new();
+    w.seed_legacy();
+    let raw = w
+        .cmd("run")
+        .arg("-q")
+        .args(["sh", "-c", "true"])
+        .arg(std::ffi::OsStr::from_bytes(b"\xff"))
+        .output()
+        .unwrap();
+    let raw = text(&raw.stdout).trim().to_string();
+    w.wait_end(&raw);
+    let gone = w.root.join("gone");
+    std::fs::create_dir(&gone).unwrap();
+    let out = w
+        .cmd("run")
+        .current_dir(&gone)
+        .args(["-q", "true"])
+        .output()
+        .unwrap();
+    let orphan = text(&out.stdout).trim().to_string();
+    w.wait_end(&orphan);
+    std::fs::remove_dir(&gone).unwrap();
+    let before = w.files();
+    for (reference, code, says) in [
+        (
+            "build_20251205_163539",
+            1,
+            "cannot run build_20251205_163539 again: it has no record",
+        ),
+        (raw.as_str(), 1, "again: its command line was not UTF-8"),
+        (orphan.as_str(), 1, "cannot enter the job's directory"),
+        ("nosuchjob", 1, "no job matches nosuchjob"),
+    ] {
+        let out = w.output("run", &["--again", reference]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{reference}: {err}");
+        assert!(
+            err.starts_with("run: ") && err.contains(says) && err.lines().count() == 1,
+            "{err}"
+        );
+    }
+    let out = w.output("run", &["--again", &raw, "true"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(w.files(), before, "nothing was made");
+}
