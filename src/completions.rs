@@ -12,7 +12,7 @@ use std::fmt::Write;
 /// Each command, its options, and what its operands are: `None` for none,
 /// else the `runs --complete` flags that list them.
 const COMMANDS: &[(&str, &[Opt], Option<&str>)] = &[
-    ("runs", crate::runs::OPTIONS, None),
+    ("runs", crate::runs::OPTIONS, Some("")),
     ("runlog", crate::runlog::OPTIONS, Some("")),
     ("runrm", crate::runrm::OPTIONS, Some("")),
     ("runkill", crate::runkill::OPTIONS, Some(" -r")),

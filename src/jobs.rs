@@ -344,7 +344,7 @@ impl Entry<'_> {
         }
     }
 
-    fn started(&self) -> f64 {
+    pub fn started(&self) -> f64 {
         match self {
             Entry::Indexed(entry) => entry.started,
             Entry::Read(job, _) => job.record.started,

@@ -85,7 +85,7 @@ pub const OPTIONS: &[Opt] = &[
         0,
         "again",
         Takes::Value("a job: a name, an id or a unique id prefix"),
-        "start a job's command again",
+        "start the command of a job again",
     ),
     opt(0, "link", Takes::Nothing, "link the other names"),
     opt(

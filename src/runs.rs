@@ -8,6 +8,7 @@ use crate::error::{Error, Result, code};
 use crate::jobs::{self, Entry};
 use crate::record::Status;
 use crate::store::Store;
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::time::SystemTime;
@@ -15,12 +16,16 @@ use std::time::SystemTime;
 const HELP: &str = "\
 runs - list background jobs started with run, oldest first
 
-Usage: runs [OPTIONS]
+Usage: runs [OPTIONS] [JOB...]
+
+JOB: a name (every job of that name), an id, or a unique id prefix.
 
 Options:
       --json      print a JSON array of job records (see README, Job record)
   -r, --running   only running jobs
       --failed    only failed, killed and lost jobs
+      --last N    only the newest N of those
+      --since DURATION  only jobs started in the last DURATION (90s, 2h, 7d)
   -h, --help      show this help
 
 Status: running, done (exit 0), failed (other exit code), killed (by a
@@ -38,6 +43,18 @@ pub const OPTIONS: &[Opt] = &[
         Takes::Nothing,
         "only failed, killed and lost jobs",
     ),
+    opt(
+        0,
+        "last",
+        Takes::Value("a number of jobs from 1"),
+        "only the newest N",
+    ),
+    opt(
+        0,
+        "since",
+        Takes::Value("a duration such as 90s, 2h or 7d"),
+        "only jobs started since then",
+    ),
     opt(b'h', "help", Takes::Nothing, "show help"),
     opt(0, "complete", Takes::Nothing, ""),
 ];
@@ -48,13 +65,9 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         println!("{HELP}");
         return Ok(code::OK);
     }
-    if let Some(word) = p.operands.first() {
-        let shown = crate::quote::shell_quote(word.as_encoded_bytes());
-        return Err(Error::usage(format!(
-            "unexpected argument {shown} (see runs --help)"
-        )));
-    }
     let (json, running, failed) = (p.flag("json"), p.flag("running"), p.flag("failed"));
+    let last: Option<usize> = p.value("last", |s| s.parse().ok().filter(|&n| n > 0))?;
+    let since = p.value("since", crate::time::parse_duration)?;
     // Internal, for shell completion: ids and names, one a line.
     if p.flag("complete") {
         for word in jobs::completions(Store::existing()?.as_ref(), running)? {
@@ -74,12 +87,20 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     for problem in &scan.problems {
         eprintln!("runs: {problem}");
     }
-    let shown: Vec<&Entry> = scan
+    let named = named(&scan.entries, &p.operands)?;
+    let now = SystemTime::now();
+    let earliest = since.map(|d| crate::time::unix_seconds(now) - d.as_secs_f64());
+    let mut shown: Vec<&Entry> = scan
         .entries
         .iter()
+        .filter(|e| named.as_ref().is_none_or(|ids| ids.contains(e.id())))
         .filter(|e| !running || e.status() == Status::Running)
         .filter(|e| !failed || matches!(e.status(), Status::Failed | Status::Killed | Status::Lost))
+        .filter(|e| earliest.is_none_or(|t| e.started() >= t))
         .collect();
+    if let Some(last) = last {
+        shown.drain(..shown.len().saturating_sub(last));
+    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(64 << 10, stdout.lock());
     if json {
@@ -111,56 +132,89 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     }
 }
 
+/// The ids that `references` name, if any are given: every job of a name,
+/// else the job of an id or a unique id prefix. All of them, or the first
+/// reference's error.
+fn named(entries: &[Entry], references: &[OsString]) -> Result<Option<HashSet<String>>> {
+    if references.is_empty() {
+        return Ok(None);
+    }
+    let ids: Vec<String> = entries.iter().map(|e| e.id().to_string()).collect();
+    let mut named = HashSet::new();
+    for reference in references {
+        let reference = reference.to_string_lossy();
+        let of_name: Vec<&String> = ids
+            .iter()
+            .filter(|id| jobs::parse_stamp(id).is_some_and(|(_, _, name)| name == reference))
+            .collect();
+        if of_name.is_empty() || ids.iter().any(|id| *id == reference) {
+            named.insert(jobs::resolve(&ids, &reference)?.to_string());
+        } else {
+            named.extend(of_name.into_iter().cloned());
+        }
+    }
+    Ok(Some(named))
+}
+
 /// The command's least width on a narrow terminal, and an id's.
 const MIN_COMMAND: usize = 24;
 const MIN_ID: usize = 12;
 
-/// The listing: mark, status, id, detail, duration, command; columns padded
-/// to the widest cell, each line cut to `width` if given. The cells are
-/// written once, into one buffer.
+/// The listing: mark, status, id, start, detail, duration, command; columns
+/// padded to the widest cell, each line cut to `width` if given. The cells
+/// are written once, into one buffer.
 fn table(out: &mut impl Write, entries: &[&Entry], colour: bool, width: Option<usize>) {
-    let now = crate::time::unix_seconds(SystemTime::now());
-    // Each row: where its id begins, where it and the next two cells end
+    let now = SystemTime::now();
+    let mut starts = crate::time::Starts::new(now);
+    let now = crate::time::unix_seconds(now);
+    // Each row: where its id begins, where it and the next three cells end
     // (at the tab that begins the next), and where its command ends.
-    let mut cells = String::with_capacity(entries.len() * 96);
-    let mut rows: Vec<[usize; 5]> = Vec::with_capacity(entries.len());
-    let mut widths = [0usize; 3];
+    let mut cells = String::with_capacity(entries.len() * 104);
+    let mut rows: Vec<[usize; 6]> = Vec::with_capacity(entries.len());
+    let mut widths = [0usize; 4];
     for entry in entries {
-        let mut row = [cells.len(); 5];
+        let mut row = [cells.len(); 6];
         crate::quote::push_escaped(&mut cells, entry.id());
         let id_end = cells.len();
+        cells.push('\t');
+        starts.push(&mut cells, entry.started());
         cells.push('\t');
         entry.push_cells(&mut cells, now);
         // Each cell after the id follows a tab, which is left out of it.
         let mut tabs = cells[id_end..].match_indices('\t').map(|(i, _)| id_end + i);
-        for end in &mut row[1..4] {
+        for end in &mut row[1..5] {
             *end = tabs.next().unwrap_or(cells.len());
         }
-        row[4] = cells.len();
+        row[5] = cells.len();
         for (i, width) in widths.iter_mut().enumerate() {
             *width = (*width).max(chars(cell(&cells, &row, i)));
         }
         rows.push(row);
     }
-    // On a narrow terminal, long ids are shortened in the middle, so that
-    // the command keeps at least MIN_COMMAND columns (or all it needs).
+    // On a narrow terminal, the start column goes, then what a job cost,
+    // then the middle of long ids, so that the command keeps at least
+    // MIN_COMMAND columns (or all it needs).
+    let mut start_shown = true;
     if let Some(width) = width {
         // Mark, space and status word (9), each cell with a space either
         // side, and the space before the command.
         let before_command = 9 + widths.iter().map(|w| w + 2).sum::<usize>() + 1;
-        let commands = rows.iter().map(|row| chars(cell(&cells, row, 3)));
+        let commands = rows.iter().map(|row| chars(cell(&cells, row, 4)));
         // A command cut to MIN_COMMAND also needs a column for its `…`.
         let command = match commands.max().unwrap_or(0) {
             longest if longest > MIN_COMMAND => MIN_COMMAND + 1,
             longest => longest,
         };
         let mut over = (before_command + command).saturating_sub(width);
-        // What a job cost goes first, then the middle of long ids.
+        if over > 0 {
+            start_shown = false;
+            over = over.saturating_sub(widths[1] + 2);
+        }
         let least_detail = rows
             .iter()
-            .map(|row| chars(detail_head(cell(&cells, row, 1))));
-        let spare = widths[1] - least_detail.max().unwrap_or(0).min(widths[1]);
-        widths[1] -= spare.min(over);
+            .map(|row| chars(detail_head(cell(&cells, row, 2))));
+        let spare = widths[2] - least_detail.max().unwrap_or(0).min(widths[2]);
+        widths[2] -= spare.min(over);
         over -= spare.min(over);
         widths[0] = widths[0].saturating_sub(over).max(MIN_ID.min(widths[0]));
     }
@@ -172,13 +226,16 @@ fn table(out: &mut impl Write, entries: &[&Entry], colour: bool, width: Option<u
         line.push(' ');
         pad(&mut line, status.word(), 7);
         for (i, width) in widths.into_iter().enumerate() {
+            if i == 1 && !start_shown {
+                continue;
+            }
             let cell = cell(&cells, row, i);
             line.push(' ');
-            if i == 2 {
+            if i == 3 {
                 // Durations align right.
                 spaces(&mut line, width.saturating_sub(chars(cell)));
                 line.push_str(cell);
-            } else if i == 1 && chars(cell) > width && chars(detail_head(cell)) <= width {
+            } else if i == 2 && chars(cell) > width && chars(detail_head(cell)) <= width {
                 pad(&mut line, detail_head(cell), width);
             } else if chars(cell) > width {
                 let head = (width - 1) / 2;
@@ -192,7 +249,7 @@ fn table(out: &mut impl Write, entries: &[&Entry], colour: bool, width: Option<u
             line.push(' ');
         }
         line.push(' ');
-        line.push_str(cell(&cells, row, 3));
+        line.push_str(cell(&cells, row, 4));
         if let Some(width) = width
             && chars(&line) > width
         {
@@ -225,9 +282,9 @@ fn detail_head(cell: &str) -> &str {
     cell.split(", ").next().unwrap_or(cell)
 }
 
-/// Cell `i` of a row: id, detail, duration or command. Each cell after the
-/// id begins after the tab that ends the one before.
-fn cell<'c>(cells: &'c str, row: &[usize; 5], i: usize) -> &'c str {
+/// Cell `i` of a row: id, start, detail, duration or command. Each cell
+/// after the id begins after the tab that ends the one before.
+fn cell<'c>(cells: &'c str, row: &[usize; 6], i: usize) -> &'c str {
     let start = if i == 0 { row[0] } else { row[i] + 1 };
     cells.get(start.min(row[i + 1])..row[i + 1]).unwrap_or("")
 }

@@ -438,8 +438,8 @@ pub fn disarm_stop() -> bool {
 /// SIGALRM after `d` (never, if zero). Async-signal-safe.
 fn set_timer(d: Duration) {
     let value = libc::timeval {
-        tv_sec: d.as_secs() as libc::time_t,
-        tv_usec: d.subsec_micros() as libc::suseconds_t,
+        tv_sec: d.as_secs() as _,
+        tv_usec: d.subsec_micros() as _,
     };
     let zero = libc::timeval {
         tv_sec: 0,

@@ -215,7 +215,8 @@ fn a_crafted_signal_name_in_a_record_is_escaped() {
         let listing = text(&w.output("runs", &[] as &[&str]).stdout);
         assert!(!listing.contains('\x1b'), "{listing:?}");
         assert!(
-            listing.contains(r"killed  crafted_20250101_000000  \x1b[2J"),
+            listing.starts_with("○ killed  crafted_20250101_000000  ")
+                && listing.contains(r"  \x1b[2J  1s  x"),
             "{listing:?}"
         );
     }

@@ -228,10 +228,28 @@ fn a_narrow_terminal_shortens_long_ids_and_keeps_the_command() {
     // shows them: two spaces before each cell.
     let wide = on_pty(200);
     let row = line_of(&wide, &long);
+    let start = row[format!("○ done    {long}  ").len()..]
+        .split("  ")
+        .next()
+        .unwrap();
+    let hhmm = |s: &str| s.len() == 5 && s.as_bytes()[2] == b':';
+    assert!(hhmm(start), "a job of today shows its start time: {row:?}");
     assert!(
-        row.starts_with(&format!("○ done    {long}  exit 0, peak ")),
+        row.starts_with(&format!("○ done    {long}  {start}  exit 0, peak ")),
         "{row:?}"
     );
+    assert!(!lines[0].contains(start), "{}", lines[0]);
+    // When the command would get a little less than its least room, only
+    // the start column goes.
+    let before_command = row[..row.find("sh -c").unwrap()].chars().count();
+    let fit = on_pty(before_command + 25 - 3);
+    let cut = line_of(&fit, &long);
+    let without_start = row.replacen(&format!("  {start}"), "", 1);
+    assert!(
+        without_start.starts_with(cut.trim_end_matches('…')),
+        "{fit}"
+    );
+    assert!(cut.contains(", peak ") && cut.contains("sh -c"), "{fit}");
     assert!(
         row.ends_with("0s  sh -c 'exit 0' the-command-words"),
         "{row:?}"
@@ -637,4 +655,148 @@ fn finished_jobs_are_listed_from_the_index_without_opening_their_records() {
     let out = w.output("runs", &[] as &[&str]);
     assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
     assert!(line_of(&text(&out.stdout), &id).starts_with("○ failed "));
+}
+
+/// The ids `runs ARGS --json` lists, in its order, parsed with tinyjson.
+fn listed(w: &World, args: &[&str]) -> Vec<String> {
+    let out = w.cmd("runs").args(args).arg("--json").output().unwrap();
+    assert!(out.status.success(), "runs {args:?}: {}", text(&out.stderr));
+    let value: tinyjson::JsonValue = text(&out.stdout).parse().unwrap();
+    let jobs: &Vec<tinyjson::JsonValue> = value.get().unwrap();
+    jobs.iter().map(|j| field_str(j, "id").unwrap()).collect()
+}
+
+#[test]
+fn runs_filters_by_name_id_prefix_count_and_age() {
+    let w = World::new();
+    // Empty: every filter lists nothing, and says nothing is wrong.
+    for args in [&["--last", "3"][..], &["--since", "1h"]] {
+        assert!(listed(&w, args).is_empty());
+    }
+    // Old jobs (2025-12-05, from records and from the original's files),
+    // then new ones.
+    w.seed_legacy();
+    w.plant_job("build_20251205_170000", r#""started":1764954000.0,"ended":1764954001.0,"duration":1.0,"exit_code":3,"signal":null,"status":"failed""#);
+    let build = w.start(&["-N", "build", "true"]);
+    let build2 = w.start(&["-N", "build", "sh", "-c", "exit 4"]);
+    let test = w.start(&["-N", "test", "true"]);
+    for id in [&build, &build2, &test] {
+        w.wait_end(id);
+    }
+    let (build, build2, test) = (build.as_str(), build2.as_str(), test.as_str());
+    let all = listed(&w, &[]);
+    assert_eq!(all.len(), 6, "{all:?}");
+
+    // A name is every job of that name, old and new; an id or a unique
+    // prefix is that job; several references are their union, in order.
+    let builds = [
+        "build_20251205_163539",
+        "build_20251205_170000",
+        build,
+        build2,
+    ];
+    assert_eq!(listed(&w, &["build"]), builds);
+    assert_eq!(listed(&w, &[build2]), [build2]);
+    assert_eq!(listed(&w, &["tr"]), ["train_20251205_160000"]);
+    assert_eq!(
+        listed(&w, &["test", "train"]),
+        ["train_20251205_160000", test]
+    );
+    assert_eq!(
+        listed(&w, &["build", "--failed"]),
+        ["build_20251205_170000", build2]
+    );
+    for (bad, says) in [("nope", "no job matches nope"), ("b", "b matches 4 jobs")] {
+        let out = w.output("runs", &[bad]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.starts_with("runs: ") && err.contains(says) && err.lines().count() == 1,
+            "{err}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+
+    // --last N keeps the newest N of what the other filters chose.
+    assert_eq!(listed(&w, &["--last", "2"]), [build2, test]);
+    assert_eq!(listed(&w, &["--last", "1", "build"]), [build2]);
+    assert_eq!(listed(&w, &["--last", "99"]), all);
+    // --since is by start time, read from the id where there is no record.
+    assert_eq!(listed(&w, &["--since", "1h"]), [build, build2, test]);
+    assert_eq!(listed(&w, &["--since", "36500d"]), all);
+    for (args, says) in [
+        (
+            &["--last", "0"][..],
+            "--last needs a number of jobs from 1, not 0",
+        ),
+        (
+            &["--last", "x"],
+            "--last needs a number of jobs from 1, not x",
+        ),
+        (
+            &["--since", "soon"],
+            "--since needs a duration such as 90s, 2h or 7d, not soon",
+        ),
+    ] {
+        let out = w.output("runs", args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(text(&out.stderr).trim(), format!("runs: {says}"));
+    }
+
+    // The start column: the time today, the day otherwise.
+    let out = w
+        .cmd("runs")
+        .env("TZ", "UTC")
+        .args(["build"])
+        .output()
+        .unwrap();
+    let listing = text(&out.stdout);
+    let old = line_of(&listing, "build_20251205_170000");
+    let words: Vec<&str> = old.split_whitespace().collect();
+    assert_eq!(
+        words[2..6],
+        ["build_20251205_170000", "Dec", "05", "exit"],
+        "{old}"
+    );
+    let new = line_of(&listing, build);
+    let cell = new
+        .split("  ")
+        .find(|c| c.len() == 5 && c.as_bytes()[2] == b':');
+    assert!(cell.is_some(), "{new}");
+}
+
+#[test]
+fn the_start_column_is_local_time_even_in_a_quarter_hour_zone() {
+    let w = World::new();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    // Minutes into quarter hours of UTC, seconds before now: each must be
+    // told apart, in a zone 5h 45m east of UTC (a POSIX TZ, no tzdata).
+    let offset = 5 * 3600 + 45 * 60;
+    let mut expected = Vec::new();
+    for (i, ago) in [0, 7 * 60 + 13, 14 * 60 + 59, 15 * 60, 3600 + 60]
+        .into_iter()
+        .enumerate()
+    {
+        let started = now - ago;
+        let id = format!("q{i}_20251205_163539");
+        w.plant_job(
+            &id,
+            &format!(r#""started":{started}.5,"ended":{started}.9,"duration":0.4,"exit_code":0,"signal":null,"status":"done""#),
+        );
+        let local = started + offset;
+        if local.div_euclid(86400) == (now + offset).div_euclid(86400) {
+            let minutes = local.rem_euclid(86400) / 60;
+            expected.push((id, format!("{:02}:{:02}", minutes / 60, minutes % 60)));
+        }
+    }
+    let out = w.cmd("runs").env("TZ", "NPT-5:45").output().unwrap();
+    let listing = text(&out.stdout);
+    assert!(!expected.is_empty());
+    for (id, hhmm) in expected {
+        let words: Vec<&str> = line_of(&listing, &id).split_whitespace().collect();
+        assert_eq!(words[3], hhmm, "{listing}");
+    }
 }
