@@ -46,7 +46,7 @@ pub fn show(store: &Store, job: &Job, lines: Option<u64>, follow: bool) -> Resul
     if !pump(&mut log, &mut out, &path)? {
         return Ok(code::OK);
     }
-    if !follow || job.status != Status::Running {
+    if !follow || job.status.is_finished() {
         return Ok(job.exit_status());
     }
     // Until the store says it has ended: its end recorded (the supervisor
@@ -55,7 +55,7 @@ pub fn show(store: &Store, job: &Job, lines: Option<u64>, follow: bool) -> Resul
         if job.legacy {
             job.record.pid.is_some_and(crate::sys::process_exists)
         } else {
-            matches!(job.refresh(store), Ok(Some(now)) if now.status == Status::Running)
+            matches!(job.refresh(store), Ok(Some(now)) if !now.status.is_finished())
         }
     };
     let watch =

@@ -34,8 +34,8 @@ impl Job {
     }
 
     /// The exit status that stands for how the job ended: 0 for done, its
-    /// exit code for failed, 128+N for killed by signal N, 1 for lost; 0
-    /// while it runs or when nothing better is known.
+    /// exit code for failed, 128+N for killed by signal N, 1 for lost or
+    /// skipped; 0 while it runs or waits, or when nothing better is known.
     pub fn exit_status(&self) -> i32 {
         match self.status {
             Status::Done => 0,
@@ -46,8 +46,8 @@ impl Job {
                 .as_deref()
                 .and_then(crate::sys::signal_number)
                 .map_or(1, |n| 128 + n),
-            Status::Lost => 1,
-            Status::Running | Status::Ended | Status::Unknown => 0,
+            Status::Lost | Status::Skipped => 1,
+            Status::Running | Status::Waiting | Status::Ended | Status::Unknown => 0,
         }
     }
 
@@ -99,6 +99,14 @@ impl Job {
             }
             (None, Status::Running | Status::Ended, Some(pid)) => {
                 let _ = write!(out, "pid {pid}");
+            }
+            (None, Status::Waiting, _) => {
+                let ids = record.after.iter().chain(&record.after_ok);
+                out.push_str("after ");
+                for (i, id) in ids.enumerate() {
+                    out.push_str(if i > 0 { "," } else { "" });
+                    crate::quote::push_escaped(out, id);
+                }
             }
             _ => out.push('-'),
         }
@@ -344,6 +352,14 @@ impl Entry<'_> {
         }
     }
 
+    /// The queue the job was started in, if any.
+    pub fn queue(&self) -> Option<String> {
+        match self {
+            Entry::Indexed(entry) => Record::from_json(entry.json)?.queue,
+            Entry::Read(job, _) => job.record.queue.clone(),
+        }
+    }
+
     pub fn started(&self) -> f64 {
         match self {
             Entry::Indexed(entry) => entry.started,
@@ -570,7 +586,7 @@ fn has_control(text: &str) -> bool {
 pub fn completions(store: Option<&Store>, running: bool) -> Result<Vec<String>> {
     let mut words: Vec<String> = match (store, running) {
         (_, true) => {
-            let alive = list(store, |s| s == Status::Running)?;
+            let alive = list(store, |s| !s.is_finished())?;
             alive.into_iter().map(|j| j.record.id).collect()
         }
         (Some(store), false) => ids(store).unwrap_or_default(),

@@ -219,6 +219,7 @@ pub fn message(record: &Record, output: &str) -> Option<Message> {
         Status::Done => ("white_check_mark", "default", ""),
         Status::Failed => ("x", "high", "exit ?"),
         Status::Killed => ("skull", "high", "signal"),
+        Status::Skipped => ("fast_forward", "high", "never started"),
         _ => return None,
     };
     let title = match record.status {

@@ -11,6 +11,10 @@ use tinyjson::JsonValue;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
     Running,
+    /// Not started yet: waiting for other jobs to end (`--after`, a queue).
+    Waiting,
+    /// Never started: a job it needed to succeed did not.
+    Skipped,
     Done,
     Failed,
     Killed,
@@ -25,21 +29,19 @@ pub enum Status {
 impl Status {
     /// Whether the job has ended, so that it may be removed.
     pub fn is_finished(self) -> bool {
-        self != Status::Running
+        !matches!(self, Status::Running | Status::Waiting)
     }
 
     /// `●` while running, `○` once ended, as the original showed them.
     pub fn mark(self) -> char {
-        if self == Status::Running {
-            '●'
-        } else {
-            '○'
-        }
+        if self.is_finished() { '○' } else { '●' }
     }
 
     pub fn word(self) -> &'static str {
         match self {
             Status::Running => "running",
+            Status::Waiting => "waiting",
+            Status::Skipped => "skipped",
             Status::Done => "done",
             Status::Failed => "failed",
             Status::Killed => "killed",
@@ -52,6 +54,8 @@ impl Status {
     pub fn from_word(word: &str) -> Option<Status> {
         [
             Status::Running,
+            Status::Waiting,
+            Status::Skipped,
             Status::Done,
             Status::Failed,
             Status::Killed,
@@ -95,6 +99,14 @@ pub struct Record {
     /// `--timeout`, in seconds, and whether the job was stopped by it.
     pub timeout: Option<f64>,
     pub timed_out: bool,
+    /// Jobs to wait for before starting: to end (`after`), and to succeed
+    /// as well (`after_ok`); the queue it was started in.
+    pub after: Vec<String>,
+    pub after_ok: Vec<String>,
+    pub queue: Option<String>,
+    /// Why it ended as it did, where the exit code or signal does not say:
+    /// `build_20251205_163539 failed (exit 2)` for a skipped job.
+    pub reason: Option<String>,
 }
 
 impl Record {
@@ -122,6 +134,10 @@ impl Record {
             cpu_system: None,
             timeout: None,
             timed_out: false,
+            after: Vec::new(),
+            after_ok: Vec::new(),
+            queue: None,
+            reason: None,
         }
     }
 
@@ -129,6 +145,7 @@ impl Record {
     /// none. Whether a running job is alive is the store's question.
     pub fn recorded_status(&self) -> Status {
         match (self.ended, self.exit_code, &self.signal) {
+            (None, _, _) if self.status == Status::Waiting => Status::Waiting,
             (None, _, _) => Status::Running,
             (Some(_), _, _) if self.timed_out => Status::Killed,
             (Some(_), _, Some(_)) => Status::Killed,
@@ -142,10 +159,15 @@ impl Record {
     /// (`SIGTERM`), else `exit 2`; `None` while nothing is recorded. Not
     /// escaped: a record's signal is a string anyone could have written.
     pub fn end_detail(&self) -> Option<String> {
-        let how = match (&self.signal, self.exit_code) {
-            (Some(signal), _) => signal.clone(),
-            (None, Some(code)) => format!("exit {code}"),
-            (None, None) => return None,
+        let how = match (&self.signal, self.exit_code, &self.reason) {
+            (Some(signal), _, _) => signal.clone(),
+            (None, Some(code), _) => format!("exit {code}"),
+            (None, None, Some(reason)) => return Some(reason.clone()),
+            (None, None, None) => return None,
+        };
+        let how = match &self.reason {
+            Some(reason) => format!("{reason}, {how}"),
+            None => how,
         };
         match self.timeout.and_then(crate::time::seconds) {
             Some(limit) if self.timed_out => {
@@ -220,6 +242,22 @@ impl Record {
         push_raw(&mut out, "cpu_system", self.cpu_system.map(Number::Seconds));
         push_raw(&mut out, "timeout", self.timeout.map(Number::Seconds));
         let _ = write!(out, "\"timed_out\":{},", self.timed_out);
+        for (key, ids) in [("after", &self.after), ("after_ok", &self.after_ok)] {
+            let _ = write!(out, "\"{key}\":[");
+            for (i, id) in ids.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_json_string(&mut out, id);
+            }
+            out.push_str("],");
+        }
+        for (key, value) in [("queue", &self.queue), ("reason", &self.reason)] {
+            match value {
+                Some(v) => push_str(&mut out, key, v),
+                None => push_raw(&mut out, key, None),
+            }
+        }
         out.push_str("\"log\":");
         push_json_string(&mut out, &self.log);
         out.push('}');
@@ -258,6 +296,10 @@ impl Record {
             cpu_system: nullable(take("cpu_system"), number)?,
             timeout: nullable(take("timeout"), number)?,
             timed_out: nullable(take("timed_out"), boolean)?.unwrap_or(false),
+            after: nullable(take("after"), strings)?.unwrap_or_default(),
+            after_ok: nullable(take("after_ok"), strings)?.unwrap_or_default(),
+            queue: nullable(take("queue"), string)?,
+            reason: nullable(take("reason"), string)?,
             status: nullable(take("status"), string)?
                 .and_then(|word| Status::from_word(&word))
                 .unwrap_or(Status::Running),
@@ -275,6 +317,13 @@ fn string(value: JsonValue) -> Option<String> {
 fn number(value: JsonValue) -> Option<f64> {
     match value {
         JsonValue::Number(n) => Some(n),
+        _ => None,
+    }
+}
+
+fn strings(value: JsonValue) -> Option<Vec<String>> {
+    match value {
+        JsonValue::Array(items) => items.into_iter().map(string).collect(),
         _ => None,
     }
 }

@@ -34,6 +34,14 @@ Options (they end at the first word that is not an option, or at --):
                     PATH; with a /, no executable file there): so
                     `run -n make all` notifies $NTFY_TOPIC, and
                     `run -n builds make all` notifies `builds`
+      --after JOBS  start only once these jobs have ended (names, ids or
+                    id prefixes, comma-separated); until then it is waiting
+      --after-ok JOBS  the same, and only if they all succeeded; else it
+                    is skipped, never started
+  -Q, --queue NAME  run in queue NAME: one job at a time, in the order they
+                    were started (after the queue's last job)
+      --queue-ok NAME  the same, but start only if the queue's last job
+                    succeeded: a failure stops the queue
       --timeout DURATION  stop the job once it has run this long (90s,
                     30m, 2h, 1d): SIGTERM to its process group, SIGKILL 5s
                     later; it is then recorded as killed, timed out
@@ -63,6 +71,8 @@ Exit status: 0 started; 1 could not record the job; 2 bad usage;
 /// The names this binary answers to, besides `run`.
 pub const OTHER_NAMES: &[&str] = &["runs", "runlog", "runrm", "runkill", "runwait"];
 
+const JOBS: &str = "jobs: names, ids or id prefixes, comma-separated";
+
 /// run's options, for the parser and the completions.
 pub const OPTIONS: &[Opt] = &[
     opt(b'N', "name", Takes::Value("a name"), "name the job"),
@@ -75,6 +85,25 @@ pub const OPTIONS: &[Opt] = &[
         "notify ntfy when the job ends",
     ),
     opt(b't', "topic", Takes::Value("a topic"), "notify this topic"),
+    opt(0, "after", Takes::Value(JOBS), "start once these jobs end"),
+    opt(
+        0,
+        "after-ok",
+        Takes::Value(JOBS),
+        "start if these jobs succeed",
+    ),
+    opt(
+        b'Q',
+        "queue",
+        Takes::Value("a queue name"),
+        "run in this queue",
+    ),
+    opt(
+        0,
+        "queue-ok",
+        Takes::Value("a queue name"),
+        "run in this queue if all went well",
+    ),
     opt(
         0,
         "timeout",
@@ -107,6 +136,10 @@ struct Options {
     follow: bool,
     timeout: Option<std::time::Duration>,
     again: Option<OsString>,
+    after: Option<String>,
+    after_ok: Option<String>,
+    /// The queue, and whether its last job must have succeeded.
+    queue: Option<(String, bool)>,
 }
 
 /// The options, and the command (everything from the first word that is
@@ -172,6 +205,14 @@ fn parse(
         topic,
         name: p.os("name").map(OsStr::to_owned),
         again: p.os("again").map(OsStr::to_owned),
+        after: p.value("after", |s| Some(s.to_string()))?,
+        after_ok: p.value("after-ok", |s| Some(s.to_string()))?,
+        queue: match (p.os("queue"), p.os("queue-ok")) {
+            (Some(_), Some(_)) => return Err(Error::usage("give --queue or --queue-ok, not both")),
+            (Some(name), None) => Some((queue_name(name)?, false)),
+            (None, Some(name)) => Some((queue_name(name)?, true)),
+            (None, None) => None,
+        },
         timeout: p.value("timeout", |s| {
             crate::time::parse_duration(s).filter(|d| !d.is_zero())
         })?,
@@ -222,6 +263,31 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     // nothing behind.
     let file = crate::spawn::resolve(&command)?;
     let store = Store::open()?;
+    let mut after = waited_for(&store, options.after.as_deref())?;
+    let mut after_ok = waited_for(&store, options.after_ok.as_deref())?;
+    // The queue stays locked until the supervisor has written this job's
+    // id into it: the next job of the queue waits for this one.
+    let queue = match &options.queue {
+        Some((queue, ok)) => {
+            let (file, last) = store.lock_queue(queue).map_err(|e| {
+                Error::io(
+                    "cannot lock the queue",
+                    &store.dir().join(format!(".queue-{queue}")),
+                    e,
+                )
+            })?;
+            let last = last.filter(|id| matches!(crate::jobs::find(&store, id), Ok(Some(_))));
+            if let Some(last) = last {
+                if *ok {
+                    after_ok.push(last)
+                } else {
+                    after.push(last)
+                }
+            }
+            Some(file)
+        }
+        None => None,
+    };
     let now = SystemTime::now();
     let local = crate::time::local(now);
     let cwd = std::env::current_dir()
@@ -244,6 +310,9 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         host,
         topic: notify.as_ref().map(|t| t.url.clone()),
         timeout: options.timeout.map(|d| d.as_secs_f64()),
+        queue: options.queue.as_ref().map(|(queue, _)| queue.clone()),
+        after,
+        after_ok,
         // The id, and with it the log's path, is chosen by the supervisor.
         ..Record::new(String::new(), name, command_words.collect(), started)
     };
@@ -256,6 +325,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         command,
         file,
         notify,
+        queue,
     };
     let record = crate::spawn::start(&store, launch)?;
     // The start line names where the notification will go, so that a typo
@@ -264,7 +334,14 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         Some(url) => format!("\nnotify: {}", escape(url)),
         None => String::new(),
     };
-    let started = format!("started {} (pid {})", record.id, record.pid.unwrap_or(0));
+    let started = match record.pid {
+        Some(pid) => format!("started {} (pid {pid})", record.id),
+        None => {
+            let ids = record.after.iter().chain(&record.after_ok);
+            let ids: Vec<String> = ids.map(|id| escape(id)).collect();
+            format!("waiting {} (after {})", record.id, ids.join(", "))
+        }
+    };
     let mut out = std::io::stdout().lock();
     let _ = if options.quiet {
         writeln!(out, "{}", record.id)
@@ -287,6 +364,35 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         return crate::follow::show(&store, &job, None, true);
     }
     Ok(code::OK)
+}
+
+/// A queue's name, by the rule for job names.
+fn queue_name(raw: &OsStr) -> Result<String> {
+    naming::from_user(raw).map_err(|e| Error::usage(e.replace("name", "queue name")))
+}
+
+/// The ids of the jobs `list` names (comma-separated), each resolved as
+/// runlog resolves a reference. A job of the original shell version that
+/// still runs cannot be waited for: it leaves no end to read.
+fn waited_for(store: &Store, list: Option<&str>) -> Result<Vec<String>> {
+    let Some(list) = list else {
+        return Ok(Vec::new());
+    };
+    let references: Vec<OsString> = list.split(',').map(OsString::from).collect();
+    let mut ids = Vec::new();
+    for job in crate::jobs::select(Some(store), &references)? {
+        if !job.recorded && !job.status.is_finished() {
+            return Err(Error::new(
+                code::FAILURE,
+                format!(
+                    "cannot wait for {}: it has no record to say when it ends",
+                    escape(job.id())
+                ),
+            ));
+        }
+        ids.push(job.record.id);
+    }
+    Ok(ids)
 }
 
 /// `run --again JOB`: JOB's command, with its name, notification target and

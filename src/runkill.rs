@@ -10,7 +10,6 @@ use crate::args::{Operands, Opt, Takes, opt};
 use crate::error::{Error, Result, code};
 use crate::jobs::{self, Job};
 use crate::quote::escape;
-use crate::record::Status;
 use crate::store::Store;
 use std::ffi::OsString;
 use std::time::{Duration, Instant};
@@ -123,7 +122,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
 
 /// Whether the job is still running, as far as can be read.
 fn running(store: &Store, job: &Job) -> bool {
-    matches!(job.refresh(store), Ok(Some(now)) if now.status == Status::Running)
+    matches!(job.refresh(store), Ok(Some(now)) if !now.status.is_finished())
 }
 
 /// Wait up to `limit` for the job to end; its final state if it did.
@@ -131,7 +130,7 @@ fn wait_end(store: &Store, job: &Job, limit: Duration) -> Option<Job> {
     let deadline = Instant::now() + limit;
     loop {
         if let Ok(Some(now)) = job.refresh(store)
-            && now.status != Status::Running
+            && now.status.is_finished()
         {
             return Some(now);
         }
@@ -158,7 +157,7 @@ fn signal_group(store: &Store, job: &Job, sig: i32) -> std::result::Result<(), S
             return Err(format!("cannot read {id}: {}", crate::error::describe(&e)));
         }
     };
-    if now.status != Status::Running {
+    if now.status.is_finished() {
         return Err(format!("{id} is not running: {}", now.ending()));
     }
     let group = store

@@ -78,9 +78,13 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         false => jobs::select(store.as_ref(), &references)?,
     };
     chosen.retain(|job| {
-        let running = job.status == Status::Running;
+        let running = !job.status.is_finished();
         if running {
-            eprintln!("runrm: {} is running; not removed", escape(job.id()));
+            eprintln!(
+                "runrm: {} is {}; not removed",
+                escape(job.id()),
+                job.status.word()
+            );
             status = code::FAILURE;
         }
         !running

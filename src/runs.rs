@@ -22,26 +22,34 @@ JOB: a name (every job of that name), an id, or a unique id prefix.
 
 Options:
       --json      print a JSON array of job records (see README, Job record)
-  -r, --running   only running jobs
-      --failed    only failed, killed and lost jobs
+  -r, --running   only jobs that have not ended: running or waiting
+      --failed    only failed, killed, lost and skipped jobs
+  -Q, --queue NAME  only the jobs of queue NAME
       --last N    only the newest N of those
       --since DURATION  only jobs started in the last DURATION (90s, 2h, 7d)
   -h, --help      show this help
 
-Status: running, done (exit 0), failed (other exit code), killed (by a
-signal), lost (no end recorded and nothing of it alive). Jobs of the
+Status: running, waiting (for other jobs, to start), done (exit 0), failed
+(other exit code), killed (by a signal or a timeout), skipped (a job it
+needed to succeed did not), lost (no end recorded and nothing of it alive). Jobs of the
 original shell version show as running or ended, marked old.
 Colour only on a terminal, and never with NO_COLOR set.";
 
 /// runs' options, for the parser and the completions.
 pub const OPTIONS: &[Opt] = &[
     opt(0, "json", Takes::Nothing, "print JSON records"),
-    opt(b'r', "running", Takes::Nothing, "only running jobs"),
+    opt(b'r', "running", Takes::Nothing, "only jobs not ended"),
     opt(
         0,
         "failed",
         Takes::Nothing,
-        "only failed, killed and lost jobs",
+        "only failed, killed, lost and skipped jobs",
+    ),
+    opt(
+        b'Q',
+        "queue",
+        Takes::Value("a queue name"),
+        "only this queue",
     ),
     opt(
         0,
@@ -68,6 +76,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     let (json, running, failed) = (p.flag("json"), p.flag("running"), p.flag("failed"));
     let last: Option<usize> = p.value("last", |s| s.parse().ok().filter(|&n| n > 0))?;
     let since = p.value("since", crate::time::parse_duration)?;
+    let queue = p.value("queue", |s| Some(s.to_string()))?;
     // Internal, for shell completion: ids and names, one a line.
     if p.flag("complete") {
         for word in jobs::completions(Store::existing()?.as_ref(), running)? {
@@ -94,9 +103,16 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         .entries
         .iter()
         .filter(|e| named.as_ref().is_none_or(|ids| ids.contains(e.id())))
-        .filter(|e| !running || e.status() == Status::Running)
-        .filter(|e| !failed || matches!(e.status(), Status::Failed | Status::Killed | Status::Lost))
+        .filter(|e| !running || !e.status().is_finished())
+        .filter(|e| {
+            !failed
+                || matches!(
+                    e.status(),
+                    Status::Failed | Status::Killed | Status::Lost | Status::Skipped
+                )
+        })
         .filter(|e| earliest.is_none_or(|t| e.started() >= t))
+        .filter(|e| queue.is_none() || e.queue() == queue)
         .collect();
     if let Some(last) = last {
         shown.drain(..shown.len().saturating_sub(last));

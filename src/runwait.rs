@@ -11,7 +11,6 @@
 use crate::args::{Operands, Opt, Takes, opt};
 use crate::error::{Error, Result, code};
 use crate::jobs::{self, Job};
-use crate::record::Status;
 use crate::store::{LOG, PID, RECORD, Store};
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -58,7 +57,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     let references = p.operands;
     let store = Store::existing()?;
     let chosen: Vec<Job> = if references.is_empty() {
-        let running = jobs::list(store.as_ref(), |s| s == Status::Running)?;
+        let running = jobs::list(store.as_ref(), |s| !s.is_finished())?;
         running.into_iter().filter(|j| j.recorded).collect()
     } else {
         jobs::select(store.as_ref(), &references)?
@@ -103,7 +102,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
                     ));
                 }
             };
-            if job.status == Status::Running {
+            if !job.status.is_finished() {
                 i += 1;
                 continue;
             }

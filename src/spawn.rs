@@ -35,6 +35,8 @@ const TRYING_SUFFIX: u8 = b'I';
 const STORE_FAILED: u8 = b'S';
 /// and from the job itself, past its gate (its pid):
 const PASSED_GATE: u8 = b'G';
+/// or from the supervisor, when the job is to wait for others first,
+const WAITING: u8 = b'W';
 /// and from the job to the supervisor, when its exec failed (the errno).
 const EXEC_FAILED: u8 = b'E';
 
@@ -57,6 +59,9 @@ pub struct Launch {
     /// What `resolve` found to execute.
     pub file: PathBuf,
     pub notify: Option<Target>,
+    /// The queue's file, locked, if the job is queued: the supervisor
+    /// writes the job's id into it and then lets the next job read it.
+    pub queue: Option<File>,
 }
 
 /// What `run` heard on the report pipe, to its end.
@@ -64,6 +69,7 @@ pub struct Launch {
 struct Heard {
     suffix: Option<u32>,
     passed_gate: Option<i32>,
+    waiting: bool,
     store_failed: Option<i32>,
 }
 
@@ -78,6 +84,7 @@ pub fn start(store: &Store, launch: Launch) -> Result<Record> {
         command,
         file,
         notify,
+        queue,
     } = launch;
     let args =
         ExecArgs::new(&file, &command).map_err(|e| Error::new(code::USAGE, e.to_string()))?;
@@ -105,13 +112,14 @@ pub fn start(store: &Store, launch: Launch) -> Result<Record> {
             record,
             &args,
             report_out,
+            queue,
         );
         if let (Some(target), Some(end)) = (notify, end) {
             announce(&log, &end, header_len, &target);
         }
         sys::exit_now(0)
     }
-    drop(report_out);
+    drop((report_out, queue));
     let heard = receive(report_in);
     // The log stays open until here, so that its inode (which
     // `remove_launch` checks) cannot go to another file meanwhile.
@@ -133,15 +141,20 @@ pub fn start(store: &Store, launch: Launch) -> Result<Record> {
             ),
         ));
     }
-    match (heard.passed_gate, id.clone()) {
-        (Some(pid), Some(id)) => {
+    match (heard.passed_gate, heard.waiting, id.clone()) {
+        (pid @ Some(_), _, Some(id)) | (pid @ None, true, Some(id)) => {
             record.log = store
                 .path(&id, crate::store::LOG)
                 .to_string_lossy()
                 .into_owned();
             record.id = id;
-            record.pid = Some(pid);
-            record.pgid = Some(pid);
+            record.pid = pid;
+            record.pgid = pid;
+            record.status = if pid.is_some() {
+                Status::Running
+            } else {
+                Status::Waiting
+            };
             Ok(record)
         }
         _ => {
@@ -239,6 +252,10 @@ fn receive(pipe: OwnedFd) -> Heard {
                 heard.passed_gate = Some(value);
                 break;
             }
+            WAITING => {
+                heard.waiting = true;
+                break;
+            }
             STORE_FAILED => heard.store_failed = Some(value),
             _ => {}
         }
@@ -265,6 +282,7 @@ fn supervise(
     mut record: Record,
     args: &ExecArgs,
     report: OwnedFd,
+    queue: Option<File>,
 ) -> Option<End> {
     let _ = sys::setsid();
     sys::ignore_signal(libc::SIGHUP);
@@ -276,7 +294,8 @@ fn supervise(
         sys::dup_onto(log.as_fd(), 1)?;
         sys::dup_onto(log.as_fd(), 2)
     });
-    sys::close_inherited_except(&[log.as_raw_fd(), report.as_raw_fd()]);
+    let queue_fd = queue.as_ref().map_or(-1, |q| q.as_raw_fd());
+    sys::close_inherited_except(&[log.as_raw_fd(), report.as_raw_fd(), queue_fd]);
     let published = stdio
         .and_then(|()| {
             store.publish_log(temp, log, base, |n| send(&report, TRYING_SUFFIX, n as i32))
@@ -305,6 +324,132 @@ fn supervise(
     };
     // Room for the final record, taken before the job can fill the disk.
     let space = store.reserve_record(&record).unwrap_or_else(|e| fail(e));
+    let clock = Instant::now();
+    if !record.after.is_empty() || !record.after_ok.is_empty() {
+        // Waiting: the supervisor's own group is what runkill stops.
+        record.status = Status::Waiting;
+        record.pgid = Some(sys::own_pid());
+        sys::catch_term();
+        store.write_record(&record).unwrap_or_else(|e| fail(e));
+    }
+    // The queue's next job follows this one, from now on.
+    if let Some(queue) = queue {
+        let _ = crate::store::set_queue_tail(&queue, &id);
+    }
+    if record.status == Status::Waiting {
+        send(&report, WAITING, 0);
+        drop(report);
+        let waited = await_jobs(store, &record);
+        sys::default_term();
+        (record.status, record.pgid) = (Status::Running, None);
+        if let Err((status, reason)) = waited {
+            record.status = status;
+            record.reason = Some(reason);
+            if status == Status::Killed {
+                record.signal = Some("SIGTERM".into());
+            }
+            let ended = SystemTime::now();
+            record.ended = Some(crate::time::unix_seconds(ended));
+            record.duration = Some(clock.elapsed().as_secs_f64());
+            return finish(store, log, record, space, None, clock.elapsed(), ended);
+        }
+        return run_job(store, log, record, space, args, None);
+    }
+    run_job(store, log, record, space, args, Some(report))
+}
+
+/// Wait, with no wake-up, until every job `record` names has ended: a
+/// child takes a shared lock on each one's log, which it gets once nothing
+/// of that job holds the log. (A job whose session outlives its log's lock
+/// is asked after again each second.) Then the status and reason the job
+/// ends with if it must not start: `killed` if runkill stopped it
+/// meanwhile, `skipped` if a job of `after_ok` did not succeed.
+fn await_jobs(store: &Store, record: &Record) -> std::result::Result<(), (Status, String)> {
+    let cancelled = || (Status::Killed, "cancelled while waiting".to_string());
+    let ids: Vec<&String> = record.after.iter().chain(&record.after_ok).collect();
+    for round in 0.. {
+        let pending: Vec<PathBuf> = ids
+            .iter()
+            .filter(|id| !outcome(store, id).0.is_finished())
+            .map(|id| store.path(id, crate::store::LOG))
+            .collect();
+        if pending.is_empty() {
+            break;
+        }
+        if round > 0 {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+        match sys::fork() {
+            Ok(Fork::Child) => {
+                sys::reset_signals();
+                for log in pending
+                    .iter()
+                    .filter_map(|p| crate::store::open_read(p).ok())
+                {
+                    let _ = log.lock_shared();
+                }
+                sys::exit_now(0)
+            }
+            Ok(Fork::Parent(waiter)) => {
+                // A SIGTERM from here on kills the waiter; one that came
+                // before is seen now.
+                if sys::term_victim(waiter) {
+                    let _ = sys::send_signal(waiter, libc::SIGKILL);
+                }
+                let _ = sys::wait_for(waiter);
+            }
+            // No waiter: asked again in a second.
+            Err(_) => {}
+        }
+        if sys::term_victim(0) {
+            return Err(cancelled());
+        }
+    }
+    for id in &record.after_ok {
+        if let (status, reason) = outcome(store, id)
+            && status != Status::Done
+        {
+            return Err((Status::Skipped, reason));
+        }
+    }
+    Ok(())
+}
+
+/// How job `id` stands, and that said in words: `build_… failed (exit 2)`.
+fn outcome(store: &Store, id: &str) -> (Status, String) {
+    let now = match store.read_record(id) {
+        Ok(Some(record)) => store.status(record).ok().flatten(),
+        _ => None,
+    };
+    match now {
+        Some((record, status)) => {
+            let detail = record
+                .end_detail()
+                .map_or(String::new(), |d| format!(" ({d})"));
+            (status, format!("{id} {}{detail}", status.word()))
+        }
+        None => (Status::Unknown, format!("{id} has no readable record")),
+    }
+}
+
+/// Start the job, wait for it, record its end. `report` is run's pipe, if
+/// run still waits to hear that the job started.
+fn run_job(
+    store: &Store,
+    log: &File,
+    mut record: Record,
+    space: crate::store::RecordSpace,
+    args: &ExecArgs,
+    report: Option<OwnedFd>,
+) -> Option<End> {
+    let id = record.id.clone();
+    let fail = |e: io::Error| -> ! {
+        store.remove_files(&id);
+        if let Some(report) = &report {
+            send(report, STORE_FAILED, e.raw_os_error().unwrap_or(libc::EIO));
+        }
+        sys::exit_now(1)
+    };
     let (exec_in, exec_out) = sys::pipe_cloexec().unwrap_or_else(|e| fail(e));
     // The job waits at this gate until its record and pid file exist, so
     // that nothing it writes can come before them (or fill the disk first).
@@ -321,8 +466,9 @@ fn supervise(
                 sys::exit_now(127);
             }
             // Told while SIGPIPE is still ignored: run may be gone.
-            send(&report, PASSED_GATE, sys::own_pid());
-            drop(report);
+            if let Some(report) = report {
+                send(&report, PASSED_GATE, sys::own_pid());
+            }
             sys::reset_signals();
             let err = sys::execvp(args);
             let errno = err.raw_os_error().unwrap_or(libc::ENOEXEC);
@@ -390,6 +536,24 @@ fn supervise(
         Status::Running => Status::Lost,
         status => status,
     };
+    let why = exec_failed.map(|errno| {
+        let err = io::Error::from_raw_os_error(errno);
+        format!("exec failed: {}", crate::error::describe(&err))
+    });
+    finish(store, log, record, space, why, elapsed, ended)
+}
+
+/// Record the end: the final record, the footer, and how it ended for the
+/// notification; `None` if the end could not be recorded.
+fn finish(
+    store: &Store,
+    log: &File,
+    record: Record,
+    space: crate::store::RecordSpace,
+    why: Option<String>,
+    elapsed: std::time::Duration,
+    ended: SystemTime,
+) -> Option<End> {
     // The final record into its room first, then the footer, then the
     // rename: whoever finds the footer finds the end recorded (in the room,
     // if the supervisor died before the rename), and whoever sees the final
@@ -401,10 +565,6 @@ fn supervise(
         );
         return None;
     }
-    let why = exec_failed.map(|errno| {
-        let err = io::Error::from_raw_os_error(errno);
-        format!("exec failed: {}", crate::error::describe(&err))
-    });
     let footer_at = write_footer(log, &record, why.as_deref(), elapsed, ended).unwrap_or(0);
     if let Err(e) = store.publish_final_record(&record.id, space) {
         eprintln!(

@@ -233,18 +233,41 @@ impl Store {
         create(&self.path(id, PID), false)?.write_all(format!("{pid}\n").as_bytes())
     }
 
-    /// Write the job's first `ID.json`, whole before it has its name: a
-    /// file with no name yet, then linked (where the system has them), else
-    /// a temporary file, then renamed.
+    /// Write the job's `ID.json`, whole before it has its name: a file with
+    /// no name yet, then linked (where the system has them), else (or when
+    /// a waiting job's record is there already) a temporary file, renamed.
     pub fn write_record(&self, record: &Record) -> io::Result<()> {
         let mut json = record.to_json(record.status);
         json.push('\n');
         let path = self.path(&record.id, RECORD);
         if let Ok(mut file) = crate::sys::unnamed_file(&self.dir) {
             file.write_all(json.as_bytes())?;
-            return crate::sys::link_file(&file, &path);
+            match crate::sys::link_file(&file, &path) {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                linked => return linked,
+            }
         }
         replace_file(&self.spare(&record.id, "tmp"), &path, &[json.as_bytes()])
+    }
+
+    /// Queue `name`'s file (`.queue-NAME`), locked: whoever holds it is the
+    /// one starting a job in the queue. With the id of its last job, if any.
+    pub fn lock_queue(&self, name: &str) -> io::Result<(File, Option<String>)> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+            .open(self.dir.join(format!(".queue-{name}")))?;
+        if !file.metadata()?.is_file() {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        file.lock()?;
+        let mut text = String::new();
+        file.read_to_string(&mut text)?;
+        let last = Some(text.trim().to_string()).filter(|id| !id.is_empty());
+        Ok((file, last))
     }
 
     /// Take room for the job's final record now, while there is some: a job
@@ -418,7 +441,8 @@ impl Store {
             return ended(record);
         }
         if self.is_locked(&record.id) || self.lives(&record) {
-            return Ok(Some((record, Status::Running)));
+            let status = record.recorded_status();
+            return Ok(Some((record, status)));
         }
         // Nothing of it lives. Its end is in the record, if it was renamed
         // into place since the first read; or in its room, if the
@@ -745,6 +769,12 @@ fn create(path: &Path, append: bool) -> io::Result<File> {
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)
+}
+
+/// Make `id` the last job of the queue whose locked file is `queue`.
+pub fn set_queue_tail(queue: &File, id: &str) -> io::Result<()> {
+    queue.set_len(0)?;
+    queue.write_all_at(format!("{id}\n").as_bytes(), 0)
 }
 
 /// Open for reading without following a symlink, and without blocking on a

@@ -13,7 +13,7 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::time::Duration;
 
 fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
@@ -131,6 +131,8 @@ pub fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
 /// pipe): `ssh host run cmd` must return at once.
 pub fn close_inherited_except(keep: &[RawFd]) {
     let mut keep = keep.to_vec();
+    // 0, 1 and 2 are kept anyway; a negative number stands for no file.
+    keep.retain(|&fd| fd > 2);
     keep.sort_unstable();
     #[cfg(target_os = "linux")]
     {
@@ -433,6 +435,46 @@ pub fn disarm_stop() -> bool {
     STOP_GROUP.store(0, Ordering::SeqCst);
     set_timer(Duration::ZERO);
     STOP_STAGE.load(Ordering::SeqCst) > 0
+}
+
+static TERM_CAUGHT: AtomicBool = AtomicBool::new(false);
+static TERM_VICTIM: AtomicI32 = AtomicI32::new(0);
+
+/// Catch SIGTERM instead of dying of it: note it, and SIGKILL the process
+/// `term_victim` names, so that a wait on that process ends at once.
+pub fn catch_term() {
+    extern "C" fn on_term(_: libc::c_int) {
+        TERM_CAUGHT.store(true, Ordering::SeqCst);
+        let victim = TERM_VICTIM.load(Ordering::SeqCst);
+        if victim > 0 {
+            // SAFETY: kill is async-signal-safe; errno is kept.
+            unsafe {
+                let errno = *errno_location();
+                libc::kill(victim, libc::SIGKILL);
+                *errno_location() = errno;
+            }
+        }
+    }
+    // SAFETY: the handler touches only atomics and async-signal-safe calls.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_term as *const () as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART;
+        libc::sigaction(libc::SIGTERM, &action, std::ptr::null_mut());
+    }
+}
+
+/// Name the process a caught SIGTERM kills (0: none); whether SIGTERM has
+/// come already, so that one that came just before is not missed.
+pub fn term_victim(pid: libc::pid_t) -> bool {
+    TERM_VICTIM.store(pid, Ordering::SeqCst);
+    TERM_CAUGHT.load(Ordering::SeqCst)
+}
+
+/// SIGTERM kills this process again.
+pub fn default_term() {
+    // SAFETY: SIG_DFL is a valid disposition for SIGTERM.
+    unsafe { libc::signal(libc::SIGTERM, libc::SIG_DFL) };
 }
 
 /// SIGALRM after `d` (never, if zero). Async-signal-safe.
