@@ -471,12 +471,17 @@ mod tests {
             cpu_system: Some(600.25),
             timeout: Some(86_400.0),
             timed_out: false,
+            after: vec!["fetch_20251205_163000".into(), "gen_20251205_163100".into()],
+            after_ok: vec!["test_20251205_163200".into()],
+            queue: Some("builds".into()),
+            reason: Some("a \"reason\"".into()),
         }
     }
 
     #[test]
     fn a_timeout_is_killed_and_says_so_in_whole_units() {
         let mut record = sample();
+        record.reason = None;
         assert_eq!(record.recorded_status(), Status::Failed);
         record.timed_out = true;
         assert_eq!(record.recorded_status(), Status::Killed);

@@ -75,26 +75,15 @@ struct Heard {
 
 /// Start the job. Returns its record with the id and pid filled in.
 pub fn start(store: &Store, launch: Launch) -> Result<Record> {
-    let Launch {
-        temp,
-        log,
-        base,
-        header_len,
-        mut record,
-        command,
-        file,
-        notify,
-        queue,
-    } = launch;
-    let args =
-        ExecArgs::new(&file, &command).map_err(|e| Error::new(code::USAGE, e.to_string()))?;
-    let drop_temp = || {
-        if let Some(temp) = &temp {
+    let args = ExecArgs::new(&launch.file, &launch.command)
+        .map_err(|e| Error::new(code::USAGE, e.to_string()))?;
+    let drop_temp = |temp: &Option<PathBuf>| {
+        if let Some(temp) = temp {
             let _ = std::fs::remove_file(temp);
         }
     };
     let pipe_failed = |e| {
-        drop_temp();
+        drop_temp(&launch.temp);
         Error::new(
             code::FAILURE,
             format!("cannot start the job: {}", crate::error::describe(&e)),
@@ -104,26 +93,21 @@ pub fn start(store: &Store, launch: Launch) -> Result<Record> {
     let fork = sys::fork().map_err(pipe_failed)?;
     if let Fork::Child = fork {
         drop(report_in);
-        let end = supervise(
-            store,
-            &log,
-            temp.as_deref(),
-            &base,
-            record,
-            &args,
-            report_out,
-            queue,
-        );
-        if let (Some(target), Some(end)) = (notify, end) {
-            announce(&log, &end, header_len, &target);
-        }
-        sys::exit_now(0)
+        supervise(store, launch, &args, report_out)
     }
+    let Launch {
+        temp,
+        log,
+        base,
+        mut record,
+        queue,
+        ..
+    } = launch;
     drop((report_out, queue));
     let heard = receive(report_in);
     // The log stays open until here, so that its inode (which
     // `remove_launch` checks) cannot go to another file meanwhile.
-    drop_temp();
+    drop_temp(&temp);
     let id = heard.suffix.map(|n| crate::store::id_with_suffix(&base, n));
     let clean = || {
         if let Some(id) = &id {
@@ -271,19 +255,27 @@ fn send(report: &OwnedFd, tag: u8, value: i32) {
     let _ = sys::write_raw(report.as_fd(), &message);
 }
 
-/// The supervisor: detach, publish the log, start the job, wait for it,
-/// record the end. Returns how it ended, or `None` if the end could not be
-/// recorded.
-fn supervise(
+/// The supervisor: run the job, announce its end if asked, and exit.
+fn supervise(store: &Store, mut launch: Launch, args: &ExecArgs, report: OwnedFd) -> ! {
+    let end = detach_and_run(store, &mut launch, args, report);
+    if let (Some(end), Some(target)) = (end, &launch.notify) {
+        announce(&launch.log, &end, launch.header_len, target);
+    }
+    sys::exit_now(0)
+}
+
+/// Detach, publish the log, start the job (after those it waits for), wait
+/// for it, record the end. Returns how it ended, or `None` if the end could
+/// not be recorded.
+fn detach_and_run(
     store: &Store,
-    log: &File,
-    temp: Option<&std::path::Path>,
-    base: &str,
-    mut record: Record,
+    launch: &mut Launch,
     args: &ExecArgs,
     report: OwnedFd,
-    queue: Option<File>,
 ) -> Option<End> {
+    let (log, temp, base) = (&launch.log, launch.temp.as_deref(), &launch.base);
+    let mut record = launch.record.clone();
+    let queue = launch.queue.take();
     let _ = sys::setsid();
     sys::ignore_signal(libc::SIGHUP);
     // stdin from /dev/null; stdout and stderr onto the log, so that anything
@@ -367,6 +359,7 @@ fn supervise(
 fn await_jobs(store: &Store, record: &Record) -> std::result::Result<(), (Status, String)> {
     let cancelled = || (Status::Killed, "cancelled while waiting".to_string());
     let ids: Vec<&String> = record.after.iter().chain(&record.after_ok).collect();
+    let supervisor = sys::own_pid();
     for round in 0.. {
         let pending: Vec<PathBuf> = ids
             .iter()
@@ -382,6 +375,9 @@ fn await_jobs(store: &Store, record: &Record) -> std::result::Result<(), (Status
         match sys::fork() {
             Ok(Fork::Child) => {
                 sys::reset_signals();
+                // A supervisor killed outright must not leave its waiter
+                // behind, looking like a job that still waits.
+                sys::die_with_parent(supervisor);
                 for log in pending
                     .iter()
                     .filter_map(|p| crate::store::open_read(p).ok())

@@ -477,6 +477,22 @@ pub fn default_term() {
     unsafe { libc::signal(libc::SIGTERM, libc::SIG_DFL) };
 }
 
+/// Have this process killed when its parent dies, where the system can
+/// (Linux); `parent` is the pid it had, in case it died already.
+#[cfg(target_os = "linux")]
+pub fn die_with_parent(parent: libc::pid_t) {
+    // SAFETY: plain integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    // SAFETY: getppid has no failure mode.
+    if unsafe { libc::getppid() } != parent {
+        exit_now(1);
+    }
+}
+
+/// Elsewhere, nothing: the process lives on until its own work is done.
+#[cfg(not(target_os = "linux"))]
+pub fn die_with_parent(_parent: libc::pid_t) {}
+
 /// SIGALRM after `d` (never, if zero). Async-signal-safe.
 fn set_timer(d: Duration) {
     let value = libc::timeval {

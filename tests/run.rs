@@ -622,19 +622,26 @@ fn stray_records_under_the_next_ids_are_skipped_not_fatal() {
     let w = World::new();
     w.ensure_state();
     // A record and a pid file, without a log, under each id this second and
-    // the next two can give: the launch must take a free `_N`.
-    for ahead in 0..3 {
+    // the next nine can give (slack for a loaded machine): the launch must
+    // take a free `_N`.
+    let now = text(&w.cmd("date").arg("+%s").output().unwrap().stdout)
+        .trim()
+        .parse::<u64>()
+        .unwrap();
+    let mut planted = Vec::new();
+    for ahead in 0..10 {
         let out = w
             .cmd("date")
-            .args(["-d", &format!("+{ahead} seconds"), "+%Y%m%d_%H%M%S"])
+            .args(["-d", &format!("@{}", now + ahead), "+%Y%m%d_%H%M%S"])
             .output()
             .unwrap();
         let stamp = text(&out.stdout).trim().to_string();
         w.plant(&format!("stray_{stamp}.json"), b"{}");
         w.plant(&format!("stray_{stamp}.pid"), b"1\n");
+        planted.push(format!("stray_{stamp}_2"));
     }
     let id = w.start(&["-N", "stray", "true"]);
-    assert!(id.ends_with("_2"), "{id}");
+    assert!(planted.contains(&id), "{id} not in {planted:?}");
     assert_eq!(
         field_str(&w.wait_end(&id), "status").as_deref(),
         Some("done")

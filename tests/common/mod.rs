@@ -157,7 +157,8 @@ impl World {
     pub fn wait_end(&self, id: &str) -> JsonValue {
         poll(&format!("{id} to end"), || {
             let job = self.job(id);
-            (field_str(&job, "status").as_deref() != Some("running")).then_some(job)
+            let status = field_str(&job, "status");
+            (!matches!(status.as_deref(), Some("running" | "waiting"))).then_some(job)
         })
     }
 
@@ -374,6 +375,17 @@ pub fn alive(pid: i64) -> bool {
         Ok(stat) => stat.rsplit_once(')').unwrap().1.split_whitespace().next() != Some("Z"),
         Err(_) => false,
     }
+}
+
+/// Whether `pid` still exists (and is not a zombie), from ps(1).
+#[cfg(not(target_os = "linux"))]
+pub fn alive(pid: i64) -> bool {
+    let out = Command::new("ps")
+        .args(["-o", "stat=", "-p", &pid.to_string()])
+        .output()
+        .unwrap();
+    let stat = String::from_utf8_lossy(&out.stdout);
+    !stat.trim().is_empty() && !stat.trim().starts_with('Z')
 }
 
 /// Send a signal with kill(1), so the tests need no unsafe code; false if

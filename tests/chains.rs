@@ -1,0 +1,376 @@
+//! `run --after`, `--after-ok`, `-Q/--queue` and `--queue-ok`: jobs that
+//! wait for others, with no daemon.
+
+mod common;
+use common::*;
+use std::process::Stdio;
+
+/// A job that runs until `flag` appears in the world's root, then exits
+/// with `code`.
+fn blocker(w: &World, flag: &str, code: i32) -> String {
+    let flag = w.root.join(flag);
+    let script = format!(
+        "while [ ! -e '{}' ]; do sleep 0.02; done; exit {code}",
+        flag.display()
+    );
+    w.start(&["-N", "dep", "sh", "-c", &script])
+}
+
+/// A job that leaves `marker` in the world's root if it ever runs.
+fn marking(w: &World, args: &[&str], marker: &str) -> String {
+    let marker = w.root.join(marker);
+    let mut all: Vec<&str> = args.to_vec();
+    let script = format!("touch '{}'", marker.display());
+    all.extend(["sh", "-c", &script]);
+    w.start(&all)
+}
+
+fn ids(job: &tinyjson::JsonValue, key: &str) -> Vec<String> {
+    let list: &Vec<tinyjson::JsonValue> = job[key].get().unwrap();
+    list.iter()
+        .map(|v| v.get::<String>().unwrap().clone())
+        .collect()
+}
+
+fn line_of<'a>(listing: &'a str, id: &str) -> &'a str {
+    let found = listing
+        .lines()
+        .find(|l| l.split_whitespace().nth(2) == Some(id));
+    found.unwrap_or_else(|| panic!("no line for {id} in:\n{listing}"))
+}
+
+/// Wait until there are `count` jobs, all of them ended.
+fn wait_all_ended(w: &World, count: usize) {
+    poll(&format!("{count} ended jobs"), || {
+        let jobs = w.jobs();
+        let ended = jobs.values().all(|j| {
+            !matches!(
+                field_str(j, "status").as_deref(),
+                Some("running" | "waiting")
+            )
+        });
+        (jobs.len() == count && ended).then_some(())
+    });
+}
+
+fn release(w: &World, flag: &str) {
+    std::fs::write(w.root.join(flag), "").unwrap();
+}
+
+#[test]
+fn after_waits_for_every_job_and_after_ok_skips_when_one_failed() {
+    let w = World::new();
+    let server = Server::start(&[Reply::Status(200)]);
+    let url = server.url("chain");
+    let first = blocker(&w, "go1", 3);
+    let second = blocker(&w, "go2", 0);
+    let out = w.output(
+        "run",
+        &[
+            "-N",
+            "next",
+            "--after",
+            &format!("{first},{second}"),
+            "true",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    let next = said.split_whitespace().nth(1).unwrap().to_string();
+    assert!(
+        said.starts_with(&format!("waiting {next} (after {first}, {second})")),
+        "{said}"
+    );
+    let strict = marking(
+        &w,
+        &["-N", "strict", "-t", &url, "--after-ok", "dep"],
+        "strict-ran",
+    );
+
+    // Until both have ended it waits, in runs and runs --json alike.
+    let job = w.job(&next);
+    assert_eq!(field_str(&job, "status").unwrap(), "waiting");
+    assert_eq!(ids(&job, "after"), [first.as_str(), second.as_str()]);
+    assert!(is_null(&job, "pid"));
+    assert_eq!(
+        ids(&w.job(&strict), "after_ok"),
+        [second.as_str()],
+        "dep is the newest dep"
+    );
+    let listing = text(&w.output("runs", &[] as &[&str]).stdout);
+    assert!(
+        line_of(&listing, &next).starts_with("● waiting "),
+        "{listing}"
+    );
+    assert!(
+        line_of(&listing, &next).contains(&format!("after {first},{second}")),
+        "{listing}"
+    );
+    release(&w, "go1");
+    w.wait_end(&first);
+    assert_eq!(w.status(&next), "waiting", "one of two has ended");
+    release(&w, "go2");
+    assert_eq!(field_str(&w.wait_end(&next), "status").unwrap(), "done");
+    assert_eq!(field_str(&w.wait_end(&strict), "status").unwrap(), "done");
+    assert!(w.root.join("strict-ran").exists());
+    server.next();
+
+    // --after-ok on a job that failed: skipped, never started, with the
+    // reason in the record, the footer, runs and the notification.
+    let skipped = marking(
+        &w,
+        &["-N", "deploy", "-t", &url, "--after-ok", &first],
+        "deploy-ran",
+    );
+    let job = w.wait_end(&skipped);
+    assert_eq!(field_str(&job, "status").unwrap(), "skipped");
+    let reason = format!("{first} failed (exit 3)");
+    assert_eq!(field_str(&job, "reason").unwrap(), reason);
+    assert!(is_null(&job, "pid") && is_null(&job, "exit_code"));
+    assert!(!w.root.join("deploy-ran").exists());
+    let footer = w
+        .log(&skipped)
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("--- skipped"))
+        .unwrap()
+        .to_string();
+    assert!(
+        footer.starts_with(&format!("--- skipped: {reason} after ")),
+        "{footer}"
+    );
+    let request = server.next();
+    assert_eq!(
+        request.header("Title"),
+        Some(format!("deploy skipped ({reason})").as_str())
+    );
+    // It counts as a failure for runwait; --failed lists it.
+    assert_eq!(w.output("runwait", &[&skipped]).status.code(), Some(1));
+    let failed = text(&w.output("runs", &["--failed"]).stdout);
+    assert!(
+        failed.contains(&skipped) && failed.contains(&first),
+        "{failed}"
+    );
+    // Plain --after starts whatever the outcome.
+    let id = marking(&w, &["--after", &first], "after-ran");
+    assert_eq!(field_str(&w.wait_end(&id), "status").unwrap(), "done");
+    assert!(w.root.join("after-ran").exists());
+}
+
+#[test]
+fn a_dependency_killed_midway_starts_after_and_skips_after_ok() {
+    let w = World::new();
+    let dep = blocker(&w, "never", 0);
+    let loose = marking(&w, &["--after", &dep], "loose");
+    let strict = marking(&w, &["--after-ok", &dep], "strict");
+    let chained = marking(&w, &["--after-ok", &strict], "chained");
+    assert!(w.output("runkill", &[&dep]).status.success());
+    assert_eq!(field_str(&w.wait_end(&loose), "status").unwrap(), "done");
+    let job = w.wait_end(&strict);
+    assert_eq!(
+        field_str(&job, "reason").unwrap(),
+        format!("{dep} killed (SIGTERM)")
+    );
+    // A skip goes down the chain.
+    let job = w.wait_end(&chained);
+    assert_eq!(field_str(&job, "status").unwrap(), "skipped");
+    assert!(
+        field_str(&job, "reason")
+            .unwrap()
+            .starts_with(&format!("{strict} skipped ("))
+    );
+    assert!(w.root.join("loose").exists());
+    assert!(!w.root.join("strict").exists() && !w.root.join("chained").exists());
+}
+
+#[test]
+fn runkill_cancels_a_waiting_job_at_any_moment_and_runwait_waits_through_waiting() {
+    let w = World::new();
+    let dep = blocker(&w, "never", 0);
+    let waiting = marking(&w, &["--after", &dep], "ran");
+    let runwait = w
+        .cmd("runwait")
+        .arg(&waiting)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = w.output("runkill", &[&waiting]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with(&format!(
+        "{waiting}: killed (cancelled while waiting, SIGTERM)"
+    )));
+    let out = runwait.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(128 + 15), "{}", text(&out.stdout));
+    let job = w.job(&waiting);
+    assert_eq!(field_str(&job, "status").unwrap(), "killed");
+    assert!(is_null(&job, "pid"));
+
+    // SIGTERM at many moments of a waiting job's life, from right after
+    // `run` returns on: it is always cancelled, never started, never lost.
+    let mut random = Random::new("cancel");
+    for i in 0..12 {
+        let id = marking(&w, &["--after", &dep], &format!("ran{i}"));
+        std::thread::sleep(std::time::Duration::from_millis(random.below(40)));
+        let sid = field_num(&w.job(&id), "sid").unwrap() as i64;
+        assert!(kill("TERM", &sid.to_string()));
+        let job = w.wait_end(&id);
+        assert_eq!(field_str(&job, "status").unwrap(), "killed", "trial {i}");
+        assert_eq!(
+            field_str(&job, "reason").unwrap(),
+            "cancelled while waiting"
+        );
+    }
+    assert_eq!(w.status(&dep), "running", "the job waited for is untouched");
+    release(&w, "never");
+    w.wait_end(&dep);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let ran = (0..12).filter(|i| w.root.join(format!("ran{i}")).exists());
+    assert_eq!(ran.count(), 0);
+    assert!(!w.root.join("ran").exists());
+}
+
+#[test]
+fn a_waiting_job_whose_supervisor_died_is_lost_and_never_starts() {
+    let w = World::new();
+    let dep = blocker(&w, "go", 0);
+    let id = marking(&w, &["--after", &dep], "ran");
+    let sid = field_num(&w.job(&id), "sid").unwrap() as i64;
+    assert!(sigkill(sid));
+    w.wait_status(&id, "lost");
+    release(&w, "go");
+    w.wait_end(&dep);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(!w.root.join("ran").exists());
+    assert_eq!(w.status(&id), "lost");
+}
+
+#[test]
+fn what_cannot_be_waited_for_is_an_error_before_anything_starts() {
+    let w = World::new();
+    w.ensure_state();
+    let (mut sleeper, legacy) = w.plant_live_legacy();
+    let before = w.files();
+    for (args, code, says) in [
+        (
+            &["--after", "nosuch", "true"][..],
+            1,
+            "run: no job matches nosuch",
+        ),
+        (&["--after-ok", "", "true"], 2, "run: empty job reference"),
+        (
+            &["--after", &format!("{legacy},"), "true"],
+            2,
+            "run: empty job reference",
+        ),
+        (
+            &["--after", &legacy, "true"],
+            1,
+            "it has no record to say when it ends",
+        ),
+        (&["-Q", "bad name", "true"], 2, "queue name"),
+        (
+            &["-Q", "q", "--queue-ok", "q", "true"],
+            2,
+            "run: give --queue or --queue-ok, not both",
+        ),
+    ] {
+        let out = w.output("run", args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+        assert!(
+            err.contains(says) && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(w.files(), before);
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+}
+
+/// The lines of `path`, or none.
+fn lines(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn fifty_jobs_queued_from_parallel_shells_run_one_at_a_time_in_order() {
+    let w = World::new();
+    let out = w.root.join("out");
+    // Each job says when it starts and ends; one in the middle fails,
+    // which does not stop a plain queue.
+    let launches: Vec<_> = (0..50)
+        .map(|i| {
+            let code = if i == 25 { 1 } else { 0 };
+            let script = format!(
+                "echo start {i} >> '{o}'; sleep 0.01; echo end {i} >> '{o}'; exit {code}",
+                o = out.display()
+            );
+            w.cmd("sh")
+                .args(["-c", "exec run -q -Q builds sh -c \"$1\"", "sh", &script])
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut started: Vec<String> = Vec::new();
+    for child in launches {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        started.push(text(&out.stdout).trim().to_string());
+    }
+    wait_all_ended(&w, 50);
+    // Queue order is start order: the record's start times, sorted.
+    let jobs = w.jobs();
+    let mut by_start: Vec<(f64, i64)> = jobs
+        .values()
+        .map(|job| {
+            let command: &Vec<tinyjson::JsonValue> = job["command"].get().unwrap();
+            let script: &String = command[2].get().unwrap();
+            let i: i64 = script.split_whitespace().nth(2).unwrap().parse().unwrap();
+            (field_num(job, "started").unwrap(), i)
+        })
+        .collect();
+    by_start.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut expected = Vec::new();
+    for (_, i) in &by_start {
+        expected.push(format!("start {i}"));
+        expected.push(format!("end {i}"));
+    }
+    assert_eq!(lines(&out), expected, "one at a time, in the order queued");
+    assert_eq!(jobs.len(), 50);
+    for job in jobs.values() {
+        assert_eq!(field_str(job, "queue").as_deref(), Some("builds"));
+    }
+    let listed = text(&w.output("runs", &["-Q", "builds"]).stdout);
+    assert_eq!(listed.lines().count(), 50);
+    assert!(text(&w.output("runs", &["-Q", "other"]).stdout).is_empty());
+}
+
+#[test]
+fn queue_ok_stops_the_queue_at_a_failure() {
+    let w = World::new();
+    let first = w.start(&["--queue-ok", "deploy", "sh", "-c", "sleep 0.2; exit 4"]);
+    let second = marking(&w, &["--queue-ok", "deploy"], "second");
+    let third = marking(&w, &["--queue-ok", "deploy"], "third");
+    let job = w.wait_end(&second);
+    assert_eq!(
+        field_str(&job, "reason").unwrap(),
+        format!("{first} failed (exit 4)")
+    );
+    let job = w.wait_end(&third);
+    assert_eq!(field_str(&job, "status").unwrap(), "skipped");
+    assert!(!w.root.join("second").exists() && !w.root.join("third").exists());
+    // A queue whose last job is gone starts at once.
+    assert!(
+        w.output("runrm", &[&first, &second, &third])
+            .status
+            .success()
+    );
+    let id = marking(&w, &["--queue-ok", "deploy"], "fresh");
+    assert_eq!(field_str(&w.wait_end(&id), "status").unwrap(), "done");
+    assert!(ids(&w.job(&id), "after_ok").is_empty());
+}
