@@ -47,7 +47,11 @@ impl Job {
                 .and_then(crate::sys::signal_number)
                 .map_or(1, |n| 128 + n),
             Status::Lost | Status::Skipped => 1,
-            Status::Running | Status::Waiting | Status::Ended | Status::Unknown => 0,
+            Status::Running
+            | Status::Stopped
+            | Status::Waiting
+            | Status::Ended
+            | Status::Unknown => 0,
         }
     }
 
@@ -97,7 +101,7 @@ impl Job {
                     let _ = write!(out, ", {cost}");
                 }
             }
-            (None, Status::Running | Status::Ended, Some(pid)) => {
+            (None, Status::Running | Status::Stopped | Status::Ended, Some(pid)) => {
                 let _ = write!(out, "pid {pid}");
             }
             (None, Status::Waiting, _) => {
@@ -116,7 +120,9 @@ impl Job {
         out.push('\t');
         let seconds = match (record.duration, self.status) {
             (Some(d), _) => Some(d),
-            (None, Status::Running) if record.started > 0.0 => Some(now - record.started),
+            (None, Status::Running | Status::Stopped) if record.started > 0.0 => {
+                Some(now - record.started)
+            }
             _ => None,
         };
         match seconds.and_then(crate::time::seconds) {

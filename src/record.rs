@@ -11,6 +11,8 @@ use tinyjson::JsonValue;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
     Running,
+    /// Running, but stopped by a signal (SIGSTOP, SIGTSTP) until SIGCONT.
+    Stopped,
     /// Not started yet: waiting for other jobs to end (`--after`, a queue).
     Waiting,
     /// Never started: a job it needed to succeed did not.
@@ -29,7 +31,7 @@ pub enum Status {
 impl Status {
     /// Whether the job has ended, so that it may be removed.
     pub fn is_finished(self) -> bool {
-        !matches!(self, Status::Running | Status::Waiting)
+        !matches!(self, Status::Running | Status::Stopped | Status::Waiting)
     }
 
     /// `●` while running, `○` once ended, as the original showed them.
@@ -40,6 +42,7 @@ impl Status {
     pub fn word(self) -> &'static str {
         match self {
             Status::Running => "running",
+            Status::Stopped => "stopped",
             Status::Waiting => "waiting",
             Status::Skipped => "skipped",
             Status::Done => "done",
@@ -54,6 +57,7 @@ impl Status {
     pub fn from_word(word: &str) -> Option<Status> {
         [
             Status::Running,
+            Status::Stopped,
             Status::Waiting,
             Status::Skipped,
             Status::Done,
@@ -145,7 +149,7 @@ impl Record {
     /// none. Whether a running job is alive is the store's question.
     pub fn recorded_status(&self) -> Status {
         match (self.ended, self.exit_code, &self.signal) {
-            (None, _, _) if self.status == Status::Waiting => Status::Waiting,
+            (None, _, _) if matches!(self.status, Status::Waiting | Status::Stopped) => self.status,
             (None, _, _) => Status::Running,
             (Some(_), _, _) if self.timed_out => Status::Killed,
             (Some(_), _, Some(_)) => Status::Killed,
@@ -504,6 +508,10 @@ mod tests {
             Status::Running,
             "no end, no verdict"
         );
+        record.status = Status::Stopped;
+        assert_eq!(record.recorded_status(), Status::Stopped);
+        assert_eq!(Status::from_word("stopped"), Some(Status::Stopped));
+        assert!(!Status::Stopped.is_finished());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::args::{Operands, Opt, Takes, opt};
 use crate::error::{Error, Result, code};
 use crate::jobs::{self, Job};
 use crate::quote::escape;
+use crate::record::Status;
 use crate::store::Store;
 use std::ffi::OsString;
 use std::time::{Duration, Instant};
@@ -26,6 +27,8 @@ Options:
   -h, --help           show this help
 
 JOB is an id, a unique id prefix, or a name (its newest job).
+Pause and resume: runkill -s STOP JOB, runkill -s CONT JOB (the job is
+stopped meanwhile). A stopped job is continued after any other signal.
 Exit status: 0 every job was signalled (and, without -s, has ended);
 1 a job was not running, could not be signalled safely, or would not end;
 2 bad usage.";
@@ -163,7 +166,14 @@ fn signal_group(store: &Store, job: &Job, sig: i32) -> std::result::Result<(), S
     let group = store
         .group_to_signal(&now.record)
         .map_err(|why| format!("{id} is not signalled: {why}"))?;
-    match crate::sys::send_signal(-group, sig) {
+    let sent = crate::sys::send_signal(-group, sig);
+    // A stopped job acts on any other signal only once continued, as a
+    // shell's kill does for its stopped jobs.
+    let pausing = [libc::SIGSTOP, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU];
+    if now.status == Status::Stopped && !pausing.contains(&sig) {
+        let _ = crate::sys::send_signal(-group, libc::SIGCONT);
+    }
+    match sent {
         // The group emptied between the check and the signal: it ended.
         Err(e) if e.raw_os_error() != Some(libc::ESRCH) => Err(format!(
             "cannot signal {id}: {}",

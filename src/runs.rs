@@ -22,17 +22,18 @@ JOB: a name (every job of that name), an id, or a unique id prefix.
 
 Options:
       --json      print a JSON array of job records (see README, Job record)
-  -r, --running   only jobs that have not ended: running or waiting
+  -r, --running   only jobs that have not ended: running, stopped, waiting
       --failed    only failed, killed, lost and skipped jobs
   -Q, --queue NAME  only the jobs of queue NAME
       --last N    only the newest N of those
       --since DURATION  only jobs started in the last DURATION (90s, 2h, 7d)
   -h, --help      show this help
 
-Status: running, waiting (for other jobs, to start), done (exit 0), failed
-(other exit code), killed (by a signal or a timeout), skipped (a job it
-needed to succeed did not), lost (no end recorded and nothing of it alive). Jobs of the
-original shell version show as running or ended, marked old.
+Status: running, stopped (by SIGSTOP or SIGTSTP, until SIGCONT), waiting
+(for other jobs, to start), done (exit 0), failed (other exit code), killed
+(by a signal or a timeout), skipped (a job it needed to succeed did not),
+lost (no end recorded and nothing of it alive). Jobs of the original shell
+version show as running or ended, marked old.
 Colour only on a terminal, and never with NO_COLOR set.";
 
 /// runs' options, for the parser and the completions.

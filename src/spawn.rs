@@ -506,7 +506,18 @@ fn run_job(
     if let Some(limit) = record.timeout.and_then(crate::time::seconds) {
         sys::stop_group_after(pid, limit.saturating_sub(clock.elapsed()), GRACE);
     }
-    let raw = sys::wait_for_idle(pid);
+    // Stopped and continued are recorded as they come (best effort: a full
+    // disk leaves the record saying running); then the end.
+    let raw = loop {
+        record.status = match sys::wait_for_idle(pid) {
+            Ok(sys::Waited::Stopped) => Status::Stopped,
+            Ok(sys::Waited::Continued) => Status::Running,
+            Ok(sys::Waited::Ended(status, usage)) => break Ok((status, usage)),
+            Err(e) => break Err(e),
+        };
+        let _ = store.write_record(&record);
+    };
+    record.status = Status::Running;
     record.timed_out = record.timeout.is_some() && sys::disarm_stop();
     let elapsed = clock.elapsed();
     let ended = SystemTime::now();

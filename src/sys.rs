@@ -409,6 +409,8 @@ pub fn stop_group_after(group: libc::pid_t, after: Duration, grace: Duration) {
             let signal = [libc::SIGTERM, libc::SIGKILL].get(stage as usize);
             if let (true, Some(&signal)) = (group > 0, signal) {
                 libc::kill(-group, signal);
+                // A stopped job acts on its SIGTERM only once continued.
+                libc::kill(-group, libc::SIGCONT);
             }
             if stage == 0 {
                 set_timer(Duration::from_micros(STOP_GRACE.load(Ordering::SeqCst)));
@@ -932,7 +934,7 @@ pub fn scrub_environment(names: &[&str]) {
 /// and the blocking call sit together because the kernel maps pages back
 /// 64 KiB at a time around each one touched in between.
 #[cfg(target_os = "linux")]
-pub fn wait_for_idle(pid: libc::pid_t) -> io::Result<(libc::c_int, Usage)> {
+pub fn wait_for_idle(pid: libc::pid_t) -> io::Result<Waited> {
     // Both calls go through the one `syscall` entry point, so that only two
     // windows of code are mapped back: this function's and that one's.
     if let Some((start, len)) = read_only_image() {
@@ -945,9 +947,34 @@ pub fn wait_for_idle(pid: libc::pid_t) -> io::Result<(libc::c_int, Usage)> {
     // SAFETY: an all-zero rusage is a valid value of the plain C struct.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: `status` and `usage` are valid out-pointers.
-    retry(|| unsafe { libc::syscall(libc::SYS_wait4, pid, &mut status, 0, &mut usage) as isize })?;
+    retry(|| unsafe {
+        libc::syscall(libc::SYS_wait4, pid, &mut status, WAIT_FLAGS, &mut usage) as isize
+    })?;
     // Linux counts ru_maxrss in KiB.
-    Ok((status, Usage::from(&usage, 1)))
+    Ok(Waited::from(status, &usage, 1))
+}
+
+/// Also told when the child stops or continues.
+const WAIT_FLAGS: libc::c_int = libc::WUNTRACED | libc::WCONTINUED;
+
+/// What waiting for a child told.
+pub enum Waited {
+    Stopped,
+    Continued,
+    /// It ended: its wait status, and what it cost.
+    Ended(libc::c_int, Usage),
+}
+
+impl Waited {
+    fn from(status: libc::c_int, usage: &libc::rusage, maxrss_unit: u64) -> Waited {
+        if libc::WIFSTOPPED(status) {
+            Waited::Stopped
+        } else if libc::WIFCONTINUED(status) {
+            Waited::Continued
+        } else {
+            Waited::Ended(status, Usage::from(usage, maxrss_unit))
+        }
+    }
 }
 
 /// (start, length) of this program's read-only image: from its ELF header
@@ -975,14 +1002,14 @@ fn read_only_image() -> Option<(usize, usize)> {
 
 /// Elsewhere, only the wait.
 #[cfg(not(target_os = "linux"))]
-pub fn wait_for_idle(pid: libc::pid_t) -> io::Result<(libc::c_int, Usage)> {
+pub fn wait_for_idle(pid: libc::pid_t) -> io::Result<Waited> {
     let mut status: libc::c_int = 0;
     // SAFETY: an all-zero rusage is a valid value of the plain C struct.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: `status` and `usage` are valid out-pointers.
-    retry(|| unsafe { libc::wait4(pid, &mut status, 0, &mut usage) } as isize)?;
+    retry(|| unsafe { libc::wait4(pid, &mut status, WAIT_FLAGS, &mut usage) } as isize)?;
     // macOS and the BSDs count ru_maxrss in bytes.
-    Ok((status, Usage::from(&usage, 1024)))
+    Ok(Waited::from(status, &usage, 1024))
 }
 
 /// What a waited-for child cost: its own and that of the descendants it

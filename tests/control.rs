@@ -443,3 +443,100 @@ fn a_bad_timeout_is_a_usage_error_that_starts_nothing() {
     }
     assert!(w.files().is_empty(), "{:?}", w.files());
 }
+
+#[test]
+fn a_stopped_job_shows_as_stopped_and_running_again_once_continued() {
+    let w = World::new();
+    let ids: Vec<String> = (0..3).map(|_| w.start(&["sleep", "300"])).collect();
+    let mut args: Vec<&str> = vec!["-s", "STOP"];
+    args.extend(ids.iter().map(|s| s.as_str()));
+    let out = w.output("runkill", &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for id in &ids {
+        let job = w.wait_status(id, "stopped");
+        assert!(
+            field_num(&job, "pid").is_some(),
+            "a stopped job keeps its pid"
+        );
+        assert!(is_null(&job, "ended"), "a stopped job has not ended");
+    }
+    // Not ended: listed as not ended, and waited through.
+    let listing = text(&w.output("runs", &["-r"]).stdout);
+    for id in &ids {
+        assert!(
+            listing
+                .lines()
+                .any(|l| l.starts_with("● stopped") && l.contains(id.as_str())),
+            "{listing}"
+        );
+    }
+    let out = w.output("runwait", &["--timeout", "1s", &ids[0]]);
+    assert_eq!(out.status.code(), Some(124), "{}", text(&out.stderr));
+    assert!(
+        w.output("runkill", &["-s", "CONT", &ids[0]])
+            .status
+            .success()
+    );
+    w.wait_status(&ids[0], "running");
+    // A stopped job that runkill stops is continued, so that it ends on its
+    // SIGTERM now rather than on SIGKILL after the grace.
+    let out = w.output("runkill", &["--grace", "60s", &ids[1]]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let job = w.wait_end(&ids[1]);
+    assert_eq!(field_str(&job, "signal").as_deref(), Some("SIGTERM"));
+    assert_eq!(field_str(&job, "status").as_deref(), Some("killed"));
+    // So is one its timeout stops.
+    let late = w.start(&["--timeout", "1s", "sleep", "300"]);
+    assert!(w.output("runkill", &["-s", "STOP", &late]).status.success());
+    let job = w.wait_end(&late);
+    assert_eq!(field_str(&job, "signal").as_deref(), Some("SIGTERM"));
+    assert_eq!(job["timed_out"], tinyjson::JsonValue::Boolean(true));
+    assert!(w.output("runkill", &[&ids[0], &ids[2]]).status.success());
+}
+
+#[test]
+fn the_last_of_many_stops_and_continues_is_the_status_that_stays() {
+    let w = World::new();
+    let mut random = Random::new("stops_and_continues");
+    let id = w.start(&["sleep", "300"]);
+    let pgid = field_num(&w.job(&id), "pgid").unwrap() as i64;
+    for round in 0..12 {
+        // A burst of signals at random moments, straight to the group, then
+        // one that settles it.
+        for _ in 0..random.below(8) {
+            let signal = ["STOP", "CONT"][random.below(2) as usize];
+            assert!(kill(signal, &format!("-{pgid}")));
+            std::thread::sleep(std::time::Duration::from_micros(random.below(3000)));
+        }
+        let (signal, want) = [("STOP", "stopped"), ("CONT", "running")][round % 2];
+        assert!(kill(signal, &format!("-{pgid}")));
+        w.wait_status(&id, want);
+        // It stays so: no late event overwrites it.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(w.status(&id), want, "round {round}");
+    }
+    assert!(w.output("runkill", &[&id]).status.success());
+    assert_eq!(
+        field_str(&w.wait_end(&id), "status").as_deref(),
+        Some("killed")
+    );
+}
+
+#[test]
+fn a_stopped_job_whose_supervisor_is_killed_reads_lost_once_it_ends() {
+    let w = World::new();
+    let id = w.start(&["sleep", "300"]);
+    let job = w.job(&id);
+    let (pid, sid) = (
+        field_num(&job, "pid").unwrap() as i64,
+        field_num(&job, "sid").unwrap() as i64,
+    );
+    assert!(w.output("runkill", &["-s", "STOP", &id]).status.success());
+    w.wait_status(&id, "stopped");
+    assert!(sigkill(sid));
+    assert!(sigkill(pid));
+    assert_eq!(
+        field_str(&w.wait_end(&id), "status").as_deref(),
+        Some("lost")
+    );
+}

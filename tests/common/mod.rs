@@ -158,7 +158,7 @@ impl World {
         poll(&format!("{id} to end"), || {
             let job = self.job(id);
             let status = field_str(&job, "status");
-            (!matches!(status.as_deref(), Some("running" | "waiting"))).then_some(job)
+            (!matches!(status.as_deref(), Some("running" | "stopped" | "waiting"))).then_some(job)
         })
     }
 
