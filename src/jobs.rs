@@ -121,7 +121,7 @@ impl Job {
         let seconds = match (record.duration, self.status) {
             (Some(d), _) => Some(d),
             (None, Status::Running | Status::Stopped) if record.started > 0.0 => {
-                Some(now - record.started)
+                Some(now - record.began.unwrap_or(record.started))
             }
             _ => None,
         };

@@ -108,6 +108,10 @@ pub struct Record {
     pub after: Vec<String>,
     pub after_ok: Vec<String>,
     pub queue: Option<String>,
+    /// When the command itself started (Unix seconds): after `started` by
+    /// the time a waiting job waited; `None` until then, and in older
+    /// records.
+    pub began: Option<f64>,
     /// Why it ended as it did, where the exit code or signal does not say:
     /// `build_20251205_163539 failed (exit 2)` for a skipped job.
     pub reason: Option<String>,
@@ -142,6 +146,7 @@ impl Record {
             after_ok: Vec::new(),
             queue: None,
             reason: None,
+            began: None,
         }
     }
 
@@ -224,6 +229,7 @@ impl Record {
         push_raw(&mut out, "pgid", self.pgid.map(|n| Number::Int(n.into())));
         push_raw(&mut out, "sid", self.sid.map(|n| Number::Int(n.into())));
         push_raw(&mut out, "started", Some(Number::Seconds(self.started)));
+        push_raw(&mut out, "began", self.began.map(Number::Seconds));
         push_raw(&mut out, "ended", self.ended.map(Number::Seconds));
         push_raw(&mut out, "duration", self.duration.map(Number::Seconds));
         push_raw(
@@ -304,6 +310,7 @@ impl Record {
             after_ok: nullable(take("after_ok"), strings)?.unwrap_or_default(),
             queue: nullable(take("queue"), string)?,
             reason: nullable(take("reason"), string)?,
+            began: nullable(take("began"), number)?,
             status: nullable(take("status"), string)?
                 .and_then(|word| Status::from_word(&word))
                 .unwrap_or(Status::Running),
@@ -479,6 +486,7 @@ mod tests {
             after_ok: vec!["test_20251205_163200".into()],
             queue: Some("builds".into()),
             reason: Some("a \"reason\"".into()),
+            began: Some(1764952240.5),
         }
     }
 

@@ -351,20 +351,19 @@ fn detach_and_run(
 }
 
 /// Wait, with no wake-up, until every job `record` names has ended: a
-/// child takes a shared lock on each one's log, which it gets once nothing
-/// of that job holds the log. (A job whose session outlives its log's lock
-/// is asked after again each second.) Then the status and reason the job
-/// ends with if it must not start: `killed` if runkill stopped it
-/// meanwhile, `skipped` if a job of `after_ok` did not succeed.
+/// shared lock on each one's log, which comes once nothing of that job
+/// holds the log. (A job whose session outlives its log's lock is asked
+/// after again each second.) Then the status and reason the job ends with
+/// if it must not start: `killed` if runkill stopped it meanwhile,
+/// `skipped` if a job of `after_ok` did not succeed.
 fn await_jobs(store: &Store, record: &Record) -> std::result::Result<(), (Status, String)> {
     let cancelled = || (Status::Killed, "cancelled while waiting".to_string());
     let ids: Vec<&String> = record.after.iter().chain(&record.after_ok).collect();
-    let supervisor = sys::own_pid();
     for round in 0.. {
-        let pending: Vec<PathBuf> = ids
+        let pending: Vec<File> = ids
             .iter()
             .filter(|id| !outcome(store, id).0.is_finished())
-            .map(|id| store.path(id, crate::store::LOG))
+            .filter_map(|id| crate::store::open_read(&store.path(id, crate::store::LOG)).ok())
             .collect();
         if pending.is_empty() {
             break;
@@ -372,32 +371,17 @@ fn await_jobs(store: &Store, record: &Record) -> std::result::Result<(), (Status
         if round > 0 {
             std::thread::sleep(std::time::Duration::from_secs(1));
         }
-        match sys::fork() {
-            Ok(Fork::Child) => {
-                sys::reset_signals();
-                // A supervisor killed outright must not leave its waiter
-                // behind, looking like a job that still waits.
-                sys::die_with_parent(supervisor);
-                for log in pending
-                    .iter()
-                    .filter_map(|p| crate::store::open_read(p).ok())
-                {
-                    let _ = log.lock_shared();
+        // Each lock is let go of once had: that job has ended for good.
+        for log in pending {
+            // Interrupted only by runkill's SIGTERM (see catch_term).
+            while !sys::term_caught() {
+                match sys::lock_shared_idle(log.as_fd()) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    _ => break,
                 }
-                sys::exit_now(0)
             }
-            Ok(Fork::Parent(waiter)) => {
-                // A SIGTERM from here on kills the waiter; one that came
-                // before is seen now.
-                if sys::term_victim(waiter) {
-                    let _ = sys::send_signal(waiter, libc::SIGKILL);
-                }
-                let _ = sys::wait_for(waiter);
-            }
-            // No waiter: asked again in a second.
-            Err(_) => {}
         }
-        if sys::term_victim(0) {
+        if sys::term_caught() {
             return Err(cancelled());
         }
     }
@@ -451,6 +435,7 @@ fn run_job(
     // that nothing it writes can come before them (or fill the disk first).
     let (gate_in, gate_out) = sys::pipe_cloexec().unwrap_or_else(|e| fail(e));
     let clock = Instant::now();
+    record.began = Some(crate::time::unix_seconds(SystemTime::now()));
     let pid = match sys::fork().unwrap_or_else(|e| fail(e)) {
         Fork::Child => {
             // The job. Fork-safe calls only from here to exec.

@@ -440,60 +440,43 @@ pub fn disarm_stop() -> bool {
 }
 
 static TERM_CAUGHT: AtomicBool = AtomicBool::new(false);
-static TERM_VICTIM: AtomicI32 = AtomicI32::new(0);
 
-/// Catch SIGTERM instead of dying of it: note it, and SIGKILL the process
-/// `term_victim` names, so that a wait on that process ends at once.
+/// Catch SIGTERM instead of dying of it: note it, and from then on
+/// interrupt any blocking call every 10 ms (a repeating SIGALRM; neither
+/// signal restarts what it interrupts), so that a wait entered just after
+/// `term_caught` said no still ends. `default_term` undoes both.
 pub fn catch_term() {
     extern "C" fn on_term(_: libc::c_int) {
         TERM_CAUGHT.store(true, Ordering::SeqCst);
-        let victim = TERM_VICTIM.load(Ordering::SeqCst);
-        if victim > 0 {
-            // SAFETY: kill is async-signal-safe; errno is kept.
-            unsafe {
-                let errno = *errno_location();
-                libc::kill(victim, libc::SIGKILL);
-                *errno_location() = errno;
-            }
-        }
+        set_timer(Duration::from_millis(10));
     }
-    // SAFETY: the handler touches only atomics and async-signal-safe calls.
+    extern "C" fn on_alarm(_: libc::c_int) {
+        set_timer(Duration::from_millis(10));
+    }
+    // SAFETY: the handlers touch only an atomic and set_timer, which keeps
+    // errno.
     unsafe {
         let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_alarm as *const () as libc::sighandler_t;
+        libc::sigaction(libc::SIGALRM, &action, std::ptr::null_mut());
         action.sa_sigaction = on_term as *const () as libc::sighandler_t;
-        action.sa_flags = libc::SA_RESTART;
         libc::sigaction(libc::SIGTERM, &action, std::ptr::null_mut());
     }
 }
 
-/// Name the process a caught SIGTERM kills (0: none); whether SIGTERM has
-/// come already, so that one that came just before is not missed.
-pub fn term_victim(pid: libc::pid_t) -> bool {
-    TERM_VICTIM.store(pid, Ordering::SeqCst);
+/// Whether a SIGTERM has come since `catch_term`.
+pub fn term_caught() -> bool {
     TERM_CAUGHT.load(Ordering::SeqCst)
 }
 
-/// SIGTERM kills this process again.
+/// SIGTERM kills this process again, and no alarm interrupts it.
 pub fn default_term() {
-    // SAFETY: SIG_DFL is a valid disposition for SIGTERM.
+    // SAFETY: SIG_DFL is a valid disposition for both signals.
     unsafe { libc::signal(libc::SIGTERM, libc::SIG_DFL) };
+    set_timer(Duration::ZERO);
+    // SAFETY: as above.
+    unsafe { libc::signal(libc::SIGALRM, libc::SIG_DFL) };
 }
-
-/// Have this process killed when its parent dies, where the system can
-/// (Linux); `parent` is the pid it had, in case it died already.
-#[cfg(target_os = "linux")]
-pub fn die_with_parent(parent: libc::pid_t) {
-    // SAFETY: plain integer arguments.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-    // SAFETY: getppid has no failure mode.
-    if unsafe { libc::getppid() } != parent {
-        exit_now(1);
-    }
-}
-
-/// Elsewhere, nothing: the process lives on until its own work is done.
-#[cfg(not(target_os = "linux"))]
-pub fn die_with_parent(_parent: libc::pid_t) {}
 
 /// SIGALRM after `d` (never, if zero). Async-signal-safe.
 fn set_timer(d: Duration) {
@@ -998,6 +981,27 @@ fn read_only_image() -> Option<(usize, usize)> {
     let start = (std::ptr::addr_of!(__ehdr_start) as usize).div_ceil(page) * page;
     let end = std::ptr::addr_of!(etext) as usize / page * page;
     (end > start).then(|| (start, end - start))
+}
+
+/// A shared lock on `file`, for a wait that may last days: as
+/// `wait_for_idle`, the pages of this program's file go first. A signal
+/// interrupts it (`ErrorKind::Interrupted`).
+#[cfg(target_os = "linux")]
+pub fn lock_shared_idle(file: BorrowedFd) -> io::Result<()> {
+    if let Some((start, len)) = read_only_image() {
+        // SAFETY: as in `wait_for_idle`.
+        unsafe { libc::syscall(libc::SYS_madvise, start, len, libc::MADV_DONTNEED) };
+    }
+    // SAFETY: plain integer arguments.
+    cvt(unsafe { libc::syscall(libc::SYS_flock, file.as_raw_fd(), libc::LOCK_SH) } as libc::c_int)
+        .map(drop)
+}
+
+/// Elsewhere, only the lock.
+#[cfg(not(target_os = "linux"))]
+pub fn lock_shared_idle(file: BorrowedFd) -> io::Result<()> {
+    // SAFETY: plain integer arguments.
+    cvt(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH) }).map(drop)
 }
 
 /// Elsewhere, only the wait.

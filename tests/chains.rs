@@ -126,7 +126,7 @@ fn after_waits_for_every_job_and_after_ok_skips_when_one_failed() {
     assert_eq!(field_str(&job, "status").unwrap(), "skipped");
     let reason = format!("{first} failed (exit 3)");
     assert_eq!(field_str(&job, "reason").unwrap(), reason);
-    assert!(is_null(&job, "pid") && is_null(&job, "exit_code"));
+    assert!(is_null(&job, "pid") && is_null(&job, "exit_code") && is_null(&job, "began"));
     assert!(!w.root.join("deploy-ran").exists());
     let footer = w
         .log(&skipped)
@@ -342,6 +342,22 @@ fn fifty_jobs_queued_from_parallel_shells_run_one_at_a_time_in_order() {
     }
     assert_eq!(lines(&out), expected, "one at a time, in the order queued");
     assert_eq!(jobs.len(), 50);
+    // The record says so too: each command began once the one before ended.
+    let mut by_began: Vec<(f64, f64)> = jobs
+        .values()
+        .map(|job| {
+            let began = field_num(job, "began").expect("a job that ran has began");
+            assert!(began >= field_num(job, "started").unwrap());
+            (began, field_num(job, "ended").unwrap())
+        })
+        .collect();
+    by_began.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for pair in by_began.windows(2) {
+        assert!(
+            pair[0].1 <= pair[1].0,
+            "{pair:?}: began before the one before ended"
+        );
+    }
     for job in jobs.values() {
         assert_eq!(field_str(job, "queue").as_deref(), Some("builds"));
     }
