@@ -331,8 +331,13 @@ fn detach_and_run(
     if record.status == Status::Waiting {
         send(&report, WAITING, 0);
         drop(report);
-        let waited = await_jobs(store, &record);
+        let mut waited = await_jobs(store, &record);
+        // A SIGTERM up to here cancels it still; after, it kills the
+        // supervisor, and the job reads lost, never started.
         sys::default_term();
+        if waited.is_ok() && sys::term_caught() {
+            waited = Err((Status::Killed, CANCELLED.to_string()));
+        }
         (record.status, record.pgid) = (Status::Running, None);
         if let Err((status, reason)) = waited {
             record.status = status;
@@ -350,6 +355,9 @@ fn detach_and_run(
     run_job(store, log, record, space, args, Some(report))
 }
 
+/// The reason of a waiting job that runkill stopped.
+const CANCELLED: &str = "cancelled while waiting";
+
 /// Wait, with no wake-up, until every job `record` names has ended: a
 /// shared lock on each one's log, which comes once nothing of that job
 /// holds the log. (A job whose session outlives its log's lock is asked
@@ -357,7 +365,7 @@ fn detach_and_run(
 /// if it must not start: `killed` if runkill stopped it meanwhile,
 /// `skipped` if a job of `after_ok` did not succeed.
 fn await_jobs(store: &Store, record: &Record) -> std::result::Result<(), (Status, String)> {
-    let cancelled = || (Status::Killed, "cancelled while waiting".to_string());
+    let cancelled = || (Status::Killed, CANCELLED.to_string());
     let ids: Vec<&String> = record.after.iter().chain(&record.after_ok).collect();
     for round in 0.. {
         let pending: Vec<File> = ids
