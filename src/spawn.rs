@@ -361,24 +361,48 @@ const CANCELLED: &str = "cancelled while waiting";
 /// Wait, with no wake-up, until every job `record` names has ended: a
 /// shared lock on each one's log, which comes once nothing of that job
 /// holds the log. (A job whose session outlives its log's lock is asked
-/// after again each second.) Then the status and reason the job ends with
-/// if it must not start: `killed` if runkill stopped it meanwhile,
-/// `skipped` if a job of `after_ok` did not succeed.
+/// after again each second.) A job of the same queue that ended without
+/// starting (cancelled, skipped) held no place in it: what it waited for
+/// is waited for in its stead, so the queue still runs one job at a time.
+/// Then the status and reason the job ends with if it must not start:
+/// `killed` if runkill stopped it meanwhile, `skipped` if a job of
+/// `after_ok` did not succeed.
 fn await_jobs(store: &Store, record: &Record) -> std::result::Result<(), (Status, String)> {
     let cancelled = || (Status::Killed, CANCELLED.to_string());
-    let ids: Vec<&String> = record.after.iter().chain(&record.after_ok).collect();
-    for round in 0.. {
+    let mut ids: Vec<String> = record
+        .after
+        .iter()
+        .chain(&record.after_ok)
+        .cloned()
+        .collect();
+    let mut round = 0;
+    loop {
         let pending: Vec<File> = ids
             .iter()
             .filter(|id| !outcome(store, id).0.is_finished())
             .filter_map(|id| crate::store::open_read(&store.path(id, crate::store::LOG)).ok())
             .collect();
         if pending.is_empty() {
-            break;
+            let known = ids.len();
+            for id in ids.clone() {
+                if let Ok(Some(dep)) = store.read_record(&id)
+                    && record.queue.is_some()
+                    && dep.queue == record.queue
+                    && dep.began.is_none()
+                {
+                    let before = dep.after.into_iter().chain(dep.after_ok);
+                    ids.extend(before.filter(|d| !ids.contains(d)).collect::<Vec<_>>());
+                }
+            }
+            if ids.len() == known {
+                break;
+            }
+            continue;
         }
         if round > 0 {
             std::thread::sleep(std::time::Duration::from_secs(1));
         }
+        round += 1;
         // Each lock is let go of once had: that job has ended for good.
         for log in pending {
             // Interrupted only by runkill's SIGTERM (see catch_term).

@@ -390,3 +390,57 @@ fn queue_ok_stops_the_queue_at_a_failure() {
     assert_eq!(field_str(&w.wait_end(&id), "status").unwrap(), "done");
     assert!(ids(&w.job(&id), "after_ok").is_empty());
 }
+
+#[test]
+fn a_queued_job_cancelled_while_waiting_keeps_the_queue_one_at_a_time() {
+    let w = World::new();
+    let first = w.start(&["-Q", "build", "sh", "-c", &{
+        let flag = w.root.join("go");
+        format!("while [ ! -e '{}' ]; do sleep 0.02; done", flag.display())
+    }]);
+    let second = marking(&w, &["-Q", "build"], "second");
+    let third = marking(&w, &["-Q", "build"], "third");
+    let fourth = marking(&w, &["-Q", "build"], "fourth");
+    // The middle of the queue goes: what came after it must still wait for
+    // what came before it, which is still running.
+    for cancelled in [&second, &third] {
+        let out = w.output("runkill", &[cancelled]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while std::time::Instant::now() < deadline {
+        assert_eq!(w.status(&fourth), "waiting", "it started beside {first}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    release(&w, "go");
+    let ended = field_num(&w.wait_end(&first), "ended").unwrap();
+    let job = w.wait_end(&fourth);
+    assert_eq!(field_str(&job, "status").unwrap(), "done");
+    assert!(field_num(&job, "began").unwrap() >= ended);
+    assert!(w.root.join("fourth").exists());
+    assert!(!w.root.join("second").exists() && !w.root.join("third").exists());
+}
+
+#[test]
+fn a_queue_whose_cancelled_last_job_was_removed_still_waits_for_its_running_job() {
+    let w = World::new();
+    let flag = w.root.join("go");
+    let script = format!("while [ ! -e '{}' ]; do sleep 0.02; done", flag.display());
+    let first = w.start(&["-Q", "build", "sh", "-c", &script]);
+    let second = marking(&w, &["-Q", "build"], "second");
+    assert!(w.output("runkill", &[&second]).status.success());
+    let out = w.output("runrm", &[&second]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let third = marking(&w, &["-Q", "build"], "third");
+    assert_eq!(ids(&w.job(&third), "after"), std::slice::from_ref(&first));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    while std::time::Instant::now() < deadline {
+        assert_eq!(w.status(&third), "waiting", "it started beside {first}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    release(&w, "go");
+    let ended = field_num(&w.wait_end(&first), "ended").unwrap();
+    let job = w.wait_end(&third);
+    assert_eq!(field_str(&job, "status").unwrap(), "done");
+    assert!(field_num(&job, "began").unwrap() >= ended);
+}
