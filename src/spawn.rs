@@ -384,14 +384,15 @@ fn await_jobs(store: &Store, record: &Record) -> std::result::Result<(), (Status
             .collect();
         if pending.is_empty() {
             let known = ids.len();
+            let in_queue = |id: &str| match store.read_record(id) {
+                Ok(Some(dep)) if record.queue.is_some() && dep.queue == record.queue => Some(dep),
+                _ => None,
+            };
             for id in ids.clone() {
-                if let Ok(Some(dep)) = store.read_record(&id)
-                    && record.queue.is_some()
-                    && dep.queue == record.queue
-                    && dep.began.is_none()
-                {
+                if let Some(dep) = in_queue(&id).filter(|dep| dep.began.is_none()) {
                     let before = dep.after.into_iter().chain(dep.after_ok);
-                    ids.extend(before.filter(|d| !ids.contains(d)).collect::<Vec<_>>());
+                    let before = before.filter(|d| !ids.contains(d) && in_queue(d).is_some());
+                    ids.extend(before.collect::<Vec<_>>());
                 }
             }
             if ids.len() == known {

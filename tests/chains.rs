@@ -398,7 +398,9 @@ fn a_queued_job_cancelled_while_waiting_keeps_the_queue_one_at_a_time() {
         let flag = w.root.join("go");
         format!("while [ ! -e '{}' ]; do sleep 0.02; done", flag.display())
     }]);
-    let second = marking(&w, &["-Q", "build"], "second");
+    // What a cancelled job waited for outside the queue is not the queue's.
+    let other = blocker(&w, "never", 0);
+    let second = marking(&w, &["-Q", "build", "--after", &other], "second");
     let third = marking(&w, &["-Q", "build"], "third");
     let fourth = marking(&w, &["-Q", "build"], "fourth");
     // The middle of the queue goes: what came after it must still wait for
@@ -419,6 +421,9 @@ fn a_queued_job_cancelled_while_waiting_keeps_the_queue_one_at_a_time() {
     assert!(field_num(&job, "began").unwrap() >= ended);
     assert!(w.root.join("fourth").exists());
     assert!(!w.root.join("second").exists() && !w.root.join("third").exists());
+    assert_eq!(w.status(&other), "running");
+    release(&w, "never");
+    w.wait_end(&other);
 }
 
 #[test]
