@@ -409,16 +409,7 @@ fn a_queued_job_cancelled_while_waiting_keeps_the_queue_one_at_a_time() {
         let out = w.output("runkill", &[cancelled]);
         assert!(out.status.success(), "{}", text(&out.stderr));
     }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    while std::time::Instant::now() < deadline {
-        assert_eq!(w.status(&fourth), "waiting", "it started beside {first}");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    release(&w, "go");
-    let ended = field_num(&w.wait_end(&first), "ended").unwrap();
-    let job = w.wait_end(&fourth);
-    assert_eq!(field_str(&job, "status").unwrap(), "done");
-    assert!(field_num(&job, "began").unwrap() >= ended);
+    runs_only_after(&w, &fourth, &first);
     assert!(w.root.join("fourth").exists());
     assert!(!w.root.join("second").exists() && !w.root.join("third").exists());
     assert_eq!(w.status(&other), "running");
@@ -438,14 +429,21 @@ fn a_queue_whose_cancelled_last_job_was_removed_still_waits_for_its_running_job(
     assert!(out.status.success(), "{}", text(&out.stderr));
     let third = marking(&w, &["-Q", "build"], "third");
     assert_eq!(ids(&w.job(&third), "after"), std::slice::from_ref(&first));
+    runs_only_after(&w, &third, &first);
+}
+
+/// `later` stays waiting for a second while `first` (blocked on `go`) runs,
+/// and once `go` is released it runs, beginning no earlier than `first`
+/// ended.
+fn runs_only_after(w: &World, later: &str, first: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
     while std::time::Instant::now() < deadline {
-        assert_eq!(w.status(&third), "waiting", "it started beside {first}");
+        assert_eq!(w.status(later), "waiting", "it started beside {first}");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    release(&w, "go");
-    let ended = field_num(&w.wait_end(&first), "ended").unwrap();
-    let job = w.wait_end(&third);
+    release(w, "go");
+    let ended = field_num(&w.wait_end(first), "ended").unwrap();
+    let job = w.wait_end(later);
     assert_eq!(field_str(&job, "status").unwrap(), "done");
     assert!(field_num(&job, "began").unwrap() >= ended);
 }
