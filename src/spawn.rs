@@ -375,7 +375,8 @@ fn await_jobs(store: &Store, record: &Record) -> std::result::Result<(), (Status
         .chain(&record.after_ok)
         .cloned()
         .collect();
-    let mut round = 0;
+    // How many of `ids` have been looked at as a queue's untaken turn.
+    let (mut round, mut looked_at) = (0, 0);
     loop {
         let pending: Vec<File> = ids
             .iter()
@@ -384,20 +385,26 @@ fn await_jobs(store: &Store, record: &Record) -> std::result::Result<(), (Status
             .collect();
         if pending.is_empty() {
             let known = ids.len();
-            let in_queue = |id: &str| match store.read_record(id) {
-                Ok(Some(dep)) if record.queue.is_some() && dep.queue == record.queue => Some(dep),
-                _ => None,
-            };
-            for id in ids.clone() {
-                if let Some(dep) = in_queue(&id).filter(|dep| dep.began.is_none()) {
-                    let before = dep.after.into_iter().chain(dep.after_ok);
-                    let before = before.filter(|d| !ids.contains(d) && in_queue(d).is_some());
-                    ids.extend(before.collect::<Vec<_>>());
+            if record.queue.is_some() {
+                let in_queue = |id: &str| match store.read_record(id) {
+                    Ok(Some(dep)) if dep.queue == record.queue => Some(dep),
+                    _ => None,
+                };
+                for i in looked_at..known {
+                    let Some(dep) = in_queue(&ids[i]).filter(|dep| dep.began.is_none()) else {
+                        continue;
+                    };
+                    for id in dep.after.into_iter().chain(dep.after_ok) {
+                        if !ids.contains(&id) && in_queue(&id).is_some() {
+                            ids.push(id);
+                        }
+                    }
                 }
             }
             if ids.len() == known {
                 break;
             }
+            looked_at = known;
             continue;
         }
         if round > 0 {

@@ -432,6 +432,21 @@ fn a_queue_whose_cancelled_last_job_was_removed_still_waits_for_its_running_job(
     runs_only_after(&w, &third, &first);
 }
 
+#[test]
+fn a_queued_job_whose_waiting_supervisor_was_killed_takes_no_turn() {
+    let w = World::new();
+    let flag = w.root.join("go");
+    let script = format!("while [ ! -e '{}' ]; do sleep 0.02; done", flag.display());
+    let first = w.start(&["-Q", "build", "sh", "-c", &script]);
+    let second = marking(&w, &["-Q", "build"], "second");
+    let third = marking(&w, &["-Q", "build"], "third");
+    let sid = field_num(&w.job(&second), "sid").unwrap() as i64;
+    assert!(sigkill(sid));
+    w.wait_status(&second, "lost");
+    runs_only_after(&w, &third, &first);
+    assert!(!w.root.join("second").exists());
+}
+
 /// `later` stays waiting for a second while `first` (blocked on `go`) runs,
 /// and once `go` is released it runs, beginning no earlier than `first`
 /// ended.
