@@ -122,12 +122,26 @@ const PREFIXES: &[&str] = &[
 ];
 
 /// The name of a `sh -c` line: its first command that is not a builtin.
+/// Redirections (`>log`, `2>&1`, `< in`, `&> out`) are not commands.
 fn shell_line_name(code: &str) -> Option<String> {
+    let code = code
+        .replace(">&", ">")
+        .replace("<&", "<")
+        .replace("&>", ">");
     for command in code.split([';', '&', '|', '(', ')', '\n', '`']) {
-        let words: Vec<&str> = command
-            .split_whitespace()
-            .map(|w| w.trim_matches(['"', '\'']))
-            .collect();
+        let mut words = Vec::new();
+        let mut target = false;
+        for word in command.split_whitespace() {
+            let op = word.trim_start_matches(|c: char| c.is_ascii_digit());
+            if std::mem::take(&mut target) {
+                continue;
+            } else if op.starts_with(['<', '>']) {
+                // A bare operator's target is the next word.
+                target = op.trim_start_matches(['<', '>']).is_empty();
+            } else {
+                words.push(word.trim_matches(['"', '\'']));
+            }
+        }
         let mut k = 0;
         while k < words.len() && (PREFIXES.contains(&words[k]) || is_assignment(words[k])) {
             k += 1;
@@ -250,6 +264,14 @@ mod tests {
             "deploy"
         );
         assert_eq!(name(&["sh", "-c", "$CMD"]), "sh");
+        assert_eq!(name(&["sh", "-c", "echo out; echo err >&2; exit 3"]), "sh");
+        assert_eq!(name(&["sh", "-c", "exec >log 2>&1; make all"]), "make");
+        assert_eq!(
+            name(&["sh", "-c", "exec > log 2> err\n./build.sh"]),
+            "build"
+        );
+        assert_eq!(name(&["bash", "-c", ">out 2>&1 make &> log"]), "make");
+        assert_eq!(name(&["sh", "-c", "< in sort | uniq"]), "sort");
         assert_eq!(name(&["sh", "-c", ""]), "sh");
     }
 

@@ -262,9 +262,13 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     // Checked before anything is made: a command that cannot run leaves
     // nothing behind.
     let file = crate::spawn::resolve(&command)?;
+    // Resolved before the store is made, so that a reference to nothing
+    // leaves no state directory behind either.
+    let waits = options.after.is_some() || options.after_ok.is_some();
+    let existing = if waits { Store::existing()? } else { None };
+    let mut after = waited_for(existing.as_ref(), options.after.as_deref())?;
+    let mut after_ok = waited_for(existing.as_ref(), options.after_ok.as_deref())?;
     let store = Store::open()?;
-    let mut after = waited_for(&store, options.after.as_deref())?;
-    let mut after_ok = waited_for(&store, options.after_ok.as_deref())?;
     // The queue stays locked until the supervisor has written this job's
     // id into it: the next job of the queue waits for this one.
     let queue = match &options.queue {
@@ -378,13 +382,13 @@ fn queue_name(raw: &OsStr) -> Result<String> {
 /// The ids of the jobs `list` names (comma-separated), each resolved as
 /// runlog resolves a reference. A job of the original shell version that
 /// still runs cannot be waited for: it leaves no end to read.
-fn waited_for(store: &Store, list: Option<&str>) -> Result<Vec<String>> {
+fn waited_for(store: Option<&Store>, list: Option<&str>) -> Result<Vec<String>> {
     let Some(list) = list else {
         return Ok(Vec::new());
     };
     let references: Vec<OsString> = list.split(',').map(OsString::from).collect();
     let mut ids = Vec::new();
-    for job in crate::jobs::select(Some(store), &references)? {
+    for job in crate::jobs::select(store, &references)? {
         if !job.recorded && !job.status.is_finished() {
             return Err(Error::new(
                 code::FAILURE,

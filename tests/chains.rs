@@ -285,6 +285,15 @@ fn what_cannot_be_waited_for_is_an_error_before_anything_starts() {
     assert_eq!(w.files(), before);
     let _ = sleeper.kill();
     let _ = sleeper.wait();
+
+    // Before the first job, a reference to nothing makes no state directory.
+    let fresh = World::new();
+    for flag in ["--after", "--after-ok"] {
+        let out = fresh.output("run", &[flag, "nosuch", "true"]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stderr), "run: no job matches nosuch\n");
+        assert!(!fresh.state.exists(), "{flag}: a state directory was made");
+    }
 }
 
 /// The lines of `path`, or none.
