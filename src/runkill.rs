@@ -83,6 +83,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
             signal,
         ) {
             (Ok(()), Some(sig)) => {
+                settle(&store, job, sig);
                 println!(
                     "{}: sent {}",
                     escape(job.id()),
@@ -121,6 +122,29 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         }
     }
     Ok(status)
+}
+
+/// After SIGSTOP or SIGCONT to a job that has begun, wait (up to a second)
+/// until its supervisor has recorded the change, so that `runs` right after
+/// shows it. (A full disk leaves the record as it was: see README.)
+fn settle(store: &Store, job: &Job, sig: i32) {
+    let stopped = match sig {
+        libc::SIGSTOP => true,
+        libc::SIGCONT => false,
+        _ => return,
+    };
+    if !matches!(job.status, Status::Running | Status::Stopped) {
+        return;
+    }
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < deadline {
+        match job.refresh(store) {
+            Ok(Some(now))
+                if !now.status.is_finished() && (now.status == Status::Stopped) != stopped => {}
+            _ => return,
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
 /// Whether the job is still running, as far as can be read.

@@ -495,6 +495,35 @@ fn a_stopped_job_shows_as_stopped_and_running_again_once_continued() {
 }
 
 #[test]
+fn runkill_stop_and_cont_return_only_once_the_listing_shows_them() {
+    let w = World::new();
+    let ids: Vec<String> = (0..2).map(|_| w.start(&["sleep", "300"])).collect();
+    let mut wrong = Vec::new();
+    for round in 0..40 {
+        // Right after each start too, and for two jobs at once.
+        let fresh = w.start(&["sleep", "300"]);
+        for (signal, want) in [("STOP", "stopped"), ("CONT", "running")] {
+            let out = w.output("runkill", &["-s", signal, &fresh, &ids[0], &ids[1]]);
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            let jobs = w.jobs();
+            for id in [&fresh, &ids[0], &ids[1]] {
+                let now = field_str(&jobs[id.as_str()], "status").unwrap();
+                if now != want {
+                    wrong.push(format!("round {round}: {id} {now} after {signal}"));
+                }
+            }
+        }
+        assert!(
+            w.output("runkill", &["-s", "KILL", &fresh])
+                .status
+                .success()
+        );
+    }
+    assert!(wrong.is_empty(), "{wrong:?}");
+    assert!(w.output("runkill", &[&ids[0], &ids[1]]).status.success());
+}
+
+#[test]
 fn the_last_of_many_stops_and_continues_is_the_status_that_stays() {
     let w = World::new();
     let mut random = Random::new("stops_and_continues");
