@@ -568,10 +568,12 @@ fn run_job(
         Status::Running => Status::Lost,
         status => status,
     };
-    let why = exec_failed.map(|errno| {
+    // Said wherever the end is: listing, record, footer, notification.
+    record.reason = exec_failed.map(|errno| {
         let err = io::Error::from_raw_os_error(errno);
         format!("exec failed: {}", crate::error::describe(&err))
     });
+    let why = record.reason.clone();
     finish(store, log, record, space, why, elapsed, ended)
 }
 
@@ -597,7 +599,7 @@ fn finish(
         );
         return None;
     }
-    let footer_at = write_footer(log, &record, why.as_deref(), elapsed, ended).unwrap_or(0);
+    let footer_at = write_footer(log, &record, elapsed, ended).unwrap_or(0);
     if let Err(e) = store.publish_final_record(&record.id, space) {
         eprintln!(
             "run: cannot write the final record: {}",
@@ -639,7 +641,6 @@ fn announce(mut log: &File, end: &End, header_len: u64, target: &Target) {
 fn write_footer(
     mut log: &File,
     record: &Record,
-    why: Option<&str>,
     elapsed: std::time::Duration,
     ended: SystemTime,
 ) -> io::Result<u64> {
@@ -648,10 +649,7 @@ fn write_footer(
     if size > 0 {
         log.read_exact_at(&mut last, size - 1)?;
     }
-    let mut how = record.end_detail().unwrap_or("exit unknown".into());
-    if let Some(why) = why {
-        how = format!("{why}, {how}");
-    }
+    let how = record.end_detail().unwrap_or("exit unknown".into());
     let cost = record
         .cost()
         .map_or(String::new(), |cost| format!(", {cost}"));

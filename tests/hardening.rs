@@ -516,6 +516,16 @@ fn an_exec_that_fails_after_the_start_is_the_jobs_recorded_outcome() {
     let job = w.wait_end(&id);
     assert_eq!(field_str(&job, "status").as_deref(), Some("failed"));
     assert_eq!(field_num(&job, "exit_code"), Some(127.0));
+    // The reason is in the record, so the listing and runwait say it too.
+    let why = "exec failed: No such file or directory";
+    assert_eq!(field_str(&job, "reason").as_deref(), Some(why));
+    let listing = text(&w.output("runs", &[&id]).stdout);
+    assert!(listing.contains(&format!("{why}, exit 127")), "{listing}");
+    let waited = text(&w.output("runwait", &[&id]).stdout);
+    assert!(
+        waited.contains(&format!("failed ({why}, exit 127)")),
+        "{waited}"
+    );
     let footer = w.log(&id).lines().last().unwrap().to_string();
     assert!(
         footer.starts_with("--- failed: exec failed: No such file or directory, exit 127 after "),
@@ -529,6 +539,8 @@ fn an_exec_that_fails_after_the_start_is_the_jobs_recorded_outcome() {
     let job = w.wait_end(&id);
     assert_eq!(field_str(&job, "status").as_deref(), Some("failed"));
     assert_eq!(field_num(&job, "exit_code"), Some(126.0));
+    let why = Some("exec failed: Text file busy");
+    assert_eq!(field_str(&job, "reason").as_deref(), why);
     assert!(
         w.log(&id)
             .contains("\n--- failed: exec failed: Text file busy, exit 126 after "),

@@ -422,7 +422,10 @@ fn an_exec_that_fails_after_the_start_is_notified_with_its_reason() {
         &["-t", &url, "-N", "orphan", script.to_str().unwrap()],
     );
     let request = server.next();
-    assert_eq!(request.header("Title"), Some("orphan failed (exit 127)"));
+    assert_eq!(
+        request.header("Title"),
+        Some("orphan failed (exec failed: No such file or directory, exit 127)")
+    );
     let body = text(&request.body);
     assert!(
         body.ends_with("\n\nexec failed: No such file or directory"),
