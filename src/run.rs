@@ -351,7 +351,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         }
     };
     let mut out = std::io::stdout().lock();
-    let _ = if options.quiet {
+    let said = if options.quiet {
         writeln!(out, "{}", record.id)
     } else if options.follow {
         // The log follows on stdout; what run says goes to stderr.
@@ -360,6 +360,16 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         writeln!(out, "{started}\nlog: {}{target}", escape(&record.log))
     };
     drop(out);
+    // The job runs whatever became of its id: say it where it can be seen.
+    if let Err(e) = said.and_then(|()| std::io::stdout().flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        let why = crate::error::describe(&e);
+        eprintln!(
+            "run: started {}, but cannot print its id: {why}",
+            escape(&record.id)
+        );
+    }
     if options.follow {
         // Follow as runlog does; Ctrl+C stops following, not the job.
         crate::sys::exit_130_on_interrupt();

@@ -815,3 +815,45 @@ fn again_refuses_what_it_cannot_rerun_exactly_and_starts_nothing() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(w.files(), before, "nothing was made");
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_started_job_whose_id_cannot_be_printed_is_named_on_stderr() {
+    let w = World::new();
+    for quiet in [true, false] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let mut cmd = w.cmd("run");
+        if quiet {
+            cmd.arg("-q");
+        }
+        let out = cmd.arg("true").stdout(full).output().unwrap();
+        // It started: exit 0, and stderr names the job it could not print.
+        assert_eq!(out.status.code(), Some(0));
+        let err = text(&out.stderr);
+        let id = err
+            .strip_prefix("run: started ")
+            .and_then(|rest| {
+                rest.strip_suffix(", but cannot print its id: No space left on device\n")
+            })
+            .unwrap_or_else(|| panic!("{err}"));
+        assert_eq!(
+            field_str(&w.wait_end(id), "status").as_deref(),
+            Some("done")
+        );
+    }
+    // A reader that went away is no news.
+    let mut child = w
+        .cmd("run")
+        .args(["-q", "true"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stderr), "");
+}
