@@ -1,12 +1,16 @@
 //! The one error type above `io::Error`: a message that already says what was
 //! being done and to which path, and the exit code it maps to.
 //!
-//! Rule: `main` prints an error once, as `PROG: message`; nothing below it
-//! prints errors of its own.
+//! Rule: `main` prints an error once, as `PROG: message`; below it, only
+//! what goes on after a problem (a job that could not be signalled, a
+//! record that could not be written) is told, with `tell!`. Nothing prints
+//! with a macro that can panic: `say!` and `tell!` stand for `println!` and
+//! `eprintln!`, and stdout that cannot be written is one error at the end.
 
 use std::fmt;
 use std::io;
 use std::path::Path;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 /// Documented exit codes (README, "Exit codes").
 pub mod code {
@@ -71,4 +75,48 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
     }
+}
+
+/// `println!` that never panics. A line that cannot be written (stdout on a
+/// full disk) is dropped and the command goes on; `main` then says so once
+/// (see `unsaid`). A reader that has gone (a closed pipe) is no error.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::error::said(std::io::Write::write_fmt(
+            &mut std::io::stdout(),
+            format_args!("{}\n", format_args!($($arg)*)),
+        ))
+    };
+}
+pub(crate) use say;
+
+/// `eprintln!` that never panics: stderr may be a full disk (the
+/// supervisor's is the log) or gone, and nothing is left to tell then.
+macro_rules! tell {
+    ($($arg:tt)*) => {
+        drop(std::io::Write::write_fmt(
+            &mut std::io::stderr(),
+            format_args!("{}\n", format_args!($($arg)*)),
+        ))
+    };
+}
+pub(crate) use tell;
+
+/// The first failed write to stdout, as an errno (0: none).
+static UNSAID: AtomicI32 = AtomicI32::new(0);
+
+pub fn said(result: io::Result<()>) {
+    if let Err(e) = result
+        && e.kind() != io::ErrorKind::BrokenPipe
+    {
+        let errno = e.raw_os_error().unwrap_or(libc::EIO);
+        let _ = UNSAID.compare_exchange(0, errno, Ordering::Relaxed, Ordering::Relaxed);
+    }
+}
+
+/// Why something could not be written to stdout, once all is flushed.
+pub fn unsaid() -> Option<io::Error> {
+    said(io::Write::flush(&mut io::stdout()));
+    let errno = UNSAID.load(Ordering::Relaxed);
+    (errno != 0).then(|| io::Error::from_raw_os_error(errno))
 }

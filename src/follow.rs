@@ -83,7 +83,7 @@ pub fn show(store: &Store, job: &Job, lines: Option<u64>, follow: bool) -> Resul
             )
         })?;
     if ended.status == Status::Lost {
-        eprintln!(
+        crate::error::tell!(
             "runlog: {} is lost: no end was recorded (its supervisor died, or the machine rebooted)",
             crate::quote::escape(ended.id())
         );

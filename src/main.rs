@@ -47,15 +47,24 @@ fn main() {
         // Any other name (run-x86_64, a renamed copy) acts as `run`.
         _ => ("run", run::main(rest)),
     };
-    match result {
-        Ok(status) => std::process::exit(status),
+    let mut status = match result {
+        Ok(status) => status,
         Err(err) => {
-            eprintln!("{name}: {err}");
-            std::process::exit(if err.code == code::OK {
+            crate::error::tell!("{name}: {err}");
+            if err.code == code::OK {
                 code::FAILURE
             } else {
                 err.code
-            })
+            }
+        }
+    };
+    // What could not be printed is said once; a success that was not told
+    // is not one.
+    if let Some(e) = error::unsaid() {
+        crate::error::tell!("{name}: cannot write: {}", error::describe(&e));
+        if status == code::OK {
+            status = code::FAILURE;
         }
     }
+    std::process::exit(status)
 }

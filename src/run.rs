@@ -10,7 +10,7 @@ use crate::quote::{escape, shell_join};
 use crate::record::{Record, Status};
 use crate::store::Store;
 use std::ffi::{OsStr, OsString};
-use std::io::Write;
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -154,7 +154,7 @@ fn parse(
     };
     let p = crate::args::parse(words, OPTIONS, "run", Operands::EndOptions, is_topic)?;
     if p.flag("help") {
-        println!("{HELP}");
+        crate::error::say!("{HELP}");
         return Ok(None);
     }
     if let Some(shell) = p.value("completions", |s| Some(s.to_string()))? {
@@ -164,7 +164,10 @@ fn parse(
                 crate::quote::shell_quote(shell.as_bytes())
             ))
         })?;
-        print!("{script}");
+        crate::error::said(std::io::Write::write_all(
+            &mut std::io::stdout(),
+            script.as_bytes(),
+        ));
         return Ok(None);
     }
     if p.flag("version") {
@@ -180,7 +183,7 @@ fn parse(
         } else {
             "without HTTPS"
         };
-        println!(
+        crate::error::say!(
             "run {} ({}-{}{env}, {https})",
             env!("CARGO_PKG_VERSION"),
             std::env::consts::ARCH,
@@ -350,22 +353,22 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
             format!("waiting {} (after {})", record.id, ids.join(", "))
         }
     };
-    let mut out = std::io::stdout().lock();
-    let said = if options.quiet {
-        writeln!(out, "{}", record.id)
+    // Written straight to stdout, past std's buffer: if it cannot be, the
+    // job runs all the same, so stderr names it instead.
+    let line = if options.quiet {
+        format!("{}\n", record.id)
     } else if options.follow {
         // The log follows on stdout; what run says goes to stderr.
-        writeln!(std::io::stderr(), "{started}{target}")
+        crate::error::tell!("{started}{target}");
+        String::new()
     } else {
-        writeln!(out, "{started}\nlog: {}{target}", escape(&record.log))
+        format!("{started}\nlog: {}{target}\n", escape(&record.log))
     };
-    drop(out);
-    // The job runs whatever became of its id: say it where it can be seen.
-    if let Err(e) = said.and_then(|()| std::io::stdout().flush())
+    if let Err(e) = crate::sys::write_raw(std::io::stdout().as_fd(), line.as_bytes())
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {
         let why = crate::error::describe(&e);
-        eprintln!(
+        crate::error::tell!(
             "run: started {}, but cannot print its id: {why}",
             escape(&record.id)
         );
@@ -475,7 +478,7 @@ fn link(rest: &[OsString]) -> Result<i32> {
         let path = dir.join(name);
         let shown = escape(&path.to_string_lossy());
         if std::fs::read_link(&path).is_ok_and(|target| target == exe) {
-            println!("{shown}: already linked");
+            crate::error::say!("{shown}: already linked");
             continue;
         }
         if std::fs::symlink_metadata(&path).is_ok() {
@@ -493,7 +496,7 @@ fn link(rest: &[OsString]) -> Result<i32> {
                 .push_str(" (name a writable directory: run --link DIR)");
             err
         })?;
-        println!("{shown} -> {}", escape(&exe.to_string_lossy()));
+        crate::error::say!("{shown} -> {}", escape(&exe.to_string_lossy()));
     }
     Ok(code::OK)
 }

@@ -56,7 +56,7 @@ pub const OPTIONS: &[Opt] = &[
 pub fn main(args: Vec<OsString>) -> Result<i32> {
     let p = crate::args::parse(args, OPTIONS, "runkill", Operands::Anywhere, |_| false)?;
     if p.flag("help") {
-        println!("{HELP}");
+        crate::error::say!("{HELP}");
         return Ok(code::OK);
     }
     let signal: Option<i32> = p.value("signal", |s| {
@@ -84,7 +84,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         ) {
             (Ok(()), Some(sig)) => {
                 settle(&store, job, sig);
-                println!(
+                crate::error::say!(
                     "{}: sent {}",
                     escape(job.id()),
                     crate::sys::signal_name(sig)
@@ -92,7 +92,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
             }
             (Ok(()), None) => signalled.push(job),
             (Err(problem), _) => {
-                eprintln!("runkill: {problem}");
+                crate::error::tell!("runkill: {problem}");
                 status = code::FAILURE;
             }
         }
@@ -106,14 +106,14 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         if running(&store, job)
             && let Err(problem) = signal_group(&store, job, libc::SIGKILL)
         {
-            eprintln!("runkill: {problem}");
+            crate::error::tell!("runkill: {problem}");
         }
     }
     for job in signalled {
         match wait_end(&store, job, AFTER_KILL) {
-            Some(ended) => println!("{}", ended.outcome()),
+            Some(ended) => crate::error::say!("{}", ended.outcome()),
             None => {
-                eprintln!(
+                crate::error::tell!(
                     "runkill: {} did not end even after SIGKILL",
                     escape(job.id())
                 );

@@ -56,7 +56,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     crate::sys::exit_130_on_interrupt();
     let p = crate::args::parse(args, OPTIONS, "runlog", Operands::Anywhere, |_| false)?;
     if p.flag("help") {
-        println!("{HELP}");
+        crate::error::say!("{HELP}");
         return Ok(code::OK);
     }
     let lines: Option<u64> = p.value("lines", |s| s.parse().ok())?;

@@ -62,7 +62,7 @@ pub const OPTIONS: &[Opt] = &[
 pub fn main(args: Vec<OsString>) -> Result<i32> {
     let p = crate::args::parse(args, OPTIONS, "runrm", Operands::Anywhere, |_| false)?;
     if p.flag("help") {
-        println!("{HELP}");
+        crate::error::say!("{HELP}");
         return Ok(code::OK);
     }
     let older_than: Option<Duration> = p.value("older-than", crate::time::parse_duration)?;
@@ -80,7 +80,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     chosen.retain(|job| {
         let running = !job.status.is_finished();
         if running {
-            eprintln!(
+            crate::error::tell!(
                 "runrm: {} is {}; not removed",
                 escape(job.id()),
                 job.status.word()
@@ -90,7 +90,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         !running
     });
     let Some(store) = store else {
-        println!("removed 0 jobs, 0 B freed");
+        crate::error::say!("removed 0 jobs, 0 B freed");
         return Ok(status);
     };
     let now = SystemTime::now();
@@ -116,7 +116,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     };
     for job in &chosen {
         if dry_run {
-            println!("would remove {}", escape(job.id()));
+            crate::error::say!("would remove {}", escape(job.id()));
             removed += 1;
             freed += job_size(&store, job.id());
             continue;
@@ -127,14 +127,14 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
                 freed += bytes;
             }
             Ok(None) => {
-                eprintln!(
+                crate::error::tell!(
                     "runrm: {} is still held open by a process; not removed",
                     escape(job.id())
                 );
                 status = code::FAILURE;
             }
             Err(problem) => {
-                eprintln!("runrm: {problem}");
+                crate::error::tell!("runrm: {problem}");
                 status = code::FAILURE;
             }
         }
@@ -147,7 +147,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     }
     let verb = if dry_run { "would remove" } else { "removed" };
     let plural = if removed == 1 { "" } else { "s" };
-    println!("{verb} {removed} job{plural}, {} freed", size(freed));
+    crate::error::say!("{verb} {removed} job{plural}, {} freed", size(freed));
     Ok(status)
 }
 

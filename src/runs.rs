@@ -71,7 +71,7 @@ pub const OPTIONS: &[Opt] = &[
 pub fn main(args: Vec<OsString>) -> Result<i32> {
     let p = crate::args::parse(args, OPTIONS, "runs", Operands::Anywhere, |_| false)?;
     if p.flag("help") {
-        println!("{HELP}");
+        crate::error::say!("{HELP}");
         return Ok(code::OK);
     }
     let (json, running, failed) = (p.flag("json"), p.flag("running"), p.flag("failed"));
@@ -81,7 +81,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     // Internal, for shell completion: ids and names, one a line.
     if p.flag("complete") {
         for word in jobs::completions(Store::existing()?.as_ref(), running)? {
-            println!("{}", crate::quote::escape(&word));
+            crate::error::say!("{}", crate::quote::escape(&word));
         }
         return Ok(code::OK);
     }
@@ -95,7 +95,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         },
     };
     for problem in &scan.problems {
-        eprintln!("runs: {problem}");
+        crate::error::tell!("runs: {problem}");
     }
     let named = named(&scan.entries, &p.operands)?;
     let now = SystemTime::now();
@@ -130,7 +130,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         }
         let _ = out.write_all(if shown.is_empty() { b"[]\n" } else { b"\n]\n" });
     } else if scan.entries.is_empty() {
-        eprintln!("runs: no jobs; start one with: run COMMAND",);
+        crate::error::tell!("runs: no jobs; start one with: run COMMAND",);
     } else {
         let terminal = stdout.is_terminal();
         let colour = terminal && std::env::var_os("NO_COLOR").is_none();

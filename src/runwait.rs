@@ -50,7 +50,7 @@ pub const OPTIONS: &[Opt] = &[
 pub fn main(args: Vec<OsString>) -> Result<i32> {
     let p = crate::args::parse(args, OPTIONS, "runwait", Operands::Anywhere, |_| false)?;
     if p.flag("help") {
-        println!("{HELP}");
+        crate::error::say!("{HELP}");
         return Ok(code::OK);
     }
     let timeout = p.value("timeout", crate::time::parse_duration)?;
@@ -63,7 +63,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         jobs::select(store.as_ref(), &references)?
     };
     let (Some(store), false) = (store, chosen.is_empty()) else {
-        eprintln!("runwait: no running jobs");
+        crate::error::tell!("runwait: no running jobs");
         return Ok(code::OK);
     };
     // Watching before the first look, so that no end falls in between.
@@ -106,7 +106,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
                 i += 1;
                 continue;
             }
-            println!("{}", job.outcome());
+            crate::error::say!("{}", job.outcome());
             if status == code::OK {
                 status = job.exit_status();
             }
@@ -122,7 +122,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         if let Some(deadline) = deadline {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                eprintln!("runwait: timed out; the jobs keep running");
+                crate::error::tell!("runwait: timed out; the jobs keep running");
                 return Ok(TIMED_OUT);
             }
             wait = wait.min(left);

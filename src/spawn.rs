@@ -558,7 +558,7 @@ fn run_job(
             record.signal = status.signal().map(sys::signal_name);
         }
         Ok(status) => record.exit_code = status.code(),
-        Err(e) => eprintln!(
+        Err(e) => crate::error::tell!(
             "run: cannot wait for the job: {}",
             crate::error::describe(&e)
         ),
@@ -593,7 +593,7 @@ fn finish(
     // if the supervisor died before the rename), and whoever sees the final
     // record in place finds the footer already in the log.
     if let Err(e) = store.fill_final_record(&record, &space) {
-        eprintln!(
+        crate::error::tell!(
             "run: cannot write the final record: {}",
             crate::error::describe(&e)
         );
@@ -601,7 +601,7 @@ fn finish(
     }
     let footer_at = write_footer(log, &record, elapsed, ended).unwrap_or(0);
     if let Err(e) = store.publish_final_record(&record.id, space) {
-        eprintln!(
+        crate::error::tell!(
             "run: cannot write the final record: {}",
             crate::error::describe(&e)
         );

@@ -585,3 +585,62 @@ fn without_proc_a_launch_uses_a_named_temporary_log_and_leaves_none() {
     let own = files.iter().filter(|f| f.starts_with(&id)).count();
     assert_eq!(own, 3, "{files:?}");
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn stdout_on_a_full_disk_is_one_clear_error_never_a_panic() {
+    let w = World::new();
+    let id = w.start(&["echo", "hi"]);
+    w.wait_end(&id);
+    let cases: &[(&str, &[&str])] = &[
+        ("runs", &[]),
+        ("runs", &["--json"]),
+        ("runs", &["--complete"]),
+        ("runwait", &[&id]),
+        ("runrm", &["--dry-run"]),
+        ("runrm", &["--help"]),
+        ("runkill", &["--help"]),
+        ("runlog", &["--help"]),
+        ("runwait", &["--help"]),
+        ("run", &["--help"]),
+        ("run", &["--completions", "bash"]),
+    ];
+    for (name, args) in cases {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = w.cmd(name).args(*args).stdout(full).output().unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name} {args:?}: {err}");
+        assert_eq!(
+            err,
+            format!("{name}: cannot write: No space left on device\n"),
+            "{name} {args:?}"
+        );
+    }
+    // Nothing was removed by the dry run, or by anything else.
+    assert_eq!(w.status(&id), "done");
+    // A reader that goes away before the end (`| head -1`) is no error:
+    // more than a pipe's buffer of output, and the reader closed at once.
+    for n in 0..4000 {
+        w.plant_record(
+            &format!("a_long_name_for_a_job_20251205_1{n:05}"),
+            Some(2.0),
+            Some(0),
+        );
+    }
+    for args in [&["--complete"][..], &[]] {
+        let mut child = w
+            .cmd("runs")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(text(&out.stderr), "", "runs {args:?}");
+        assert_eq!(out.status.code(), Some(0), "runs {args:?}");
+    }
+}
