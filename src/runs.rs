@@ -4,7 +4,7 @@
 //! command line could contain is escaped before it reaches the terminal.
 
 use crate::args::{Operands, Opt, Takes, opt};
-use crate::error::{Error, Result, code};
+use crate::error::{Result, code};
 use crate::jobs::{self, Entry};
 use crate::record::Status;
 use crate::store::Store;
@@ -139,14 +139,9 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
             .flatten();
         table(&mut out, &shown, colour, width);
     }
-    match out.flush() {
-        // A reader that stopped early (`runs | head`) is not an error.
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::new(
-            code::FAILURE,
-            format!("cannot write: {}", crate::error::describe(&e)),
-        )),
-        _ => Ok(code::OK),
-    }
+    // Told by `main`, as for every command.
+    crate::error::said(out.flush());
+    Ok(code::OK)
 }
 
 /// The ids that `references` name, if any are given: every job of a name,
