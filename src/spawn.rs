@@ -310,7 +310,7 @@ fn detach_and_run(
     record.id = id.clone();
     record.sid = Some(sys::own_pid());
     let fail = |e: io::Error| -> ! {
-        store.remove_files(&id);
+        store.remove_launch(&id, log);
         send(&report, STORE_FAILED, e.raw_os_error().unwrap_or(libc::EIO));
         sys::exit_now(1)
     };
@@ -463,8 +463,13 @@ fn run_job(
     report: Option<OwnedFd>,
 ) -> Option<End> {
     let id = record.id.clone();
+    if report.is_none() && !store.holds_id(&id, log) {
+        // Removed while it waited: it never starts.
+        store.drop_room(space);
+        sys::exit_now(0)
+    }
     let fail = |e: io::Error| -> ! {
-        store.remove_files(&id);
+        store.remove_launch(&id, log);
         if let Some(report) = &report {
             send(report, STORE_FAILED, e.raw_os_error().unwrap_or(libc::EIO));
         }
@@ -540,7 +545,9 @@ fn run_job(
             Ok(sys::Waited::Ended(status, usage)) => break Ok((status, usage)),
             Err(e) => break Err(e),
         };
-        let _ = store.write_record(&record);
+        if store.holds_id(&id, log) {
+            let _ = store.write_record(&record);
+        }
     };
     record.status = Status::Running;
     record.timed_out = record.timeout.is_some() && sys::disarm_stop();
@@ -600,7 +607,7 @@ fn finish(
         return None;
     }
     let footer_at = write_footer(log, &record, elapsed, ended).unwrap_or(0);
-    if let Err(e) = store.publish_final_record(&record.id, space) {
+    if let Err(e) = store.publish_final_record(&record.id, space, log) {
         crate::error::tell!(
             "run: cannot write the final record: {}",
             crate::error::describe(&e)

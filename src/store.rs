@@ -296,13 +296,26 @@ impl Store {
         space.file.sync_data()
     }
 
-    /// Put the final record in place of the first.
-    pub fn publish_final_record(&self, id: &str, space: RecordSpace) -> io::Result<()> {
+    /// Put the final record in place of the first, unless the job was
+    /// removed meanwhile (`holds_id`): then only its room goes.
+    pub fn publish_final_record(&self, id: &str, space: RecordSpace, log: &File) -> io::Result<()> {
+        if !self.holds_id(id, log) {
+            self.drop_room(space);
+            return Ok(());
+        }
         let renamed = fs::rename(&space.path, self.path(id, RECORD));
         if renamed.is_err() {
             let _ = fs::remove_file(&space.path);
         }
         renamed
+    }
+
+    /// Remove a job's reserved room, if its name is still the job's own:
+    /// a new job of the same id may have made its own there.
+    pub fn drop_room(&self, space: RecordSpace) {
+        if names(&space.path, &space.file) {
+            let _ = fs::remove_file(&space.path);
+        }
     }
 
     fn spare(&self, id: &str, which: &str) -> PathBuf {
@@ -406,13 +419,16 @@ impl Store {
     /// still the very file `log` (whose inode cannot be reused while it is
     /// open): the id may have gone to another job meanwhile.
     pub fn remove_launch(&self, id: &str, log: &File) {
-        let ours = match (fs::symlink_metadata(self.path(id, LOG)), log.metadata()) {
-            (Ok(at), Ok(held)) => at.ino() == held.ino() && at.dev() == held.dev(),
-            _ => false,
-        };
-        if ours {
+        if self.holds_id(id, log) {
             self.remove_files(id);
         }
+    }
+
+    /// Whether `ID.log` is still the very file `log`. Once it is not, the
+    /// job was removed (by hand) and its id may be another job's: nothing
+    /// more of it may be written under that id.
+    pub fn holds_id(&self, id: &str, log: &File) -> bool {
+        names(&self.path(id, LOG), log)
     }
 
     /// A job's temporary files: a record being written, its reserved room.
@@ -592,6 +608,15 @@ pub fn id_with_suffix(base: &str, n: u32) -> String {
         base.to_string()
     } else {
         format!("{base}_{n}")
+    }
+}
+
+/// Whether `path` names the very file `file` (whose inode cannot go to
+/// another file while it is open).
+fn names(path: &Path, file: &File) -> bool {
+    match (fs::symlink_metadata(path), file.metadata()) {
+        (Ok(at), Ok(held)) => at.ino() == held.ino() && at.dev() == held.dev(),
+        _ => false,
     }
 }
 

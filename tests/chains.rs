@@ -244,6 +244,33 @@ fn a_waiting_job_whose_supervisor_died_is_lost_and_never_starts() {
     assert_eq!(w.status(&id), "lost");
 }
 
+/// Removed by hand while it waits (`rm ID.*`): it never starts, and
+/// nothing of it comes back, its room for the final record included.
+#[test]
+fn a_waiting_job_whose_files_were_removed_never_starts_or_comes_back() {
+    let w = World::new();
+    let dep = blocker(&w, "go", 0);
+    let id = marking(&w, &["--after", &dep], "ran");
+    let sid = field_num(&w.wait_status(&id, "waiting"), "sid").unwrap() as i64;
+    // A waiting job has no pid file yet.
+    for suffix in ["log", "json"] {
+        std::fs::remove_file(w.state.join(format!("{id}.{suffix}"))).unwrap();
+    }
+    release(&w, "go");
+    w.wait_end(&dep);
+    // Its supervisor has had its turn once it is gone.
+    poll("the waiting job's supervisor to exit", || {
+        (!alive(sid)).then_some(())
+    });
+    assert!(!w.root.join("ran").exists(), "the removed job ran");
+    let left: Vec<String> = w.files().into_iter().filter(|f| f.contains(&id)).collect();
+    assert!(left.is_empty(), "the removed job left {left:?}");
+    assert!(
+        !w.jobs().contains_key(&id),
+        "the removed job is listed again"
+    );
+}
+
 #[test]
 fn what_cannot_be_waited_for_is_an_error_before_anything_starts() {
     let w = World::new();

@@ -580,3 +580,78 @@ fn a_removed_jobs_outcome_never_comes_back_on_a_new_job() {
         "no trial reused an id: the case was never tried"
     );
 }
+
+/// Property 9: A job whose files were removed while it ran (by hand:
+/// `rm ID.*`) never comes back, and never writes over the job that takes
+/// its id in the same second: when the removed one ends, the new one's
+/// record still says how the new one stands, and then how it ended. Every
+/// trial runs at once, each job under a name of its own.
+#[test]
+fn a_job_removed_while_it_runs_never_writes_over_the_next_job_of_its_id() {
+    const TRIALS: usize = 12;
+    let w = World::new();
+    let remove = |id: &str| {
+        for suffix in [".log", ".json", ".pid"] {
+            std::fs::remove_file(w.state.join(format!("{id}{suffix}"))).unwrap();
+        }
+    };
+    // The removed jobs end 1 s after they started; each second trial
+    // starts a new job of the same name as soon as the old one is gone.
+    let mut pairs = Vec::new();
+    for trial in 0..TRIALS {
+        let name = format!("gone{trial}");
+        let old = w.start(&["-N", &name, "sleep", "1"]);
+        remove(&old);
+        let new = (trial % 2 == 0).then(|| w.start(&["-N", &name, "sleep", "3"]));
+        pairs.push((old, new));
+    }
+    // Every removed job has ended (its pid file is gone with it, so watch
+    // its room for the final record go).
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut failures = Failures::new(TRIALS);
+    let mut same_id = 0;
+    let jobs = w.jobs();
+    for (old, new) in &pairs {
+        match new {
+            Some(new) if new == old => {
+                same_id += 1;
+                // Its own record, whole, as written at its start.
+                let file = std::fs::read(w.state.join(format!("{new}.json"))).unwrap();
+                let record = text(&file).parse::<JsonValue>().ok();
+                let command = record.as_ref().and_then(|r| r["command"].stringify().ok());
+                let shown = jobs.get(new).and_then(|j| field_str(j, "status"));
+                failures.check(
+                    shown.as_deref() == Some("running") && command.as_deref() == Some(r#"["sleep","3"]"#),
+                    || format!("{new}, started after {old} was removed, shown as {shown:?}, its record {:?}", text(&file)),
+                );
+            }
+            Some(_) => {} // The second turned over: not the case tried.
+            None => {
+                failures.check(!jobs.contains_key(old), || {
+                    format!("{old} came back after it was removed: {:?}", jobs[old])
+                });
+            }
+        }
+    }
+    for (_, new) in pairs.iter().filter(|(old, new)| new.as_ref() == Some(old)) {
+        let new = new.as_ref().unwrap();
+        let job = w.wait_end(new);
+        let ended = (field_str(&job, "status"), field_num(&job, "exit_code"));
+        let command = job["command"].stringify().unwrap();
+        failures.check(
+            ended == (Some("done".into()), Some(0.0)) && command.contains('3'),
+            || format!("{new} ended as {ended:?}, command {command}"),
+        );
+    }
+    // Nothing of a removed job without a successor is left, spares too.
+    for (old, _) in pairs.iter().filter(|(_, new)| new.is_none()) {
+        let left = files_of(&w, &format!(".{old}"));
+        failures.check(left.is_empty(), || format!("{old} left {left:?}"));
+    }
+    println!("{same_id} of {} new jobs took the removed id", TRIALS / 2);
+    failures.assert_none();
+    assert!(
+        same_id > 0,
+        "no new job took a removed id: the case was never tried"
+    );
+}
