@@ -127,10 +127,15 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
                 freed += bytes;
             }
             Ok(None) => {
-                crate::error::tell!(
-                    "runrm: {} is still held open by a process; not removed",
-                    escape(job.id())
-                );
+                // Ended, but its log is held: by its supervisor (alive
+                // past the end only to notify), or by what the job left
+                // running in the background.
+                let why = if store.supervisor_lives(&job.record) {
+                    "is still sending its notification (try again in a few seconds)"
+                } else {
+                    "has ended, but a process it started still has its log open"
+                };
+                crate::error::tell!("runrm: {} {why}; not removed", escape(job.id()));
                 status = code::FAILURE;
             }
             Err(problem) => {

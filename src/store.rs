@@ -502,6 +502,19 @@ impl Store {
             .any(|p| p.session == sid && p.started >= record.started - START_SLACK)
     }
 
+    /// Whether the job's supervisor, the leader of its session, is alive
+    /// (not a zombie, and not a later process with its pid).
+    pub fn supervisor_lives(&self, record: &Record) -> bool {
+        let Some(sid) = record.sid.filter(|&s| s > 1) else {
+            return false;
+        };
+        match crate::sys::process(sid) {
+            Some(p) => self.is_leader(&p, record),
+            None if cfg!(target_os = "linux") => false,
+            None => crate::sys::session_of(sid).is_ok_and(|s| s == sid),
+        }
+    }
+
     /// Whether `p`, which has the pid of the job's session or group, is
     /// the process that got it for the job, not a later one that reused it.
     fn is_leader(&self, p: &Process, record: &Record) -> bool {

@@ -79,6 +79,60 @@ fn a_named_running_job_is_kept_with_exit_1() {
     assert_eq!(ids(&w), [running]);
 }
 
+/// A job that has ended but whose log is still held is kept, and runrm
+/// says by what: its supervisor sending the notification (to a server that
+/// never answers), or a process the job left in the background. Once let
+/// go, it goes.
+#[test]
+fn an_ended_job_whose_log_is_held_is_kept_and_runrm_says_by_what() {
+    let w = World::new();
+    let silent = Server::start(&[Reply::Hang]);
+    let out = w
+        .cmd("run")
+        .env("RUN_NOTIFY_TIMEOUT", "1")
+        .args(["-q", "-t", &silent.url("t"), "true"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let notifying = text(&out.stdout).trim().to_string();
+    let flag = w.root.join("go");
+    let script = format!(
+        "(while [ ! -e {} ]; do sleep 0.02; done) & exit 0",
+        flag.display()
+    );
+    let left_behind = w.start(&["-N", "bg", "sh", "-c", &script]);
+    for id in [&notifying, &left_behind] {
+        assert_eq!(field_str(&w.wait_end(id), "status").unwrap(), "done");
+    }
+    poll("the notification to be tried", || {
+        (!silent.received().is_empty()).then_some(())
+    });
+    let out = w.output("runrm", &[] as &[&str]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for (id, why) in [
+        (&notifying, "is still sending its notification"),
+        (
+            &left_behind,
+            "has ended, but a process it started still has its log open",
+        ),
+    ] {
+        assert!(stderr.contains(&format!("runrm: {id} {why}")), "{stderr}");
+    }
+    assert_eq!(ids(&w).len(), 2);
+    open_gate(&w, "go");
+    w.notify_line(&notifying);
+    poll("both jobs to be removed", || {
+        let out = w.output("runrm", &[] as &[&str]);
+        (out.status.success() && ids(&w).is_empty()).then_some(())
+    });
+    assert!(
+        w.files()
+            .iter()
+            .all(|f| !f.contains("bg_") && !f.contains("true_"))
+    );
+}
+
 #[test]
 fn older_than_failed_and_keep_select_together() {
     let w = World::new();
