@@ -107,14 +107,15 @@ fn raw_name(command: &[OsString]) -> String {
 }
 
 /// Words a shell line starts commands with that name nothing a person
-/// would recognise the job by: builtins and keywords. A command whose first
+/// would recognise the job by: builtins and keywords (a `for` or `case`
+/// header names no command either). A command whose first
 /// word is one of these is skipped, except that the words after a keyword
 /// or a prefix (`then make`, `exec python train.py`) are looked at.
 const BUILTINS: &[&str] = &[
     "echo", "printf", "exit", "return", "cd", "export", "unset", "set", "shift", "true", "false",
     ":", ".", "source", "read", "test", "[", "[[", "trap", "wait", "umask", "ulimit", "alias",
     "local", "declare", "typeset", "readonly", "eval", "let", "pushd", "popd", "hash", "type",
-    "sleep", "fi", "done", "esac", "}",
+    "sleep", "fi", "done", "esac", "}", "for", "select", "case", "function",
 ];
 const PREFIXES: &[&str] = &[
     "if", "then", "else", "elif", "do", "while", "until", "!", "{", "exec", "command", "time",
@@ -273,6 +274,15 @@ mod tests {
         assert_eq!(name(&["bash", "-c", ">out 2>&1 make &> log"]), "make");
         assert_eq!(name(&["sh", "-c", "< in sort | uniq"]), "sort");
         assert_eq!(name(&["sh", "-c", ""]), "sh");
+        assert_eq!(
+            name(&["sh", "-c", "for f in *.c; do gcc -c $f; done"]),
+            "gcc"
+        );
+        assert_eq!(
+            name(&["sh", "-c", "for i in 1 2 3; do echo $i; done"]),
+            "sh"
+        );
+        assert_eq!(name(&["bash", "-c", "case $1 in b) make;; esac"]), "make");
     }
 
     #[test]
