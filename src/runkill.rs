@@ -192,9 +192,13 @@ fn signal_group(store: &Store, job: &Job, sig: i32) -> std::result::Result<(), S
         .map_err(|why| format!("{id} is not signalled: {why}"))?;
     let sent = crate::sys::send_signal(-group, sig);
     // A stopped job acts on any other signal only once continued, as a
-    // shell's kill does for its stopped jobs.
+    // shell's kill does for its stopped jobs. Stopped as its record says,
+    // or as its leader is now: a stop from outside runkill reaches the
+    // record a moment later.
     let pausing = [libc::SIGSTOP, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU];
-    if now.status == Status::Stopped && !pausing.contains(&sig) {
+    let stopped = now.status == Status::Stopped
+        || crate::sys::process(group).is_some_and(|leader| leader.stopped);
+    if stopped && !pausing.contains(&sig) {
         let _ = crate::sys::send_signal(-group, libc::SIGCONT);
     }
     match sent {

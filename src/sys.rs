@@ -666,6 +666,8 @@ pub struct Process {
     /// Unix seconds; about one second early at worst, since the boot time
     /// the kernel gives is whole seconds.
     pub started: f64,
+    /// Stopped by a signal (state `T`), as `kill -STOP` leaves it.
+    pub stopped: bool,
 }
 
 /// Every live process (zombies left out), from `/proc`.
@@ -714,6 +716,7 @@ fn process_at(pid: i32, (boot, hz): (f64, f64)) -> Option<Process> {
         group: fields.get(2)?.parse().ok()?,
         session: fields.get(3)?.parse().ok()?,
         started: boot + fields.get(19)?.parse::<f64>().ok()? / hz,
+        stopped: fields.first() == Some(&"T"),
     })
 }
 

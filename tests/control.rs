@@ -569,3 +569,43 @@ fn a_stopped_job_whose_supervisor_is_killed_reads_lost_once_it_ends() {
         Some("lost")
     );
 }
+
+/// A job stopped from outside runkill (`kill -STOP`) before its record says
+/// so (its supervisor is held stopped too, so the record cannot catch up)
+/// is continued with the SIGTERM, and ends by it, not by the SIGKILL after
+/// the grace.
+#[test]
+fn runkill_continues_a_job_stopped_from_outside_before_its_record_says_so() {
+    let w = World::new();
+    let id = waiting(&w, "never", false);
+    let job = w.job(&id);
+    let (sid, pgid) = (
+        field_num(&job, "sid").unwrap() as i64,
+        field_num(&job, "pgid").unwrap() as i64,
+    );
+    assert!(kill("STOP", &sid.to_string()));
+    assert!(kill("STOP", &format!("-{pgid}")));
+    assert_eq!(
+        w.status(&id),
+        "running",
+        "the record caught up: not the case tried"
+    );
+    let runkill = w
+        .cmd("runkill")
+        .args(["--grace", "3s", &id])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Let runkill signal before the supervisor may record anything.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(kill("CONT", &sid.to_string()));
+    let out = runkill.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let job = w.wait_end(&id);
+    assert_eq!(
+        field_str(&job, "signal").as_deref(),
+        Some("SIGTERM"),
+        "{job:?}"
+    );
+}
