@@ -524,14 +524,9 @@ fn run_job(
         fail(e);
     }
     drop((gate_out, report));
-    // End of file: the job exec'd (or died). Else why its exec failed.
-    let mut failure = [0u8; 5];
-    let exec_failed = File::from(exec_in)
-        .read_exact(&mut failure)
-        .is_ok()
-        .then(|| i32::from_le_bytes([failure[1], failure[2], failure[3], failure[4]]));
-
     // From here on the supervisor only waits: it need not hold run's pages.
+    // (Its exec's outcome is read once it has ended: a job stopped before
+    // its exec must be seen stopped meanwhile.)
     // A timeout stops the job's group from a timer, with no wake-up before.
     if let Some(limit) = record.timeout.and_then(crate::time::seconds) {
         sys::stop_group_after(pid, limit.saturating_sub(clock.elapsed()), GRACE);
@@ -575,7 +570,14 @@ fn run_job(
         Status::Running => Status::Lost,
         status => status,
     };
-    // Said wherever the end is: listing, record, footer, notification.
+    // End of file: the job exec'd (or died first). Else why its exec
+    // failed. Said wherever the end is: listing, record, footer,
+    // notification.
+    let mut failure = [0u8; 5];
+    let exec_failed = File::from(exec_in)
+        .read_exact(&mut failure)
+        .is_ok()
+        .then(|| i32::from_le_bytes([failure[1], failure[2], failure[3], failure[4]]));
     record.reason = exec_failed.map(|errno| {
         let err = io::Error::from_raw_os_error(errno);
         format!("exec failed: {}", crate::error::describe(&err))

@@ -655,3 +655,47 @@ fn a_job_removed_while_it_runs_never_writes_over_the_next_job_of_its_id() {
         "no new job took a removed id: the case was never tried"
     );
 }
+
+/// Property 10: A job stopped as it starts, at any moment after `run`
+/// returns (before its exec too), is shown stopped: its supervisor watches
+/// for the stop from the gate on, not only once the exec is done.
+#[test]
+fn a_job_stopped_as_it_starts_is_shown_stopped() {
+    const TRIALS: usize = 400;
+    let w = World::new();
+    let mut failures = Failures::new(TRIALS);
+    // A large environment makes the exec long, and the moment before it
+    // wide enough to hit.
+    let big = "x".repeat(100_000);
+    for _ in 0..TRIALS {
+        let mut run = w.cmd("run");
+        for n in 0..8 {
+            run.env(format!("RUN_TEST_BIG{n}"), &big);
+        }
+        let out = run.args(["-q", "sleep", "300"]).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let id = text(&out.stdout).trim().to_string();
+        let pid_file = std::fs::read_to_string(w.state.join(format!("{id}.pid"))).unwrap();
+        let group: i32 = pid_file.trim().parse().unwrap();
+        // SAFETY: kill(2) has no memory-safety preconditions.
+        assert_eq!(unsafe { libc::kill(-group, libc::SIGSTOP) }, 0);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let status = loop {
+            let record = std::fs::read_to_string(w.state.join(format!("{id}.json"))).unwrap();
+            let status = field_str(&record.parse::<JsonValue>().unwrap(), "status").unwrap();
+            if status == "stopped" || Instant::now() > deadline {
+                break status;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        failures.check(status == "stopped", || {
+            format!("{id} {status} 2 s after SIGSTOP")
+        });
+        // SAFETY: as above.
+        unsafe {
+            libc::kill(-group, libc::SIGKILL);
+            libc::kill(-group, libc::SIGCONT);
+        }
+    }
+    failures.assert_none();
+}
