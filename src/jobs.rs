@@ -737,7 +737,10 @@ fn from_files(store: &Store, id: String, bits: u8) -> Option<Job> {
     // The log header's command line, as one word; none if it has none.
     let command = read_small(store, &id, LOG)
         .and_then(|text| Some(text.lines().next()?.strip_prefix("$ ")?.to_string()));
-    let legacy = pid_file && bits & HAS_RECORD == 0;
+    // A pid file with no record is the original's job; unless the record is
+    // there now: a starting job writes it before its pid file, so one that
+    // started (and maybe ended) since it was looked for has both.
+    let legacy = pid_file && bits & HAS_RECORD == 0 && !has(RECORD);
     let status = if store.is_locked(&id) {
         Status::Running
     } else if legacy {
@@ -848,6 +851,28 @@ fn no_match(reference: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A job seen by its log alone, whose record and pid file came since
+    /// (and whose process is gone) is never made up as one of the
+    /// original's (`ended`): its record is there to be read again.
+    #[test]
+    fn a_job_with_a_record_is_never_taken_for_the_originals() {
+        let dir = std::env::temp_dir().join(format!("run-jobs-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let id = "true_20251205_163539";
+        let file =
+            |suffix: &str, text: &str| std::fs::write(dir.join(format!("{id}{suffix}")), text);
+        file(LOG, "$ true\n---\n").unwrap();
+        file(PID, "999999999\n").unwrap();
+        let store = Store::at(dir.clone());
+        let legacy = from_files(&store, id.to_string(), HAS_LOG).unwrap();
+        assert!(legacy.legacy && legacy.status == Status::Ended);
+        file(RECORD, "{}").unwrap();
+        let job = from_files(&store, id.to_string(), HAS_LOG).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(!job.legacy, "taken for the original's job");
+        assert_eq!(job.status, Status::Unknown);
+    }
 
     #[test]
     fn stamps_parse_with_and_without_suffix() {

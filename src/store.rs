@@ -103,7 +103,8 @@ impl Store {
         Ok(Some(Store::at(dir)))
     }
 
-    fn at(dir: PathBuf) -> Store {
+    /// The store in `dir`, unchecked (`open` and `existing` check it).
+    pub(crate) fn at(dir: PathBuf) -> Store {
         Store {
             dir,
             processes: RefCell::new(None),
