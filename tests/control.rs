@@ -575,6 +575,7 @@ fn a_stopped_job_whose_supervisor_is_killed_reads_lost_once_it_ends() {
 /// is continued with the SIGTERM, and ends by it, not by the SIGKILL after
 /// the grace.
 #[test]
+#[cfg(target_os = "linux")]
 fn runkill_continues_a_job_stopped_from_outside_before_its_record_says_so() {
     let w = World::new();
     let id = waiting(&w, "never", false);
@@ -583,8 +584,18 @@ fn runkill_continues_a_job_stopped_from_outside_before_its_record_says_so() {
         field_num(&job, "sid").unwrap() as i64,
         field_num(&job, "pgid").unwrap() as i64,
     );
+    // Each stopped once it has taken the signal (state T): the supervisor
+    // first, so that it cannot record the job's stop.
+    let stopped = |pid: i64| {
+        poll(&format!("{pid} to stop"), || {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            (stat.rsplit_once(')')?.1.split_whitespace().next() == Some("T")).then_some(())
+        })
+    };
     assert!(kill("STOP", &sid.to_string()));
+    stopped(sid);
     assert!(kill("STOP", &format!("-{pgid}")));
+    stopped(pgid);
     assert_eq!(
         w.status(&id),
         "running",
