@@ -32,8 +32,8 @@ Options:
       --dry-run              list what would go, remove nothing
   -h, --help                 show this help
 
-Exit status: 0 done; 1 a named job was running, or a file could not be
-removed; 2 bad usage.";
+Exit status: 0 done; 1 a job was kept (a named job was running, or an ended
+job's log is still held) or a file could not be removed; 2 bad usage.";
 
 /// runrm's options, for the parser and the completions.
 pub const OPTIONS: &[Opt] = &[
