@@ -119,6 +119,9 @@ impl Job {
         }
         out.push('\t');
         let seconds = match (record.duration, self.status) {
+            // One that never began (skipped, cancelled while waiting) never
+            // ran: its duration is how long it waited.
+            (Some(_), _) if self.recorded && record.pid.is_none() => None,
             (Some(d), _) => Some(d),
             (None, Status::Running | Status::Stopped) if record.started > 0.0 => {
                 Some(now - record.began.unwrap_or(record.started))

@@ -144,6 +144,14 @@ fn after_waits_for_every_job_and_after_ok_skips_when_one_failed() {
         request.header("Title"),
         Some(format!("deploy skipped ({reason})").as_str())
     );
+    // It never ran: runs gives it no running time.
+    let listing = text(&w.output("runs", &[] as &[&str]).stdout);
+    let cells: Vec<&str> = line_of(&listing, &skipped)
+        .split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(cells[cells.len() - 2], "-", "{cells:?}");
     // It counts as a failure for runwait; --failed lists it.
     assert_eq!(w.output("runwait", &[&skipped]).status.code(), Some(1));
     let failed = text(&w.output("runs", &["--failed"]).stdout);
