@@ -5,18 +5,27 @@ use common::*;
 use std::process::Stdio;
 
 /// A job that runs until `flag` appears (or, with `ignore_term`, shrugs
-/// off SIGTERM while it waits).
+/// off SIGTERM while it waits: returned once its trap is set, since `run`
+/// returns before the shell has begun).
 fn waiting(w: &World, flag: &str, ignore_term: bool) -> String {
-    let trap = if ignore_term { "trap '' TERM; " } else { "" };
+    let ready = w.root.join(format!("{flag}.ready"));
+    let trap = match ignore_term {
+        true => format!("trap '' TERM; touch {}; ", ready.display()),
+        false => String::new(),
+    };
     let flag = w.root.join(flag);
-    w.start(&[
+    let id = w.start(&[
         "sh",
         "-c",
         &format!(
             "{trap}while [ ! -e {} ]; do sleep 0.02; done",
             flag.display()
         ),
-    ])
+    ]);
+    if ignore_term {
+        poll("the job to set its trap", || ready.exists().then_some(()));
+    }
+    id
 }
 
 #[test]
