@@ -495,7 +495,7 @@ fn a_stopped_job_shows_as_stopped_and_running_again_once_continued() {
     assert_eq!(field_str(&job, "signal").as_deref(), Some("SIGTERM"));
     assert_eq!(field_str(&job, "status").as_deref(), Some("killed"));
     // So is one its timeout stops.
-    let late = w.start(&["--timeout", "1s", "sleep", "300"]);
+    let late = w.start(&["--timeout", "2s", "sleep", "300"]);
     assert!(w.output("runkill", &["-s", "STOP", &late]).status.success());
     let job = w.wait_end(&late);
     assert_eq!(field_str(&job, "signal").as_deref(), Some("SIGTERM"));

@@ -590,24 +590,33 @@ fn a_removed_jobs_outcome_never_comes_back_on_a_new_job() {
 fn a_job_removed_while_it_runs_never_writes_over_the_next_job_of_its_id() {
     const TRIALS: usize = 12;
     let w = World::new();
-    let remove = |id: &str| {
-        for suffix in [".log", ".json", ".pid"] {
-            std::fs::remove_file(w.state.join(format!("{id}{suffix}"))).unwrap();
-        }
+    // Each job runs until its flag appears: the removed ones until "old",
+    // the new ones until "new".
+    let gated = |name: &str, flag: &str| {
+        let flag = w.root.join(flag);
+        let script = format!("while [ ! -e {} ]; do sleep 0.02; done", flag.display());
+        w.start(&["-N", name, "sh", "-c", &script])
     };
-    // The removed jobs end 1 s after they started; each second trial
-    // starts a new job of the same name as soon as the old one is gone.
-    let mut pairs = Vec::new();
+    // Each second trial starts a new job of the same name as soon as the
+    // old one is gone.
+    let (mut pairs, mut supervisors) = (Vec::new(), Vec::new());
     for trial in 0..TRIALS {
         let name = format!("gone{trial}");
-        let old = w.start(&["-N", &name, "sleep", "1"]);
-        remove(&old);
-        let new = (trial % 2 == 0).then(|| w.start(&["-N", &name, "sleep", "3"]));
+        let old = gated(&name, "old");
+        supervisors.push(field_num(&w.job(&old), "sid").unwrap() as i64);
+        for suffix in [".log", ".json", ".pid"] {
+            std::fs::remove_file(w.state.join(format!("{old}{suffix}"))).unwrap();
+        }
+        let new = (trial % 2 == 0).then(|| gated(&name, "new"));
         pairs.push((old, new));
     }
-    // Every removed job has ended (its pid file is gone with it, so watch
-    // its room for the final record go).
-    std::thread::sleep(Duration::from_millis(1500));
+    // Every removed job ends, and its supervisor has done all it does.
+    std::fs::write(w.root.join("old"), "").unwrap();
+    for sid in supervisors {
+        poll("a removed job's supervisor to exit", || {
+            (!alive(sid)).then_some(())
+        });
+    }
     let mut failures = Failures::new(TRIALS);
     let mut same_id = 0;
     let jobs = w.jobs();
@@ -621,7 +630,7 @@ fn a_job_removed_while_it_runs_never_writes_over_the_next_job_of_its_id() {
                 let command = record.as_ref().and_then(|r| r["command"].stringify().ok());
                 let shown = jobs.get(new).and_then(|j| field_str(j, "status"));
                 failures.check(
-                    shown.as_deref() == Some("running") && command.as_deref() == Some(r#"["sleep","3"]"#),
+                    shown.as_deref() == Some("running") && command.is_some_and(|c| c.contains("new")),
                     || format!("{new}, started after {old} was removed, shown as {shown:?}, its record {:?}", text(&file)),
                 );
             }
@@ -633,13 +642,14 @@ fn a_job_removed_while_it_runs_never_writes_over_the_next_job_of_its_id() {
             }
         }
     }
+    std::fs::write(w.root.join("new"), "").unwrap();
     for (_, new) in pairs.iter().filter(|(old, new)| new.as_ref() == Some(old)) {
         let new = new.as_ref().unwrap();
         let job = w.wait_end(new);
         let ended = (field_str(&job, "status"), field_num(&job, "exit_code"));
         let command = job["command"].stringify().unwrap();
         failures.check(
-            ended == (Some("done".into()), Some(0.0)) && command.contains('3'),
+            ended == (Some("done".into()), Some(0.0)) && command.contains("new"),
             || format!("{new} ended as {ended:?}, command {command}"),
         );
     }
