@@ -869,10 +869,10 @@ mod tests {
         file(PID, "999999999\n").unwrap();
         let store = Store::at(dir.clone());
         let legacy = from_files(&store, id.to_string(), HAS_LOG).unwrap();
-        assert!(legacy.legacy && legacy.status == Status::Ended);
         file(RECORD, "{}").unwrap();
         let job = from_files(&store, id.to_string(), HAS_LOG).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
+        assert!(legacy.legacy && legacy.status == Status::Ended);
         assert!(!job.legacy, "taken for the original's job");
         assert_eq!(job.status, Status::Unknown);
     }

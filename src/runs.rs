@@ -130,7 +130,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         }
         let _ = out.write_all(if shown.is_empty() { b"[]\n" } else { b"\n]\n" });
     } else if scan.entries.is_empty() {
-        crate::error::tell!("runs: no jobs; start one with: run COMMAND",);
+        crate::error::tell!("runs: no jobs; start one with: run COMMAND");
     } else {
         let terminal = stdout.is_terminal();
         let colour = terminal && std::env::var_os("NO_COLOR").is_none();

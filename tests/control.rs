@@ -617,8 +617,9 @@ fn runkill_continues_a_job_stopped_from_outside_before_its_record_says_so() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Let runkill signal before the supervisor may record anything.
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The job ends on runkill's signals (by SIGKILL after the grace if it
+    // was never continued) before the supervisor may record anything.
+    poll("the job to end", || (!alive(pgid)).then_some(()));
     assert!(kill("CONT", &sid.to_string()));
     let out = runkill.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
