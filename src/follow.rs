@@ -71,7 +71,8 @@ pub fn show(store: &Store, job: &Job, lines: Option<u64>, follow: bool) -> Resul
         return Ok(code::OK);
     }
     if job.legacy {
-        return Ok(code::OK);
+        // Its process is gone; it left no exit code.
+        return Ok(code::FAILURE);
     }
     let ended = job
         .refresh(store)

@@ -34,8 +34,9 @@ impl Job {
     }
 
     /// The exit status that stands for how the job ended: 0 for done, its
-    /// exit code for failed, 128+N for killed by signal N, 1 for lost or
-    /// skipped; 0 while it runs or waits, or when nothing better is known.
+    /// exit code for failed, 128+N for killed by signal N, 1 for lost,
+    /// skipped, or ended with no exit code known (`ended`, `unknown`); 0
+    /// while it runs or waits.
     pub fn exit_status(&self) -> i32 {
         match self.status {
             Status::Done => 0,
@@ -46,12 +47,9 @@ impl Job {
                 .as_deref()
                 .and_then(crate::sys::signal_number)
                 .map_or(1, |n| 128 + n),
-            Status::Lost | Status::Skipped => 1,
-            Status::Running
-            | Status::Stopped
-            | Status::Waiting
-            | Status::Ended
-            | Status::Unknown => 0,
+            // No exit code known is no success.
+            Status::Lost | Status::Skipped | Status::Ended | Status::Unknown => 1,
+            Status::Running | Status::Stopped | Status::Waiting => 0,
         }
     }
 

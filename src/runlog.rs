@@ -30,7 +30,8 @@ Options:
 
 Ctrl+C stops watching; the job keeps running.
 Exit status: the job's: 0 done, its exit code if failed, 128+N if killed by
-signal N, 1 if lost or unknown to runlog; 2 bad usage; 130 cancelled.";
+signal N, 1 if lost, skipped or its exit code is unknown (ended, unknown),
+or the job is unknown to runlog; 2 bad usage; 130 cancelled.";
 
 /// runlog's options, for the parser and the completions.
 pub const OPTIONS: &[Opt] = &[

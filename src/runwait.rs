@@ -28,8 +28,9 @@ Options:
   -h, --help              show this help
 
 Exit status: 0 all were done; else the first failure's: its exit code,
-128+N if killed by signal N, 1 if lost; 124 on timeout; 1 if a job could
-not be read or was removed meanwhile; 2 bad usage.";
+128+N if killed by signal N, 1 if lost, skipped or its exit code is
+unknown (ended, unknown); 124 on timeout; 1 if a job could not be read or
+was removed meanwhile; 2 bad usage.";
 
 const TIMED_OUT: i32 = 124;
 

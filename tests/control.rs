@@ -630,3 +630,46 @@ fn runkill_continues_a_job_stopped_from_outside_before_its_record_says_so() {
         "{job:?}"
     );
 }
+
+/// A job whose exit code nobody knows (the original version's `ended`, or
+/// `unknown`: a log with no readable record) is no success: runwait, and
+/// runlog with or without following, exit 1 for it, as for a lost job, so
+/// that `runwait build && deploy` does not deploy. A done job beside it
+/// still gives 0.
+#[test]
+fn an_outcome_nobody_knows_is_not_reported_as_success() {
+    let w = World::new();
+    let done = w.start(&["true"]);
+    w.wait_end(&done);
+    w.seed_legacy();
+    w.plant("torn_20250101_000000.log", b"$ make\n---\n");
+    w.plant("torn_20250101_000000.json", b"{\"id\":");
+    for id in ["build_20251205_163539", "torn_20250101_000000"] {
+        for args in [
+            vec!["runwait", id],
+            vec!["runlog", id],
+            vec!["runlog", "-f", id],
+        ] {
+            let out = w.output(args[0], &args[1..]);
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{args:?}: {}",
+                text(&out.stderr)
+            );
+        }
+        let both = w.output("runwait", &[&done, id]);
+        assert_eq!(both.status.code(), Some(1), "{}", text(&both.stderr));
+    }
+    assert_eq!(w.output("runwait", &[&done]).status.code(), Some(0));
+    assert_eq!(w.output("runlog", &[&done]).status.code(), Some(0));
+
+    // A job of the original version followed until its process is gone.
+    let (mut sleeper, live) = w.plant_live_legacy();
+    let follow = w.cmd("runlog").args(["-f", &live]).spawn().unwrap();
+    let waiter = w.cmd("runwait").arg(&live).spawn().unwrap();
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+    assert_eq!(follow.wait_with_output().unwrap().status.code(), Some(1));
+    assert_eq!(waiter.wait_with_output().unwrap().status.code(), Some(1));
+}
