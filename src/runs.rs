@@ -77,7 +77,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     let (json, running, failed) = (p.flag("json"), p.flag("running"), p.flag("failed"));
     let last: Option<usize> = p.value("last", |s| s.parse().ok().filter(|&n| n > 0))?;
     let since = p.value("since", crate::time::parse_duration)?;
-    let queue = p.value("queue", |s| Some(s.to_string()))?;
+    let queue = p.value("queue", |s| crate::naming::from_user(s.as_ref()).ok())?;
     // Internal, for shell completion: ids and names, one a line.
     if p.flag("complete") {
         for word in jobs::completions(Store::existing()?.as_ref(), running)? {

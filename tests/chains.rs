@@ -408,6 +408,13 @@ fn fifty_jobs_queued_from_parallel_shells_run_one_at_a_time_in_order() {
     let listed = text(&w.output("runs", &["-Q", "builds"]).stdout);
     assert_eq!(listed.lines().count(), 50);
     assert!(text(&w.output("runs", &["-Q", "other"]).stdout).is_empty());
+    // A name no queue can have is a typo, refused as run refuses it.
+    for bad in ["", "a/b", "-x"] {
+        let out = w.output("runs", &[&format!("--queue={bad}")]);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(text(&out.stderr).starts_with("runs: --queue needs a queue name"));
+        assert!(out.stdout.is_empty());
+    }
 }
 
 #[test]
