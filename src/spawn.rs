@@ -13,7 +13,9 @@
 //! gate (its record and pid file exist): the job itself says so on the
 //! report pipe, and `run` returns then, without waiting for the exec. An
 //! exec that still fails is the job's outcome: `failed`, exit 126 or 127,
-//! with the reason in the footer and the notification.
+//! with the reason in the footer and the notification. While the job runs,
+//! a SIGTERM or SIGINT to the supervisor goes on to the job's group, so
+//! that only SIGKILL parts a supervisor from the end it must record.
 
 use crate::error::{Error, Result, code};
 use crate::notify::Target;
@@ -505,6 +507,9 @@ fn run_job(
     };
     // Also set here, so the group exists whichever process runs first.
     let _ = sys::own_process_group(pid);
+    // Whoever stops the supervisor (`kill PID` of the `run` that ps shows,
+    // a shutdown) stops the job, and its end is still recorded.
+    sys::forward_stop_signals(pid);
     // The job has its own copy of the environment; ours need not show the
     // notification credentials to anyone listing it, from before anyone is
     // told the job started.
@@ -544,6 +549,7 @@ fn run_job(
             let _ = store.write_record(&record);
         }
     };
+    sys::forward_stop_signals(0);
     record.status = Status::Running;
     record.timed_out = record.timeout.is_some() && sys::disarm_stop();
     let elapsed = clock.elapsed();

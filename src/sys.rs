@@ -439,6 +439,40 @@ pub fn disarm_stop() -> bool {
     STOP_STAGE.load(Ordering::SeqCst) > 0
 }
 
+/// The process group `forward_stop_signals` passes signals on to.
+static FORWARD_GROUP: AtomicI32 = AtomicI32::new(0);
+
+/// From now on SIGTERM and SIGINT do not end this process: each goes on to
+/// process group `group` (with a SIGCONT, since a stopped job acts on it
+/// only once continued), and whatever call it interrupts is resumed. Group
+/// 0: to no one, as once the job has been waited for, its group id may be
+/// a stranger's.
+pub fn forward_stop_signals(group: libc::pid_t) {
+    extern "C" fn on_signal(sig: libc::c_int) {
+        // SAFETY: kill is async-signal-safe; errno is kept; the static is an
+        // atomic.
+        unsafe {
+            let errno = *errno_location();
+            let group = FORWARD_GROUP.load(Ordering::SeqCst);
+            if group > 0 {
+                libc::kill(-group, sig);
+                libc::kill(-group, libc::SIGCONT);
+            }
+            *errno_location() = errno;
+        }
+    }
+    FORWARD_GROUP.store(group, Ordering::SeqCst);
+    // SAFETY: the handler is async-signal-safe; SA_RESTART resumes the wait.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_signal as *const () as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART;
+        for sig in [libc::SIGTERM, libc::SIGINT] {
+            libc::sigaction(sig, &action, std::ptr::null_mut());
+        }
+    }
+}
+
 static TERM_CAUGHT: AtomicBool = AtomicBool::new(false);
 
 /// Catch SIGTERM instead of dying of it: note it, and from then on

@@ -285,12 +285,19 @@ fn a_supervisor_killed_as_the_job_ends_never_loses_a_written_outcome() {
 }
 
 /// Put a process with pid `pid` in a session and process group of its own,
-/// by setting the kernel's last pid just below it (root only).
+/// by setting the kernel's last pid just below it (root only). Returned
+/// once it leads them.
 fn stranger_with_pid(pid: i64) -> Option<std::process::Child> {
     for _ in 0..50 {
         std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).ok()?;
         let child = Command::new("setsid").args(["sleep", "30"]).spawn().ok()?;
         if i64::from(child.id()) == pid {
+            // The group is its own once setsid has run in it.
+            poll("the stranger to lead its group", || {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+                let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+                (fields.get(2) == Some(&pid.to_string().as_str())).then_some(())
+            });
             return Some(child);
         }
         let mut child = child;
@@ -715,4 +722,117 @@ fn a_job_stopped_as_it_starts_is_shown_stopped() {
         }
     }
     failures.assert_none();
+}
+
+/// Property 11: A SIGTERM to a running job's supervisor (the `run`
+/// process ps shows: `kill PID`, `pkill run`, a shutdown) never loses the
+/// job's end: the supervisor passes it on to the job's group and records
+/// how the job ended. SIGTERM it at a random moment from run's return on:
+/// the job ends (a `sleep` killed by SIGTERM; a shell that traps TERM
+/// with `exit 7`, unless the TERM came before its trap), and its end is
+/// recorded, never `lost`, never left running.
+#[test]
+fn a_sigterm_to_the_supervisor_goes_to_the_job_and_its_end_is_recorded() {
+    const TRIALS: usize = 60;
+    let w = World::new();
+    let mut random = Random::new("sigterm_to_the_supervisor");
+    let mut failures = Failures::new(TRIALS);
+    for trial in 0..TRIALS {
+        let traps = trial % 2 == 1;
+        let script = "trap 'exit 7' TERM; while :; do sleep 0.01; done";
+        let command: &[&str] = match traps {
+            true => &["sh", "-c", script],
+            false => &["sleep", "30"],
+        };
+        let out = w.cmd("run").arg("-q").args(command).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let id = text(&out.stdout).trim().to_string();
+        let job = w.job(&id);
+        let supervisor = field_num(&job, "sid").unwrap() as libc::pid_t;
+        let group = field_num(&job, "pgid").unwrap() as libc::pid_t;
+        std::thread::sleep(Duration::from_micros(random.below(30_000)));
+        // SAFETY: kill(2) has no memory-safety preconditions.
+        unsafe { libc::kill(supervisor, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let job = loop {
+            let job = w.job(&id);
+            let status = field_str(&job, "status").unwrap();
+            if !matches!(status.as_str(), "running" | "stopped") || Instant::now() > deadline {
+                break job;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let status = field_str(&job, "status").unwrap();
+        let signal = field_str(&job, "signal");
+        let code = field_num(&job, "exit_code");
+        let killed = status == "killed" && signal.as_deref() == Some("SIGTERM");
+        let trapped = traps && status == "failed" && code == Some(7.0);
+        failures.check(killed || trapped, || {
+            format!("trial {trial} ({command:?}): {status}, signal {signal:?}, exit {code:?}")
+        });
+        // SAFETY: as above; whatever is left of a failed trial goes.
+        unsafe { libc::kill(-group, libc::SIGKILL) };
+    }
+    failures.assert_none();
+}
+
+/// Property 11b: Once the job has been waited for, its group id may be a
+/// stranger's: a SIGTERM to its supervisor (still sending the notification,
+/// to a server that does not answer) reaches no one, and the supervisor
+/// goes on.
+#[test]
+fn a_sigterm_to_a_supervisor_whose_job_has_ended_never_reaches_a_stranger() {
+    if !is_root() {
+        println!("skipped: reusing a pid needs root (CI runs as root)");
+        return;
+    }
+    let w = World::new();
+    let server = Server::start(&[Reply::Hang]);
+    let out = w
+        .cmd("run")
+        .env("RUN_NOTIFY_TIMEOUT", "5")
+        .args(["-q", "-t", &server.url("slow"), "true"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let id = text(&out.stdout).trim().to_string();
+    let job = w.wait_end(&id);
+    let supervisor = field_num(&job, "sid").unwrap() as i64;
+    let group = field_num(&job, "pgid").unwrap() as i64;
+    server.next();
+    let proc = format!("/proc/{group}");
+    poll("the job to be reaped", || {
+        (!std::path::Path::new(&proc).exists()).then_some(())
+    });
+    let Some(mut stranger) = stranger_with_pid(group) else {
+        println!("skipped: pid {group} could not be had again");
+        return;
+    };
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    assert_eq!(
+        unsafe { libc::kill(supervisor as libc::pid_t, libc::SIGTERM) },
+        0
+    );
+    // Handled once no longer pending; the handler's kill is synchronous.
+    let status = format!("/proc/{supervisor}/status");
+    poll("the supervisor to take its SIGTERM", || {
+        let text = std::fs::read_to_string(&status).ok()?;
+        let pending = |field: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(field))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        };
+        let term = 1 << (libc::SIGTERM - 1);
+        (pending("SigPnd:")? & term == 0 && pending("ShdPnd:")? & term == 0).then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    let survived = stranger.try_wait().unwrap().is_none();
+    let _ = stranger.kill();
+    let _ = stranger.wait();
+    assert!(survived, "the supervisor's SIGTERM went on to a stranger");
+    assert!(
+        alive(supervisor),
+        "the supervisor died of a SIGTERM after its job"
+    );
+    assert_eq!(w.status(&id), "done");
 }
