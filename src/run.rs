@@ -432,10 +432,16 @@ fn again(reference: &OsStr, options: &mut Options) -> Result<Vec<OsString>> {
         return Err(cannot("it has no record of its command"));
     }
     let record = job.record.clone();
-    // A record keeps the command as UTF-8, with U+FFFD for other bytes.
+    // A record keeps the command and directory as UTF-8, with U+FFFD for
+    // other bytes.
     if record.command.iter().any(|word| word.contains('\u{FFFD}')) {
         return Err(cannot(
             "its command line was not UTF-8, so the record does not hold it exactly",
+        ));
+    }
+    if record.cwd.contains('\u{FFFD}') {
+        return Err(cannot(
+            "its directory's name was not UTF-8, so the record does not hold it exactly",
         ));
     }
     std::env::set_current_dir(&record.cwd).map_err(|e| {

@@ -792,6 +792,17 @@ fn again_refuses_what_it_cannot_rerun_exactly_and_starts_nothing() {
     let orphan = text(&out.stdout).trim().to_string();
     w.wait_end(&orphan);
     std::fs::remove_dir(&gone).unwrap();
+    // A directory whose name is not UTF-8, which still exists.
+    let odd = w.root.join(std::ffi::OsStr::from_bytes(b"odd\xff"));
+    std::fs::create_dir(&odd).unwrap();
+    let out = w
+        .cmd("run")
+        .current_dir(&odd)
+        .args(["-q", "true"])
+        .output()
+        .unwrap();
+    let odd_dir = text(&out.stdout).trim().to_string();
+    w.wait_end(&odd_dir);
     let before = w.files();
     for (reference, code, says) in [
         (
@@ -801,6 +812,11 @@ fn again_refuses_what_it_cannot_rerun_exactly_and_starts_nothing() {
         ),
         (raw.as_str(), 1, "again: its command line was not UTF-8"),
         (orphan.as_str(), 1, "cannot enter the job's directory"),
+        (
+            odd_dir.as_str(),
+            1,
+            "again: its directory's name was not UTF-8",
+        ),
         ("nosuchjob", 1, "no job matches nosuchjob"),
     ] {
         let out = w.output("run", &["--again", reference]);
