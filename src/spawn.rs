@@ -323,7 +323,7 @@ fn detach_and_run(
         // Waiting: the supervisor's own group is what runkill stops.
         record.status = Status::Waiting;
         record.pgid = Some(sys::own_pid());
-        sys::catch_term();
+        sys::catch_stop();
         store.write_record(&record).unwrap_or_else(|e| fail(e));
     }
     // The queue's next job follows this one, from now on.
@@ -334,10 +334,10 @@ fn detach_and_run(
         send(&report, WAITING, 0);
         drop(report);
         let mut waited = await_jobs(store, &record);
-        // A SIGTERM up to here cancels it still; after, it kills the
-        // supervisor, and the job reads lost, never started.
-        sys::default_term();
-        if waited.is_ok() && sys::term_caught() {
+        // A SIGTERM or SIGINT up to here cancels it still; after, it kills
+        // the supervisor, and the job reads lost, never started.
+        sys::default_stop();
+        if waited.is_ok() && sys::stop_caught().is_some() {
             waited = Err((Status::Killed, CANCELLED.to_string()));
         }
         (record.status, record.pgid) = (Status::Running, None);
@@ -345,7 +345,7 @@ fn detach_and_run(
             record.status = status;
             record.reason = Some(reason);
             if status == Status::Killed {
-                record.signal = Some("SIGTERM".into());
+                record.signal = sys::stop_caught().map(sys::signal_name);
             }
             let ended = SystemTime::now();
             record.ended = Some(crate::time::unix_seconds(ended));
@@ -415,15 +415,15 @@ fn await_jobs(store: &Store, record: &Record) -> std::result::Result<(), (Status
         round += 1;
         // Each lock is let go of once had: that job has ended for good.
         for log in pending {
-            // Interrupted only by runkill's SIGTERM (see catch_term).
-            while !sys::term_caught() {
+            // Interrupted only by runkill's SIGTERM (see catch_stop).
+            while sys::stop_caught().is_none() {
                 match sys::lock_shared_idle(log.as_fd()) {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     _ => break,
                 }
             }
         }
-        if sys::term_caught() {
+        if sys::stop_caught().is_some() {
             return Err(cancelled());
         }
     }

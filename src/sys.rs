@@ -13,7 +13,7 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::time::Duration;
 
 fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
@@ -473,15 +473,16 @@ pub fn forward_stop_signals(group: libc::pid_t) {
     }
 }
 
-static TERM_CAUGHT: AtomicBool = AtomicBool::new(false);
+/// The signal `catch_stop` caught (0: none yet).
+static STOP_CAUGHT: AtomicI32 = AtomicI32::new(0);
 
-/// Catch SIGTERM instead of dying of it: note it, and from then on
-/// interrupt any blocking call every 10 ms (a repeating SIGALRM; neither
-/// signal restarts what it interrupts), so that a wait entered just after
-/// `term_caught` said no still ends. `default_term` undoes both.
-pub fn catch_term() {
-    extern "C" fn on_term(_: libc::c_int) {
-        TERM_CAUGHT.store(true, Ordering::SeqCst);
+/// Catch SIGTERM and SIGINT instead of dying of them: note which came, and
+/// from then on interrupt any blocking call every 10 ms (a repeating
+/// SIGALRM; no handler restarts what it interrupts), so that a wait entered
+/// just after `stop_caught` said no still ends. `default_stop` undoes this.
+pub fn catch_stop() {
+    extern "C" fn on_stop(sig: libc::c_int) {
+        STOP_CAUGHT.store(sig, Ordering::SeqCst);
         set_timer(Duration::from_millis(10));
     }
     extern "C" fn on_alarm(_: libc::c_int) {
@@ -493,20 +494,25 @@ pub fn catch_term() {
         let mut action: libc::sigaction = std::mem::zeroed();
         action.sa_sigaction = on_alarm as *const () as libc::sighandler_t;
         libc::sigaction(libc::SIGALRM, &action, std::ptr::null_mut());
-        action.sa_sigaction = on_term as *const () as libc::sighandler_t;
-        libc::sigaction(libc::SIGTERM, &action, std::ptr::null_mut());
+        action.sa_sigaction = on_stop as *const () as libc::sighandler_t;
+        for sig in [libc::SIGTERM, libc::SIGINT] {
+            libc::sigaction(sig, &action, std::ptr::null_mut());
+        }
     }
 }
 
-/// Whether a SIGTERM has come since `catch_term`.
-pub fn term_caught() -> bool {
-    TERM_CAUGHT.load(Ordering::SeqCst)
+/// The SIGTERM or SIGINT that came since `catch_stop`, if one did.
+pub fn stop_caught() -> Option<libc::c_int> {
+    Some(STOP_CAUGHT.load(Ordering::SeqCst)).filter(|&sig| sig != 0)
 }
 
-/// SIGTERM kills this process again, and no alarm interrupts it.
-pub fn default_term() {
-    // SAFETY: SIG_DFL is a valid disposition for both signals.
-    unsafe { libc::signal(libc::SIGTERM, libc::SIG_DFL) };
+/// SIGTERM and SIGINT kill this process again, and no alarm interrupts it.
+pub fn default_stop() {
+    // SAFETY: SIG_DFL is a valid disposition for these signals.
+    unsafe {
+        libc::signal(libc::SIGTERM, libc::SIG_DFL);
+        libc::signal(libc::SIGINT, libc::SIG_DFL);
+    }
     set_timer(Duration::ZERO);
     // SAFETY: as above.
     unsafe { libc::signal(libc::SIGALRM, libc::SIG_DFL) };

@@ -213,20 +213,23 @@ fn runkill_cancels_a_waiting_job_at_any_moment_and_runwait_waits_through_waiting
     assert_eq!(field_str(&job, "status").unwrap(), "killed");
     assert!(is_null(&job, "pid"));
 
-    // SIGTERM at many moments of a waiting job's life, from right after
-    // `run` returns on: it is always cancelled, never started, never lost.
+    // SIGTERM or SIGINT (`kill PID`, `kill -INT PID` of its supervisor) at
+    // many moments of a waiting job's life, from right after `run` returns
+    // on: it is always cancelled, never started, never lost.
     let mut random = Random::new("cancel");
     for i in 0..12 {
         let id = marking(&w, &["--after", &dep], &format!("ran{i}"));
         std::thread::sleep(std::time::Duration::from_millis(random.below(40)));
         let sid = field_num(&w.job(&id), "sid").unwrap() as i64;
-        assert!(kill("TERM", &sid.to_string()));
+        let signal = ["TERM", "INT"][i % 2];
+        assert!(kill(signal, &sid.to_string()));
         let job = w.wait_end(&id);
         assert_eq!(field_str(&job, "status").unwrap(), "killed", "trial {i}");
         assert_eq!(
             field_str(&job, "reason").unwrap(),
             "cancelled while waiting"
         );
+        assert_eq!(field_str(&job, "signal"), Some(format!("SIG{signal}")));
     }
     assert_eq!(w.status(&dep), "running", "the job waited for is untouched");
     release(&w, "never");
