@@ -9,13 +9,15 @@
 //! descriptors) is made before `fork`; between `fork` and `exec` the child
 //! calls only fork-safe `sys` functions and leaves with `_exit`. The
 //! supervisor may allocate, because `run` is single-threaded. Whatever dies
-//! during a launch, `run` says "started" exactly when the job has passed its
-//! gate (its record and pid file exist): the job itself says so on the
-//! report pipe, and `run` returns then, without waiting for the exec. An
-//! exec that still fails is the job's outcome: `failed`, exit 126 or 127,
-//! with the reason in the footer and the notification. While the job runs,
-//! a SIGTERM or SIGINT to the supervisor goes on to the job's group, so
-//! that only SIGKILL parts a supervisor from the end it must record.
+//! during a launch, `run` says "started" exactly when the job has reached
+//! its gate with its record and pid file made: the job itself says so on
+//! the report pipe once past it (the supervisor, if the job was killed
+//! there), and `run` returns then, without waiting for the exec. An exec
+//! that still fails is the job's outcome: `failed`, exit 126 or 127, with
+//! the reason in the footer and the notification. From the job's fork on,
+//! a SIGTERM or SIGINT to the supervisor goes on to the job's group (held
+//! until the job can take it), so that only SIGKILL parts a supervisor
+//! from the end it must record.
 
 use crate::error::{Error, Result, code};
 use crate::notify::Target;
@@ -334,8 +336,9 @@ fn detach_and_run(
         send(&report, WAITING, 0);
         drop(report);
         let mut waited = await_jobs(store, &record);
-        // A SIGTERM or SIGINT up to here cancels it still; after, it kills
-        // the supervisor, and the job reads lost, never started.
+        // A SIGTERM or SIGINT up to here cancels it still; one after is
+        // held until it can go on to the job (run_job).
+        sys::hold_stop_signals(true);
         sys::default_stop();
         if waited.is_ok() && sys::stop_caught().is_some() {
             waited = Err((Status::Killed, CANCELLED.to_string()));
@@ -483,6 +486,8 @@ fn run_job(
     let (gate_in, gate_out) = sys::pipe_cloexec().unwrap_or_else(|e| fail(e));
     let clock = Instant::now();
     record.began = Some(crate::time::unix_seconds(SystemTime::now()));
+    // A SIGTERM or SIGINT from here on waits for the job to take it.
+    sys::hold_stop_signals(true);
     let pid = match sys::fork().unwrap_or_else(|e| fail(e)) {
         Fork::Child => {
             // The job. Fork-safe calls only from here to exec.
@@ -510,6 +515,7 @@ fn run_job(
     // Whoever stops the supervisor (`kill PID` of the `run` that ps shows,
     // a shutdown) stops the job, and its end is still recorded.
     sys::forward_stop_signals(pid);
+    sys::hold_stop_signals(false);
     // The job has its own copy of the environment; ours need not show the
     // notification credentials to anyone listing it, from before anyone is
     // told the job started.
@@ -522,11 +528,18 @@ fn run_job(
     if let Err(e) = store
         .write_record(&record)
         .and_then(|()| store.create_pid_file(&record.id, pid))
-        .and_then(|()| sys::write_raw(gate_out.as_fd(), b"g"))
     {
         drop(gate_out);
         let _ = sys::wait_for(pid);
         fail(e);
+    }
+    // A job that cannot take its gate byte was killed at its gate (by one
+    // who read its record: `runkill -s KILL`): it started, and its end is
+    // recorded as any other.
+    if sys::write_raw(gate_out.as_fd(), b"g").is_err()
+        && let Some(report) = &report
+    {
+        send(report, PASSED_GATE, pid);
     }
     drop((gate_out, report));
     // From here on the supervisor only waits: it need not hold run's pages.

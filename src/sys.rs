@@ -439,6 +439,27 @@ pub fn disarm_stop() -> bool {
     STOP_STAGE.load(Ordering::SeqCst) > 0
 }
 
+/// Hold SIGTERM and SIGINT back (`hold`), or let them come again. Held
+/// across a fork, neither reaches the parent's handler in the child, which
+/// empties its mask (`reset_signals`) only once its dispositions are the
+/// defaults; in the parent, one that came meanwhile is handled at the let-go.
+pub fn hold_stop_signals(hold: bool) {
+    // SAFETY: a sigset_t built with sigemptyset and sigaddset; sigprocmask
+    // only changes this thread's mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        let how = if hold {
+            libc::SIG_BLOCK
+        } else {
+            libc::SIG_UNBLOCK
+        };
+        libc::sigprocmask(how, &set, std::ptr::null_mut());
+    }
+}
+
 /// The process group `forward_stop_signals` passes signals on to.
 static FORWARD_GROUP: AtomicI32 = AtomicI32::new(0);
 

@@ -516,3 +516,110 @@ fn runs_only_after(w: &World, later: &str, first: &str) {
     assert_eq!(field_str(&job, "status").unwrap(), "done");
     assert!(field_num(&job, "began").unwrap() >= ended);
 }
+
+/// A SIGTERM to a waiting job's supervisor as the job it waits for ends,
+/// at many moments around that end: the waiting job is cancelled (never
+/// started) or, once started, killed by that SIGTERM, and its end is
+/// recorded: never `lost`.
+#[test]
+fn a_sigterm_as_a_waiting_job_starts_is_never_lost() {
+    const TRIALS: usize = 60;
+    let w = World::new();
+    let mut random = Random::new("sigterm_as_it_starts");
+    let mut failed = Vec::new();
+    for trial in 0..TRIALS {
+        let flag = format!("go{trial}");
+        let dep = blocker(&w, &flag, 0);
+        let id = w.start(&["--after", &dep, "sleep", "2"]);
+        let sid = field_num(&w.job(&id), "sid").unwrap() as i32;
+        let record = w.state.join(format!("{dep}.json"));
+        release(&w, &flag);
+        // From the moment the end it waits for is recorded, 0 to 3 ms on.
+        while !std::fs::read_to_string(&record)
+            .unwrap()
+            .contains("\"ended\":1")
+        {
+            std::hint::spin_loop();
+        }
+        let at = std::time::Instant::now() + std::time::Duration::from_micros(random.below(3000));
+        while std::time::Instant::now() < at {
+            std::hint::spin_loop();
+        }
+        // SAFETY: kill(2) has no memory-safety preconditions.
+        unsafe { libc::kill(sid, libc::SIGTERM) };
+        let job = poll(&format!("{id} to end or vanish"), || {
+            match w.jobs().remove(&id) {
+                None => Some(None),
+                Some(job) => {
+                    let status = field_str(&job, "status").unwrap();
+                    (!matches!(status.as_str(), "running" | "waiting")).then_some(Some(job))
+                }
+            }
+        });
+        let Some(job) = job else {
+            failed.push(format!("trial {trial}: {id} vanished"));
+            continue;
+        };
+        let status = field_str(&job, "status").unwrap();
+        let signal = field_str(&job, "signal");
+        if status != "killed" || signal.as_deref() != Some("SIGTERM") {
+            failed.push(format!("trial {trial}: {status} {signal:?}"));
+        }
+        if let Some(group) = field_num(&job, "pgid") {
+            // SAFETY: as above.
+            unsafe { libc::kill(-(group as i32), libc::SIGKILL) };
+        }
+    }
+    println!("{} of {TRIALS} trials failed", failed.len());
+    assert!(failed.is_empty(), "{failed:?}");
+}
+
+/// A waiting job SIGKILLed as it starts (its group signalled the moment
+/// its record names its pid, often before it can pass its gate) is
+/// recorded as killed: it never vanishes, which no one would be told.
+#[test]
+fn a_waiting_job_killed_at_its_gate_is_recorded_not_removed() {
+    const TRIALS: usize = 30;
+    let w = World::new();
+    let mut failed = Vec::new();
+    for trial in 0..TRIALS {
+        let flag = format!("go{trial}");
+        let dep = blocker(&w, &flag, 0);
+        let id = w.start(&["--after", &dep, "sleep", "2"]);
+        let record = w.state.join(format!("{id}.json"));
+        release(&w, &flag);
+        let group: i32 = loop {
+            let text = std::fs::read_to_string(&record).unwrap_or_default();
+            if let Some(pid) = text
+                .split_once("\"pid\":")
+                .and_then(|(_, rest)| rest.split(',').next())
+                .and_then(|pid| pid.parse().ok())
+            {
+                break pid;
+            }
+            std::hint::spin_loop();
+        };
+        // SAFETY: kill(2) has no memory-safety preconditions.
+        unsafe { libc::kill(-group, libc::SIGKILL) };
+        let job = poll(&format!("{id} to end or vanish"), || {
+            match w.jobs().remove(&id) {
+                None => Some(None),
+                Some(job) => {
+                    let status = field_str(&job, "status").unwrap();
+                    (!matches!(status.as_str(), "running" | "waiting")).then_some(Some(job))
+                }
+            }
+        });
+        let outcome = job.map(|job| {
+            (
+                field_str(&job, "status").unwrap(),
+                field_str(&job, "signal"),
+            )
+        });
+        if outcome != Some(("killed".to_string(), Some("SIGKILL".to_string()))) {
+            failed.push(format!("trial {trial}: {outcome:?}"));
+        }
+    }
+    println!("{} of {TRIALS} trials failed", failed.len());
+    assert!(failed.is_empty(), "{failed:?}");
+}
