@@ -94,11 +94,13 @@ pub fn start(store: &Store, launch: Launch) -> Result<Record> {
         )
     };
     let (report_in, report_out) = sys::pipe_cloexec().map_err(pipe_failed)?;
-    let fork = sys::fork().map_err(pipe_failed)?;
-    if let Fork::Child = fork {
-        drop(report_in);
-        supervise(store, launch, &args, report_out)
-    }
+    let supervisor = match sys::fork().map_err(pipe_failed)? {
+        Fork::Child => {
+            drop(report_in);
+            supervise(store, launch, &args, report_out)
+        }
+        Fork::Parent(pid) => pid,
+    };
     let Launch {
         temp,
         log,
@@ -147,11 +149,16 @@ pub fn start(store: &Store, launch: Launch) -> Result<Record> {
         }
         _ => {
             // It never passed its gate, so it never will: the gate's other
-            // end died with the supervisor.
+            // end died with the supervisor, or the job died at it (SIGKILLed
+            // by one who read its record, as the byte went in).
             clean();
+            let what = match sys::child_exited(supervisor) {
+                true => "the supervisor died before the job started",
+                false => "the job was killed as it started, before its command ran",
+            };
             Err(Error::new(
                 code::FAILURE,
-                "the supervisor died before the job started; nothing was started",
+                format!("{what}; nothing was started"),
             ))
         }
     }

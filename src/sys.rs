@@ -380,6 +380,13 @@ pub fn ignore_signal(sig: libc::c_int) {
     unsafe { libc::signal(sig, libc::SIG_IGN) };
 }
 
+/// Whether child `pid` has exited (reaping it if so), without waiting.
+pub fn child_exited(pid: libc::pid_t) -> bool {
+    let mut status = 0;
+    // SAFETY: `status` is a valid out-pointer.
+    unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) != 0 }
+}
+
 /// `waitpid(pid, 0)`, blocking and retried on EINTR; returns the raw status.
 pub fn wait_for(pid: libc::pid_t) -> io::Result<libc::c_int> {
     let mut status = 0;

@@ -836,3 +836,62 @@ fn a_sigterm_to_a_supervisor_whose_job_has_ended_never_reaches_a_stranger() {
     );
     assert_eq!(w.status(&id), "done");
 }
+
+/// Property 12: A job SIGKILLed as it starts (its group signalled the
+/// moment its record names its pid, by one who read it) is told truly:
+/// either `run` says it started and it is listed `killed (SIGKILL)`, or
+/// `run` says the job was killed before its command ran and nothing of it
+/// is left; never that its supervisor died, which lives on.
+#[test]
+fn a_job_killed_as_it_starts_is_told_truly() {
+    const TRIALS: usize = 100;
+    let w = World::new();
+    w.ensure_state();
+    let mut failures = Failures::new(TRIALS);
+    for trial in 0..TRIALS {
+        let name = format!("k{trial}");
+        let mut run = w
+            .cmd("run")
+            .args(["-q", "-N", &name, "sleep", "3"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let group: Option<i32> = loop {
+            let pid = files_of(&w, &format!("{name}_"))
+                .iter()
+                .filter(|f| f.ends_with(".json"))
+                .find_map(|f| {
+                    let text = std::fs::read_to_string(w.state.join(f)).ok()?;
+                    let (_, rest) = text.split_once("\"pid\":")?;
+                    rest.split(',').next()?.parse().ok()
+                });
+            if pid.is_some() || run.try_wait().unwrap().is_some() {
+                break pid;
+            }
+        };
+        if let Some(group) = group {
+            // SAFETY: kill(2) has no memory-safety preconditions.
+            unsafe { libc::kill(-group, libc::SIGKILL) };
+        }
+        let out = run.wait_with_output().unwrap();
+        let err = text(&out.stderr);
+        let id = text(&out.stdout).trim().to_string();
+        let told = match out.status.code() {
+            Some(0) => {
+                let job = w.wait_end(&id);
+                let outcome = (field_str(&job, "status"), field_str(&job, "signal"));
+                group.is_none() || outcome == (Some("killed".into()), Some("SIGKILL".into()))
+            }
+            Some(1) => {
+                err == "run: the job was killed as it started, before its command ran; nothing was started\n"
+                    && files_of(&w, &format!("{name}_")).is_empty()
+            }
+            _ => false,
+        };
+        failures.check(told, || {
+            format!("trial {trial}: exit {:?}, {err:?}", out.status.code())
+        });
+    }
+    failures.assert_none();
+}
