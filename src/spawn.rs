@@ -150,9 +150,10 @@ pub fn start(store: &Store, launch: Launch) -> Result<Record> {
         _ => {
             // It never passed its gate, so it never will: the gate's other
             // end died with the supervisor, or the job died at it (SIGKILLed
-            // by one who read its record, as the byte went in).
+            // by one who read its record, as the byte went in); then its
+            // supervisor lives, or has exited, having recorded the end.
             clean();
-            let what = match sys::child_exited(supervisor) {
+            let what = match sys::child_killed(supervisor) {
                 true => "the supervisor died before the job started",
                 false => "the job was killed as it started, before its command ran",
             };

@@ -380,11 +380,13 @@ pub fn ignore_signal(sig: libc::c_int) {
     unsafe { libc::signal(sig, libc::SIG_IGN) };
 }
 
-/// Whether child `pid` has exited (reaping it if so), without waiting.
-pub fn child_exited(pid: libc::pid_t) -> bool {
+/// Whether child `pid` has been killed by a signal (reaping it if it has
+/// ended), without waiting: false while it lives, or if it exited.
+pub fn child_killed(pid: libc::pid_t) -> bool {
     let mut status = 0;
     // SAFETY: `status` is a valid out-pointer.
-    unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) != 0 }
+    let ended = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid;
+    ended && libc::WIFSIGNALED(status)
 }
 
 /// `waitpid(pid, 0)`, blocking and retried on EINTR; returns the raw status.

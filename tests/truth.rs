@@ -841,7 +841,7 @@ fn a_sigterm_to_a_supervisor_whose_job_has_ended_never_reaches_a_stranger() {
 /// moment its record names its pid, by one who read it) is told truly:
 /// either `run` says it started and it is listed `killed (SIGKILL)`, or
 /// `run` says the job was killed before its command ran and nothing of it
-/// is left; never that its supervisor died, which lives on.
+/// is left; never that its supervisor died, which did not.
 #[test]
 fn a_job_killed_as_it_starts_is_told_truly() {
     const TRIALS: usize = 100;
