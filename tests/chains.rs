@@ -517,6 +517,21 @@ fn runs_only_after(w: &World, later: &str, first: &str) {
     assert!(field_num(&job, "began").unwrap() >= ended);
 }
 
+/// The job once it has ended (not running, stopped or waiting), or `None`
+/// if it vanished from the listing meanwhile.
+fn end_or_vanish(w: &World, id: &str) -> Option<tinyjson::JsonValue> {
+    poll(&format!("{id} to end or vanish"), || {
+        match w.jobs().remove(id) {
+            None => Some(None),
+            Some(job) => {
+                let status = field_str(&job, "status").unwrap();
+                let ended = !matches!(status.as_str(), "running" | "stopped" | "waiting");
+                ended.then_some(Some(job))
+            }
+        }
+    })
+}
+
 /// A SIGTERM to a waiting job's supervisor as the job it waits for ends,
 /// at many moments around that end: the waiting job is cancelled (never
 /// started) or, once started, killed by that SIGTERM, and its end is
@@ -535,27 +550,17 @@ fn a_sigterm_as_a_waiting_job_starts_is_never_lost() {
         let record = w.state.join(format!("{dep}.json"));
         release(&w, &flag);
         // From the moment the end it waits for is recorded, 0 to 3 ms on.
-        while !std::fs::read_to_string(&record)
-            .unwrap()
-            .contains("\"ended\":1")
-        {
-            std::hint::spin_loop();
-        }
+        spin("the end it waits for", || {
+            let text = std::fs::read_to_string(&record).unwrap();
+            text.contains("\"ended\":1").then_some(())
+        });
         let at = std::time::Instant::now() + std::time::Duration::from_micros(random.below(3000));
         while std::time::Instant::now() < at {
             std::hint::spin_loop();
         }
         // SAFETY: kill(2) has no memory-safety preconditions.
         unsafe { libc::kill(sid, libc::SIGTERM) };
-        let job = poll(&format!("{id} to end or vanish"), || {
-            match w.jobs().remove(&id) {
-                None => Some(None),
-                Some(job) => {
-                    let status = field_str(&job, "status").unwrap();
-                    (!matches!(status.as_str(), "running" | "waiting")).then_some(Some(job))
-                }
-            }
-        });
+        let job = end_or_vanish(&w, &id);
         let Some(job) = job else {
             failed.push(format!("trial {trial}: {id} vanished"));
             continue;
@@ -588,28 +593,14 @@ fn a_waiting_job_killed_at_its_gate_is_recorded_not_removed() {
         let id = w.start(&["--after", &dep, "sleep", "2"]);
         let record = w.state.join(format!("{id}.json"));
         release(&w, &flag);
-        let group: i32 = loop {
+        let group: i32 = spin("its record to name its pid", || {
             let text = std::fs::read_to_string(&record).unwrap_or_default();
-            if let Some(pid) = text
-                .split_once("\"pid\":")
-                .and_then(|(_, rest)| rest.split(',').next())
-                .and_then(|pid| pid.parse().ok())
-            {
-                break pid;
-            }
-            std::hint::spin_loop();
-        };
+            let (_, rest) = text.split_once("\"pid\":")?;
+            rest.split(',').next()?.parse().ok()
+        });
         // SAFETY: kill(2) has no memory-safety preconditions.
         unsafe { libc::kill(-group, libc::SIGKILL) };
-        let job = poll(&format!("{id} to end or vanish"), || {
-            match w.jobs().remove(&id) {
-                None => Some(None),
-                Some(job) => {
-                    let status = field_str(&job, "status").unwrap();
-                    (!matches!(status.as_str(), "running" | "waiting")).then_some(Some(job))
-                }
-            }
-        });
+        let job = end_or_vanish(&w, &id);
         let outcome = job.map(|job| {
             (
                 field_str(&job, "status").unwrap(),

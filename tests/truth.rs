@@ -47,18 +47,6 @@ impl Failures {
     }
 }
 
-/// Poll fast (no 10 ms nap): for catching a process within a launch.
-fn spin<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::yield_now();
-    }
-}
-
 /// Property 1: No invisible job: SIGKILL the supervisor at a random moment of the
 /// launch. Whenever run says the job did not start, its command never runs
 /// (its first act would be to write its mark), and nothing of it is left;
@@ -857,7 +845,7 @@ fn a_job_killed_as_it_starts_is_told_truly() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let group: Option<i32> = loop {
+        let group: Option<i32> = spin("its pid, or run's exit", || {
             let pid = files_of(&w, &format!("{name}_"))
                 .iter()
                 .filter(|f| f.ends_with(".json"))
@@ -866,10 +854,8 @@ fn a_job_killed_as_it_starts_is_told_truly() {
                     let (_, rest) = text.split_once("\"pid\":")?;
                     rest.split(',').next()?.parse().ok()
                 });
-            if pid.is_some() || run.try_wait().unwrap().is_some() {
-                break pid;
-            }
-        };
+            (pid.is_some() || run.try_wait().unwrap().is_some()).then_some(pid)
+        });
         if let Some(group) = group {
             // SAFETY: kill(2) has no memory-safety preconditions.
             unsafe { libc::kill(-group, libc::SIGKILL) };

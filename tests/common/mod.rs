@@ -348,6 +348,18 @@ pub fn poll<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// Poll fast (no 10 ms nap): for catching a process within a launch.
+pub fn spin<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::yield_now();
+    }
+}
+
 /// The mode bits of a path, without following a symlink.
 pub fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::MetadataExt;
