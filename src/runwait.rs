@@ -67,9 +67,10 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         crate::error::tell!("runwait: no running jobs");
         return Ok(code::OK);
     };
-    // Watching before the first look, so that no end falls in between.
-    let watch = crate::sys::Watch::dir(store.dir())
-        .map_err(|e| Error::io("cannot watch state directory", store.dir(), e))?;
+    // The watch is made only if a job is still pending after a first look
+    // (closing one costs the kernel's grace period, up to 20 ms), and then
+    // every job is looked at again, so that no end falls in between.
+    let mut watch = None;
     let deadline = timeout.map(|t| Instant::now() + t);
     let mut pending: Vec<String> = chosen.iter().map(|j| j.id().to_string()).collect();
     let mut status = code::OK;
@@ -128,6 +129,12 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
             }
             wait = wait.min(left);
         }
+        let Some(watch) = &watch else {
+            let made = crate::sys::Watch::dir(store.dir())
+                .map_err(|e| Error::io("cannot watch state directory", store.dir(), e))?;
+            watch = Some(made);
+            continue;
+        };
         changed.clear();
         let told = watch.wait(wait, |name| {
             let id = [RECORD, LOG, PID]
