@@ -444,6 +444,18 @@ fn again(reference: &OsStr, options: &mut Options) -> Result<Vec<OsString>> {
             "its directory's name was not UTF-8, so the record does not hold it exactly",
         ));
     }
+    // `run` records only absolute directories and timeouts it accepts: a
+    // record that says otherwise was damaged, and is no recipe to follow.
+    if !Path::new(&record.cwd).is_absolute() {
+        return Err(cannot("its record holds no absolute directory"));
+    }
+    let timeout = match record.timeout {
+        None => None,
+        Some(t) => match crate::time::seconds(t).filter(|_| t > 0.0) {
+            Some(limit) => Some(limit),
+            None => return Err(cannot("its record's timeout is not a duration")),
+        },
+    };
     std::env::set_current_dir(&record.cwd).map_err(|e| {
         Error::io(
             "cannot enter the job's directory",
@@ -455,9 +467,7 @@ fn again(reference: &OsStr, options: &mut Options) -> Result<Vec<OsString>> {
     if !options.notify && options.topic.is_none() {
         options.topic = record.topic;
     }
-    options.timeout = options
-        .timeout
-        .or(record.timeout.and_then(crate::time::seconds));
+    options.timeout = options.timeout.or(timeout);
     Ok(record.command.into_iter().map(OsString::from).collect())
 }
 

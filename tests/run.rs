@@ -803,6 +803,29 @@ fn again_refuses_what_it_cannot_rerun_exactly_and_starts_nothing() {
         .unwrap();
     let odd_dir = text(&out.stdout).trim().to_string();
     w.wait_end(&odd_dir);
+    // Damaged records: a directory that is not absolute (`bin` exists in
+    // the directory run is started from, so following it would run the
+    // command in the wrong place), none at all, and timeouts that `run`
+    // never records.
+    let damaged = [
+        ("\"bin\"", "null", "its record holds no absolute directory"),
+        ("null", "null", "its record holds no absolute directory"),
+        ("\"/\"", "-5", "its record's timeout is not a duration"),
+        ("\"/\"", "0", "its record's timeout is not a duration"),
+        ("\"/\"", "1e400", "its record's timeout is not a duration"),
+    ];
+    for (n, (cwd, timeout, _)) in damaged.iter().enumerate() {
+        w.plant(
+            &format!("bad_20251205_16354{n}.json"),
+            format!(
+                "{{\"id\":\"bad_20251205_16354{n}\",\"name\":\"bad\",\"command\":[\"true\"],\"cwd\":{cwd},\"host\":\"h\",\"pid\":4194002,\"pgid\":4194002,\"started\":1764948939.0,\"ended\":1764948940.0,\"duration\":1.0,\"exit_code\":0,\"signal\":null,\"status\":\"done\",\"topic\":null,\"timeout\":{timeout}}}\n"
+            )
+            .as_bytes(),
+        );
+    }
+    let damaged_ids: Vec<String> = (0..damaged.len())
+        .map(|n| format!("bad_20251205_16354{n}"))
+        .collect();
     let before = w.files();
     for (reference, code, says) in [
         (
@@ -818,7 +841,14 @@ fn again_refuses_what_it_cannot_rerun_exactly_and_starts_nothing() {
             "again: its directory's name was not UTF-8",
         ),
         ("nosuchjob", 1, "no job matches nosuchjob"),
-    ] {
+    ]
+    .into_iter()
+    .chain(
+        damaged_ids
+            .iter()
+            .zip(damaged)
+            .map(|(id, d)| (id.as_str(), 1, d.2)),
+    ) {
         let out = w.output("run", &["--again", reference]);
         let err = text(&out.stderr);
         assert_eq!(out.status.code(), Some(code), "{reference}: {err}");
