@@ -34,6 +34,14 @@ impl Status {
         !matches!(self, Status::Running | Status::Stopped | Status::Waiting)
     }
 
+    /// Ended without success: what `--failed` selects in runs and runrm.
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            Status::Failed | Status::Killed | Status::Lost | Status::Skipped
+        )
+    }
+
     /// `●` while running, `○` once ended, as the original showed them.
     pub fn mark(self) -> char {
         if self.is_finished() { '○' } else { '●' }

@@ -21,13 +21,13 @@ runrm - remove finished jobs (log, pid file and record)
 
 Usage: runrm [OPTIONS] [JOB...]
 
-Without JOB, every finished job (done, failed, killed, lost) goes. JOB is an
-id, a unique id prefix, or a name (the newest job of that name). Running
-jobs are never removed, even when named. Selectors combine; all must hold.
+Without JOB, every finished job (done, failed, killed, skipped, lost)
+goes. JOB is an id, a unique id prefix, or a name (the newest job of that
+name). Running jobs are never removed, even when named. Selectors combine; all must hold.
 
 Options:
       --older-than DURATION  only jobs that ended longer ago (90s, 30m, 12h, 7d)
-      --failed               only failed, killed and lost jobs
+      --failed               only failed, killed, lost and skipped jobs
       --keep N               keep the newest N of the jobs selected
       --dry-run              list what would go, remove nothing
   -h, --help                 show this help
@@ -47,7 +47,7 @@ pub const OPTIONS: &[Opt] = &[
         0,
         "failed",
         Takes::Nothing,
-        "only failed, killed and lost jobs",
+        "only failed, killed, lost and skipped jobs",
     ),
     opt(
         0,
@@ -95,7 +95,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     };
     let now = SystemTime::now();
     chosen.retain(|job| {
-        let failed = matches!(job.status, Status::Failed | Status::Killed | Status::Lost);
+        let failed = job.status.is_failure();
         let old_enough = older_than.is_none_or(|age| {
             ended_at(&store, job).is_some_and(|t| now.duration_since(t).unwrap_or_default() >= age)
         });

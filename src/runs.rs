@@ -105,13 +105,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         .iter()
         .filter(|e| named.as_ref().is_none_or(|ids| ids.contains(e.id())))
         .filter(|e| !running || !e.status().is_finished())
-        .filter(|e| {
-            !failed
-                || matches!(
-                    e.status(),
-                    Status::Failed | Status::Killed | Status::Lost | Status::Skipped
-                )
-        })
+        .filter(|e| !failed || e.status().is_failure())
         .filter(|e| earliest.is_none_or(|t| e.started() >= t))
         .filter(|e| queue.is_none() || e.queue() == queue)
         .collect();

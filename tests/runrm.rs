@@ -3,6 +3,7 @@
 
 mod common;
 use common::*;
+use tinyjson::JsonValue;
 
 fn gated(w: &World, flag: &str) -> String {
     let flag = w.root.join(flag);
@@ -131,6 +132,41 @@ fn an_ended_job_whose_log_is_held_is_kept_and_runrm_says_by_what() {
             .iter()
             .all(|f| !f.contains("bg_") && !f.contains("true_"))
     );
+}
+
+/// `runs --failed` shows what went wrong; `runrm --failed` must clear the
+/// very same jobs, skipped ones too, and nothing else.
+#[test]
+fn runrm_failed_removes_what_runs_failed_lists() {
+    let w = World::new();
+    let done = finished(&w, &["-N", "ok", "true"]);
+    let failed = finished(&w, &["-N", "bad", "false"]);
+    let killed = finished(&w, &["-N", "shot", "sh", "-c", "kill -9 $$"]);
+    let skipped = finished(&w, &["-N", "never", "--after-ok", &failed, "true"]);
+    assert_eq!(w.status(&skipped), "skipped");
+    let out = w.output("runs", &["--failed", "--json"]);
+    let JsonValue::Array(listed) = text(&out.stdout).parse::<JsonValue>().unwrap() else {
+        panic!("runs --json printed no array");
+    };
+    let mut listed: Vec<String> = listed
+        .iter()
+        .map(|job| field_str(job, "id").unwrap())
+        .collect();
+    listed.sort();
+    let mut want = vec![failed.clone(), killed.clone(), skipped.clone()];
+    want.sort();
+    assert_eq!(listed, want, "runs --failed");
+    let out = w.output("runrm", &["--failed", "--dry-run"]);
+    let mut would: Vec<String> = text(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("would remove "))
+        .filter(|l| !l.ends_with(" freed"))
+        .map(str::to_string)
+        .collect();
+    would.sort();
+    assert_eq!(would, want, "runrm --failed --dry-run");
+    assert!(w.output("runrm", &["--failed"]).status.success());
+    assert_eq!(ids(&w), [done]);
 }
 
 #[test]
