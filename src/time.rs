@@ -53,7 +53,8 @@ pub fn human(t: &LocalTime) -> String {
     )
 }
 
-/// When jobs started, as a listing says it: `16:35` today, else `Dec 05`.
+/// When jobs started, as a listing says it: `16:35` today, else `Dec 05`,
+/// or `Dec 2025` in another year.
 /// Local time is asked once per quarter hour of UTC that jobs started in:
 /// every UTC offset since 1972 is a whole number of quarter hours, so no
 /// quarter hour holds a change of offset or of day. (musl's localtime for
@@ -94,9 +95,21 @@ impl Starts {
         let _ = if (t.year, t.month, t.day) == (today.year, today.month, today.day) {
             let minute = t.minute + (secs - quarter) as u32 / 60;
             write!(out, "{:02}:{:02}", t.hour, minute)
+        } else if t.year == today.year {
+            write!(
+                out,
+                "{} {:02}",
+                MONTHS[(t.month as usize).clamp(1, 12) - 1],
+                t.day
+            )
         } else {
-            let month = MONTHS[(t.month as usize).clamp(1, 12) - 1];
-            write!(out, "{month} {:02}", t.day)
+            // Another year's `Dec 07` would read as this year's.
+            write!(
+                out,
+                "{} {}",
+                MONTHS[(t.month as usize).clamp(1, 12) - 1],
+                t.year
+            )
         };
     }
 }

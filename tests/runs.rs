@@ -766,6 +766,33 @@ fn runs_filters_by_name_id_prefix_count_and_age() {
 }
 
 #[test]
+fn a_job_of_another_year_shows_its_year_not_a_day_that_reads_as_this_years() {
+    let w = World::new();
+    // 2023-11-14 22:13:20 UTC; the last second of 2023 in UTC; 01:59:59 on
+    // 2024-01-01 in UTC, which is still 2023 two hours west of it.
+    for (id, started, tz, shown) in [
+        ("y0_20231114_221320", 1_700_000_000, "UTC0", "Nov 2023"),
+        ("y1_20231231_235959", 1_704_067_199, "UTC0", "Dec 2023"),
+        ("y2_20231231_235959", 1_704_074_399, "XST2", "Dec 2023"),
+        ("y3_20240101_015959", 1_704_074_399, "UTC0", "Jan 2024"),
+    ] {
+        w.plant_job(
+            id,
+            &format!(r#""started":{started}.5,"ended":{started}.9,"duration":0.4,"exit_code":0,"signal":null,"status":"done""#),
+        );
+        let out = w.cmd("runs").arg(id).env("TZ", tz).output().unwrap();
+        let listing = text(&out.stdout);
+        let line = line_of(&listing, id);
+        let at = line.find(id).unwrap() + id.len();
+        assert_eq!(
+            line[at..].split("  ").find(|c| !c.is_empty()),
+            Some(shown),
+            "{listing}"
+        );
+    }
+}
+
+#[test]
 fn the_start_column_is_local_time_even_in_a_quarter_hour_zone() {
     let w = World::new();
     let now = std::time::SystemTime::now()
