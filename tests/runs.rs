@@ -743,7 +743,7 @@ fn runs_filters_by_name_id_prefix_count_and_age() {
         assert_eq!(text(&out.stderr).trim(), format!("runs: {says}"));
     }
 
-    // The start column: the time today, the day otherwise.
+    // The start column: the time today, the year for a job of another.
     let out = w
         .cmd("runs")
         .env("TZ", "UTC")
@@ -755,7 +755,7 @@ fn runs_filters_by_name_id_prefix_count_and_age() {
     let words: Vec<&str> = old.split_whitespace().collect();
     assert_eq!(
         words[2..6],
-        ["build_20251205_170000", "Dec", "05", "exit"],
+        ["build_20251205_170000", "Dec", "2025", "exit"],
         "{old}"
     );
     let new = line_of(&listing, build);
@@ -780,16 +780,55 @@ fn a_job_of_another_year_shows_its_year_not_a_day_that_reads_as_this_years() {
             id,
             &format!(r#""started":{started}.5,"ended":{started}.9,"duration":0.4,"exit_code":0,"signal":null,"status":"done""#),
         );
-        let out = w.cmd("runs").arg(id).env("TZ", tz).output().unwrap();
-        let listing = text(&out.stdout);
-        let line = line_of(&listing, id);
-        let at = line.find(id).unwrap() + id.len();
-        assert_eq!(
-            line[at..].split("  ").find(|c| !c.is_empty()),
-            Some(shown),
-            "{listing}"
-        );
+        assert_eq!(start_cell(&w, id, tz), shown);
     }
+    // Yesterday in UTC, which is this year's but on 1 January: its day.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let (year, _, _) = civil(now);
+    let started = now - 86_400;
+    let (y, m, d) = civil(started);
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = months[m as usize - 1];
+    let shown = match y == year {
+        true => format!("{month} {d:02}"),
+        false => format!("{month} {y}"),
+    };
+    let id = "y4_20251205_163539";
+    w.plant_job(
+        id,
+        &format!(r#""started":{started}.5,"ended":{started}.9,"duration":0.4,"exit_code":0,"signal":null,"status":"done""#),
+    );
+    assert_eq!(start_cell(&w, id, "UTC0"), shown);
+}
+
+/// The start cell of job `id` in `runs JOB` under zone `tz`.
+fn start_cell(w: &World, id: &str, tz: &str) -> String {
+    let out = w.cmd("runs").arg(id).env("TZ", tz).output().unwrap();
+    let listing = text(&out.stdout);
+    let line = line_of(&listing, id);
+    let at = line.find(id).unwrap() + id.len();
+    let cell = line[at..].split("  ").find(|c| !c.is_empty());
+    cell.unwrap_or_default().trim().to_string()
+}
+
+/// (year, month, day) in UTC of Unix second `t` (days to civil, as in
+/// Howard Hinnant's date algorithms).
+fn civil(t: i64) -> (i64, u32, u32) {
+    let z = t.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
 }
 
 #[test]
