@@ -185,21 +185,30 @@ mod tests {
     }
 }
 
-/// `90s`, `30m`, `12h`, `7d` (or bare seconds) as a Duration.
+/// `90s`, `30m`, `12h`, `7d`, or whole units together, largest first and
+/// each once, as the listings show them (`1h30m`, `2d12h`); bare seconds.
 pub fn parse_duration(text: &str) -> Option<Duration> {
-    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => text.split_at(i),
-        None => (text, "s"),
-    };
-    let scale = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86400,
-        _ => return None,
-    };
-    let n: u64 = number.parse().ok()?;
-    Some(Duration::from_secs(n.checked_mul(scale)?))
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().ok().map(Duration::from_secs);
+    }
+    let (mut total, mut rest, mut last) = (0u64, text, u64::MAX);
+    while !rest.is_empty() {
+        let at = rest.find(|c: char| !c.is_ascii_digit())?;
+        let scale = match rest[at..].chars().next()? {
+            'd' => 86_400,
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return None,
+        };
+        if at == 0 || scale >= last {
+            return None;
+        }
+        let n: u64 = rest[..at].parse().ok()?;
+        total = total.checked_add(n.checked_mul(scale)?)?;
+        (rest, last) = (&rest[at + 1..], scale);
+    }
+    Some(Duration::from_secs(total))
 }
 
 #[cfg(test)]
@@ -213,7 +222,30 @@ mod parse_tests {
         assert_eq!(parse_duration("12h"), Some(Duration::from_secs(43200)));
         assert_eq!(parse_duration("7d"), Some(Duration::from_secs(604800)));
         assert_eq!(parse_duration("5"), Some(Duration::from_secs(5)));
-        for bad in ["", "m", "5x", "-5s", "1.5h", "5 s", "99999999999999999999d"] {
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(
+            parse_duration("2d12h5s"),
+            Some(Duration::from_secs(216_005))
+        );
+        assert_eq!(parse_duration("0m"), Some(Duration::ZERO));
+        for bad in [
+            "",
+            "m",
+            "5x",
+            "-5s",
+            "1.5h",
+            "5 s",
+            "99999999999999999999d",
+            "30m1h",
+            "1h1h",
+            "1h30",
+            "h30m",
+            "1hm",
+            "1h\u{e9}",
+            "\u{e9}",
+            "213503982334602d",
+            "213503982334601d8h",
+        ] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
     }

@@ -441,7 +441,9 @@ fn a_timed_out_job_that_ignores_sigterm_gets_sigkill_after_the_grace() {
 #[test]
 fn a_bad_timeout_is_a_usage_error_that_starts_nothing() {
     let w = World::new();
-    for bad in ["0", "0s", "soon", "1.5h", "-1s", ""] {
+    for bad in [
+        "0", "0s", "0h0m", "soon", "1.5h", "-1s", "", "30m1h", "1h30",
+    ] {
         let out = w.output("run", &["--timeout", bad, "true"]);
         assert_eq!(out.status.code(), Some(2), "{bad}");
         let err = text(&out.stderr);
@@ -451,6 +453,9 @@ fn a_bad_timeout_is_a_usage_error_that_starts_nothing() {
         );
     }
     assert!(w.files().is_empty(), "{:?}", w.files());
+    // Whole units together, as the listings show durations.
+    let id = w.start(&["--timeout", "1h30m", "true"]);
+    assert_eq!(field_num(&w.wait_end(&id), "timeout"), Some(5400.0));
 }
 
 #[test]
