@@ -26,7 +26,7 @@ Options:
       --grace DURATION wait this long before SIGKILL (default 5s; 90s, 2m)
   -h, --help           show this help
 
-JOB is an id, a unique id prefix, or a name (its newest job).
+JOB is an id, a unique id prefix, or a name (its newest running job, else\nits newest).
 Pause and resume: runkill -s STOP JOB, runkill -s CONT JOB (the job is
 stopped meanwhile). A stopped job is continued after any other signal.
 Exit status: 0 every job was signalled (and, without -s, has ended);
@@ -70,6 +70,26 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         return Err(Error::usage("name a JOB to stop (see runs)"));
     }
     let store = Store::existing()?;
+    // A name means its newest job that has not ended, if one has not: the
+    // one there is to stop, though a newer one of that name has ended.
+    let ids = store
+        .as_ref()
+        .map(jobs::ids)
+        .transpose()?
+        .unwrap_or_default();
+    let alive = jobs::list(store.as_ref(), |s| !s.is_finished())?;
+    let references: Vec<OsString> = references
+        .into_iter()
+        .map(|reference| {
+            let named = |job: &&Job| {
+                jobs::parse_stamp(job.id()).is_some_and(|(_, _, name)| *name == *reference)
+            };
+            match alive.iter().rev().find(named) {
+                Some(job) if !ids.iter().any(|id| reference == id.as_str()) => job.id().into(),
+                _ => reference,
+            }
+        })
+        .collect();
     let chosen = jobs::select(store.as_ref(), &references)?;
     // Every reference resolved, so there is a store.
     let Some(store) = store else {

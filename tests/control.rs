@@ -87,6 +87,27 @@ fn runkill_refuses_a_job_that_has_ended() {
     assert_eq!(w.output("runkill", &[] as &[&str]).status.code(), Some(2));
 }
 
+/// `runkill NAME` stops the job of that name that is running, though a
+/// newer one of the name has ended; with none running, it still refuses.
+#[test]
+fn runkill_of_a_name_stops_its_running_job_not_a_newer_ended_one() {
+    let w = World::new();
+    let running = w.start(&["-N", "build", "sleep", "300"]);
+    let ended = w.start(&["-N", "build", "true"]);
+    w.wait_end(&ended);
+    let out = w.output("runkill", &["build"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(w.status(&running), "killed");
+    assert_eq!(w.status(&ended), "done");
+    let out = w.output("runkill", &["build"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).starts_with(&format!("runkill: {ended} is not running")),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 #[test]
 fn runwait_waits_for_the_named_jobs_and_exits_with_the_first_failure() {
     let w = World::new();
