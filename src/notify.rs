@@ -93,9 +93,12 @@ fn topic_url(topic: &str, default_host: Option<&str>) -> Result<String, String> 
     if authority.is_empty() || authority.starts_with(':') {
         return Err(bad("no host"));
     }
-    if authority.contains('@') {
-        return Err(bad(
-            "put credentials in NTFY_TOKEN or NTFY_USER, not in the URL",
+    if let Some((_, host)) = authority.rsplit_once('@') {
+        // Said without them: stderr may go to a cron mail or a CI log.
+        let hidden = format!("{scheme}://…@{host}/{path}");
+        return Err(format!(
+            "invalid topic {}: put credentials in NTFY_TOKEN or NTFY_USER, not in the URL",
+            crate::quote::shell_quote(hidden.as_bytes())
         ));
     }
     if !authority.is_ascii() {
