@@ -89,8 +89,9 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         }
         !running
     });
+    let verb = if dry_run { "would remove" } else { "removed" };
     let Some(store) = store else {
-        crate::error::say!("removed 0 jobs, 0 B freed");
+        crate::error::say!("{verb} 0 jobs, 0 B freed");
         return Ok(status);
     };
     let now = SystemTime::now();
@@ -150,7 +151,6 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
             &chosen.iter().map(|job| job.id()).collect::<Vec<_>>(),
         );
     }
-    let verb = if dry_run { "would remove" } else { "removed" };
     let plural = if removed == 1 { "" } else { "s" };
     crate::error::say!("{verb} {removed} job{plural}, {} freed", size(freed));
     Ok(status)

@@ -223,6 +223,14 @@ fn older_than_failed_and_keep_select_together() {
 #[test]
 fn the_summary_counts_the_space_freed() {
     let w = World::new();
+    // No state directory yet, then an empty one: a dry run says it still.
+    for _ in 0..2 {
+        let out = w.output("runrm", &["--dry-run"]);
+        assert_eq!(text(&out.stdout), "would remove 0 jobs, 0 B freed\n");
+        let out = w.output("runrm", &[] as &[&str]);
+        assert_eq!(text(&out.stdout), "removed 0 jobs, 0 B freed\n");
+        w.ensure_state();
+    }
     w.plant_record("a_20240101_000000", Some(1.0), Some(0));
     let record_size = std::fs::metadata(w.state.join("a_20240101_000000.json"))
         .unwrap()
