@@ -26,7 +26,8 @@ Options:
       --grace DURATION wait this long before SIGKILL (default 5s; 90s, 2m)
   -h, --help           show this help
 
-JOB is an id, a unique id prefix, or a name (its newest running job, else\nits newest).
+JOB is an id, a unique id prefix, or a name (its newest running job, else
+its newest).
 Pause and resume: runkill -s STOP JOB, runkill -s CONT JOB (the job is
 stopped meanwhile). A stopped job is continued after any other signal.
 Exit status: 0 every job was signalled (and, without -s, has ended);

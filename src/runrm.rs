@@ -23,7 +23,8 @@ Usage: runrm [OPTIONS] [JOB...]
 
 Without JOB, every finished job (done, failed, killed, skipped, lost)
 goes. JOB is an id, a unique id prefix, or a name (the newest job of that
-name). Running jobs are never removed, even when named. Selectors combine; all must hold.
+name). Running jobs are never removed, even when named. Selectors
+combine; all must hold.
 
 Options:
       --older-than DURATION  only jobs that ended longer ago (90s, 30m, 12h, 7d)

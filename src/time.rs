@@ -92,24 +92,15 @@ impl Starts {
             }
         };
         let today = &self.today;
+        let month = MONTHS[(t.month as usize).clamp(1, 12) - 1];
         let _ = if (t.year, t.month, t.day) == (today.year, today.month, today.day) {
             let minute = t.minute + (secs - quarter) as u32 / 60;
             write!(out, "{:02}:{:02}", t.hour, minute)
         } else if t.year == today.year {
-            write!(
-                out,
-                "{} {:02}",
-                MONTHS[(t.month as usize).clamp(1, 12) - 1],
-                t.day
-            )
+            write!(out, "{month} {:02}", t.day)
         } else {
             // Another year's `Dec 07` would read as this year's.
-            write!(
-                out,
-                "{} {}",
-                MONTHS[(t.month as usize).clamp(1, 12) - 1],
-                t.year
-            )
+            write!(out, "{month} {}", t.year)
         };
     }
 }

@@ -337,26 +337,39 @@ pub fn is_null(job: &JsonValue, key: &str) -> bool {
 
 /// Call `check` until it returns Some, for at most 30 s; panic naming `what`
 /// otherwise. Never a fixed sleep.
-pub fn poll<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+pub fn poll<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
+    until(
+        what,
+        Duration::from_secs(30),
+        Some(Duration::from_millis(10)),
+        check,
+    )
 }
 
-/// Poll fast (no 10 ms nap): for catching a process within a launch.
-pub fn spin<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(10);
+/// Poll fast (no 10 ms nap), for at most 10 s: for catching a process
+/// within a launch.
+pub fn spin<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
+    until(what, Duration::from_secs(10), None, check)
+}
+
+/// `check` until it returns Some, napping `nap` between tries (else only
+/// yielding), for at most `limit`.
+fn until<T>(
+    what: &str,
+    limit: Duration,
+    nap: Option<Duration>,
+    mut check: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + limit;
     loop {
         if let Some(value) = check() {
             return value;
         }
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::yield_now();
+        match nap {
+            Some(nap) => std::thread::sleep(nap),
+            None => std::thread::yield_now(),
+        }
     }
 }
 
