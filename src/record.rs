@@ -306,7 +306,7 @@ impl Record {
             sid: nullable(take("sid"), int)?,
             ended: nullable(take("ended"), number)?,
             duration: nullable(take("duration"), number)?,
-            exit_code: nullable(take("exit_code"), int)?,
+            exit_code: nullable(take("exit_code"), exit_code)?,
             signal: nullable(take("signal"), string)?,
             topic: nullable(take("topic"), string)?,
             peak_rss_kib: nullable(take("peak_rss_kib"), |v| number(v).map(|n| n as u64))?,
@@ -356,6 +356,14 @@ fn boolean(value: JsonValue) -> Option<bool> {
 
 fn int(value: JsonValue) -> Option<i32> {
     number(value).map(|n| n as i32)
+}
+
+/// An exit code a process can have: a whole number from 0 to 255. Any
+/// other (256 would be 0 once it is `runwait`'s exit status) is damage.
+fn exit_code(value: JsonValue) -> Option<i32> {
+    number(value)
+        .filter(|n| (0.0..=255.0).contains(n) && n.fract() == 0.0)
+        .map(|n| n as i32)
 }
 
 /// `null` (or a missing field) as `Some(None)`; a value of the wrong type

@@ -866,3 +866,47 @@ fn the_start_column_is_local_time_even_in_a_quarter_hour_zone() {
         assert_eq!(words[3], hhmm, "{listing}");
     }
 }
+
+/// An exit code no process can have (only 0 to 255 are) makes a record
+/// damaged: never a failure that `runwait` reports as success (256 is 0
+/// once it is an exit status), nor a number passed on as it stands.
+#[test]
+fn an_exit_code_no_process_can_have_is_damage_not_an_outcome() {
+    let w = World::new();
+    let codes = ["256", "300", "-1", "2.5", "1e10"];
+    for (n, code) in codes.iter().enumerate() {
+        w.plant_job(
+            &format!("odd_20250101_00000{n}"),
+            &format!(r#""started":1.0,"ended":2.0,"duration":1.0,"exit_code":{code},"signal":null,"status":"failed""#),
+        );
+    }
+    let out = w.output("runs", &[] as &[&str]);
+    let listing = text(&out.stdout);
+    let problems = text(&out.stderr);
+    for (n, code) in codes.iter().enumerate() {
+        let id = format!("odd_20250101_00000{n}");
+        assert!(
+            problems.contains(&format!("{id}.json: damaged record")),
+            "{code}: {problems}"
+        );
+        assert!(!line_of(&listing, &id).contains("exit"), "{listing}");
+        let waited = w.output("runwait", &[&id]);
+        assert_eq!(
+            waited.status.code(),
+            Some(1),
+            "{code}: {}",
+            text(&waited.stderr)
+        );
+    }
+    // The real bounds still read as they are.
+    w.plant_job(
+        "edge_20250101_000000",
+        r#""started":1.0,"ended":2.0,"duration":1.0,"exit_code":255,"signal":null,"status":"failed""#,
+    );
+    let waited = w.output("runwait", &["edge_20250101_000000"]);
+    assert_eq!(waited.status.code(), Some(255));
+    assert_eq!(
+        text(&waited.stdout),
+        "edge_20250101_000000: failed (exit 255) after 1s\n"
+    );
+}
