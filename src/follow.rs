@@ -62,6 +62,19 @@ pub fn show(store: &Store, job: &Job, lines: Option<u64>, follow: bool) -> Resul
         crate::sys::Watch::file(&path).map_err(|e| Error::io("cannot watch log", &path, e))?;
     while alive() {
         watch.wait(RECHECK, |_| {});
+        // Emptied to free the disk (`: > LOG`), as tail -f takes it: the
+        // output from then on is at its start.
+        let (at, len) = (log.stream_position(), log.metadata().map(|m| m.len()));
+        if let (Ok(at), Ok(len)) = (at, len)
+            && len < at
+        {
+            crate::error::tell!(
+                "runlog: {}: log truncated; following from its start",
+                crate::quote::escape(job.id())
+            );
+            log.rewind()
+                .map_err(|e| Error::io("cannot read log", &path, e))?;
+        }
         if !pump(&mut log, &mut out, &path)? {
             return Ok(code::OK);
         }

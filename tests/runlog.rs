@@ -289,6 +289,47 @@ fn follow_shows_new_output_as_it_comes() {
     assert!(text(&reader.join().unwrap()).contains("second\n--- done"));
 }
 
+/// A log emptied while it is followed (`: > LOG`, to free the disk) is
+/// followed from its start, as tail -f does: what comes after is shown.
+#[test]
+fn a_log_emptied_while_followed_is_followed_from_its_start() {
+    let w = World::new();
+    let gate = w.root.join("go");
+    // Far more before the cut than after it, so the log never grows back
+    // past where the reader was.
+    let id = w.start(&[
+        "sh",
+        "-c",
+        &format!(
+            "printf '%04000d\\n' 0; while [ ! -e {} ]; do sleep 0.02; done; echo after",
+            gate.display()
+        ),
+    ]);
+    let mut child = w
+        .cmd("runlog")
+        .arg(&id)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let reader = read_until(&mut child, "00000\n");
+    std::fs::File::options()
+        .write(true)
+        .open(w.state.join(format!("{id}.log")))
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    open_gate(&w, "go");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let shown = text(&reader.join().unwrap());
+    assert!(shown.contains("00000\nafter\n--- done: exit 0"), "{shown}");
+    assert_eq!(
+        text(&out.stderr),
+        format!("runlog: {id}: log truncated; following from its start\n")
+    );
+}
+
 #[test]
 fn dash_n_shows_the_last_lines() {
     let w = World::new();
