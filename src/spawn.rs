@@ -15,9 +15,10 @@
 //! there), and `run` returns then, without waiting for the exec. An exec
 //! that still fails is the job's outcome: `failed`, exit 126 or 127, with
 //! the reason in the footer and the notification. From the job's fork on,
-//! a SIGTERM or SIGINT to the supervisor goes on to the job's group (held
-//! until the job can take it), so that only SIGKILL parts a supervisor
-//! from the end it must record.
+//! a signal that would end the supervisor (SIGTERM, SIGINT, SIGHUP,
+//! SIGUSR1, …: `sys::stop_signals`) goes on to the job's group instead
+//! (held until the job can take it), so that only SIGKILL parts a
+//! supervisor from the end it must record.
 
 use crate::error::{Error, Result, code};
 use crate::notify::Target;
@@ -344,7 +345,7 @@ fn detach_and_run(
         send(&report, WAITING, 0);
         drop(report);
         let mut waited = await_jobs(store, &record);
-        // A SIGTERM or SIGINT up to here cancels it still; one after is
+        // A stop signal up to here cancels it still; one after is
         // held until it can go on to the job (run_job).
         sys::hold_stop_signals(true);
         sys::default_stop();
@@ -494,7 +495,7 @@ fn run_job(
     let (gate_in, gate_out) = sys::pipe_cloexec().unwrap_or_else(|e| fail(e));
     let clock = Instant::now();
     record.began = Some(crate::time::unix_seconds(SystemTime::now()));
-    // A SIGTERM or SIGINT from here on waits for the job to take it.
+    // A stop signal from here on waits for the job to take it.
     sys::hold_stop_signals(true);
     let pid = match sys::fork().unwrap_or_else(|e| fail(e)) {
         Fork::Child => {

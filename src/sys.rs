@@ -397,11 +397,53 @@ pub fn wait_for(pid: libc::pid_t) -> io::Result<libc::c_int> {
     Ok(status)
 }
 
+/// The signals that would end the supervisor, other than SIGKILL, the
+/// faults and its own SIGALRM: it passes each on to the job's group
+/// instead, or takes it as a cancel while the job waits (SIGPIPE stays
+/// ignored, as Rust leaves it).
+fn stop_signals() -> impl Iterator<Item = libc::c_int> {
+    let named = [
+        libc::SIGHUP,
+        libc::SIGINT,
+        libc::SIGQUIT,
+        libc::SIGTERM,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGXCPU,
+        libc::SIGXFSZ,
+        libc::SIGVTALRM,
+        libc::SIGPROF,
+        libc::SIGIO,
+    ];
+    #[cfg(target_os = "linux")]
+    let extra = [libc::SIGPWR, libc::SIGSTKFLT]
+        .into_iter()
+        .chain(libc::SIGRTMIN()..=libc::SIGRTMAX());
+    #[cfg(not(target_os = "linux"))]
+    let extra = std::iter::empty();
+    named.into_iter().chain(extra)
+}
+
 /// The process group a timeout stops (0: none armed), how far it has got
 /// (0 armed, 1 SIGTERM sent, 2 SIGKILL sent), and the grace in microseconds.
 static STOP_GROUP: AtomicI32 = AtomicI32::new(0);
 static STOP_STAGE: AtomicI32 = AtomicI32::new(0);
 static STOP_GRACE: AtomicU64 = AtomicU64::new(0);
+/// When the timeout's next step is due, in `monotonic_micros`: a SIGALRM
+/// before it (`kill -ALRM`) is not the timer's, and stops nothing.
+static STOP_AT: AtomicU64 = AtomicU64::new(0);
+
+/// CLOCK_MONOTONIC in microseconds. Async-signal-safe.
+fn monotonic_micros() -> u64 {
+    // SAFETY: a zeroed timespec is valid, and a valid out-pointer;
+    // CLOCK_MONOTONIC always exists.
+    let t = unsafe {
+        let mut t: libc::timespec = std::mem::zeroed();
+        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t);
+        t
+    };
+    t.tv_sec as u64 * 1_000_000 + t.tv_nsec as u64 / 1000
+}
 
 /// Stop process group `group` once `after` has passed: SIGTERM, then
 /// SIGKILL `grace` later unless disarmed. The signals come from a SIGALRM
@@ -413,6 +455,12 @@ pub fn stop_group_after(group: libc::pid_t, after: Duration, grace: Duration) {
         // async-signal-safe; the statics are atomics.
         unsafe {
             let errno = *errno_location();
+            let (now, due) = (monotonic_micros(), STOP_AT.load(Ordering::SeqCst));
+            if now < due {
+                set_timer(Duration::from_micros(due - now));
+                *errno_location() = errno;
+                return;
+            }
             let stage = STOP_STAGE.fetch_add(1, Ordering::SeqCst);
             let group = STOP_GROUP.load(Ordering::SeqCst);
             let signal = [libc::SIGTERM, libc::SIGKILL].get(stage as usize);
@@ -422,7 +470,9 @@ pub fn stop_group_after(group: libc::pid_t, after: Duration, grace: Duration) {
                 libc::kill(-group, libc::SIGCONT);
             }
             if stage == 0 {
-                set_timer(Duration::from_micros(STOP_GRACE.load(Ordering::SeqCst)));
+                let grace = STOP_GRACE.load(Ordering::SeqCst);
+                STOP_AT.store(now + grace, Ordering::SeqCst);
+                set_timer(Duration::from_micros(grace));
             }
             *errno_location() = errno;
         }
@@ -430,6 +480,11 @@ pub fn stop_group_after(group: libc::pid_t, after: Duration, grace: Duration) {
     STOP_GROUP.store(group, Ordering::SeqCst);
     STOP_STAGE.store(0, Ordering::SeqCst);
     STOP_GRACE.store(grace.as_micros().max(1) as u64, Ordering::SeqCst);
+    let after = after.max(Duration::from_micros(1));
+    STOP_AT.store(
+        monotonic_micros() + after.as_micros() as u64,
+        Ordering::SeqCst,
+    );
     // SAFETY: the handler is async-signal-safe; SA_RESTART resumes whatever
     // call it interrupts (a wait goes on waiting for the group to die).
     unsafe {
@@ -438,7 +493,7 @@ pub fn stop_group_after(group: libc::pid_t, after: Duration, grace: Duration) {
         action.sa_flags = libc::SA_RESTART;
         libc::sigaction(libc::SIGALRM, &action, std::ptr::null_mut());
     }
-    set_timer(after.max(Duration::from_micros(1)));
+    set_timer(after);
 }
 
 /// Disarm `stop_group_after`; whether it had begun to stop the group.
@@ -448,7 +503,7 @@ pub fn disarm_stop() -> bool {
     STOP_STAGE.load(Ordering::SeqCst) > 0
 }
 
-/// Hold SIGTERM and SIGINT back (`hold`), or let them come again. Held
+/// Hold the stop signals back (`hold`), or let them come again. Held
 /// across a fork, neither reaches the parent's handler in the child, which
 /// empties its mask (`reset_signals`) only once its dispositions are the
 /// defaults; in the parent, one that came meanwhile is handled at the let-go.
@@ -458,8 +513,9 @@ pub fn hold_stop_signals(hold: bool) {
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::sigaddset(&mut set, libc::SIGINT);
+        for sig in stop_signals() {
+            libc::sigaddset(&mut set, sig);
+        }
         let how = if hold {
             libc::SIG_BLOCK
         } else {
@@ -472,11 +528,11 @@ pub fn hold_stop_signals(hold: bool) {
 /// The process group `forward_stop_signals` passes signals on to.
 static FORWARD_GROUP: AtomicI32 = AtomicI32::new(0);
 
-/// From now on SIGTERM and SIGINT do not end this process: each goes on to
-/// process group `group` (with a SIGCONT, since a stopped job acts on it
-/// only once continued), and whatever call it interrupts is resumed. Group
-/// 0: to no one, as once the job has been waited for, its group id may be
-/// a stranger's.
+/// From now on no stop signal ends this process: each goes on to process
+/// group `group` (with a SIGCONT, since a stopped job acts on it only once
+/// continued), and whatever call it interrupts is resumed; a SIGALRM that
+/// is not a timeout's is ignored. Group 0: to no one, as once the job has
+/// been waited for, its group id may be a stranger's.
 pub fn forward_stop_signals(group: libc::pid_t) {
     extern "C" fn on_signal(sig: libc::c_int) {
         // SAFETY: kill is async-signal-safe; errno is kept; the static is an
@@ -497,16 +553,19 @@ pub fn forward_stop_signals(group: libc::pid_t) {
         let mut action: libc::sigaction = std::mem::zeroed();
         action.sa_sigaction = on_signal as *const () as libc::sighandler_t;
         action.sa_flags = libc::SA_RESTART;
-        for sig in [libc::SIGTERM, libc::SIGINT] {
+        for sig in stop_signals() {
             libc::sigaction(sig, &action, std::ptr::null_mut());
         }
+    }
+    if STOP_GROUP.load(Ordering::SeqCst) == 0 {
+        ignore_signal(libc::SIGALRM);
     }
 }
 
 /// The signal `catch_stop` caught (0: none yet).
 static STOP_CAUGHT: AtomicI32 = AtomicI32::new(0);
 
-/// Catch SIGTERM and SIGINT instead of dying of them: note which came, and
+/// Catch the stop signals instead of dying of them: note which came, and
 /// from then on interrupt any blocking call every 10 ms (a repeating
 /// SIGALRM; no handler restarts what it interrupts), so that a wait entered
 /// just after `stop_caught` said no still ends. `default_stop` undoes this.
@@ -525,27 +584,25 @@ pub fn catch_stop() {
         action.sa_sigaction = on_alarm as *const () as libc::sighandler_t;
         libc::sigaction(libc::SIGALRM, &action, std::ptr::null_mut());
         action.sa_sigaction = on_stop as *const () as libc::sighandler_t;
-        for sig in [libc::SIGTERM, libc::SIGINT] {
+        for sig in stop_signals() {
             libc::sigaction(sig, &action, std::ptr::null_mut());
         }
     }
 }
 
-/// The SIGTERM or SIGINT that came since `catch_stop`, if one did.
+/// The stop signal that came since `catch_stop`, if one did.
 pub fn stop_caught() -> Option<libc::c_int> {
     Some(STOP_CAUGHT.load(Ordering::SeqCst)).filter(|&sig| sig != 0)
 }
 
-/// SIGTERM and SIGINT kill this process again, and no alarm interrupts it.
+/// The stop signals kill this process again, and no alarm interrupts it.
 pub fn default_stop() {
-    // SAFETY: SIG_DFL is a valid disposition for these signals.
-    unsafe {
-        libc::signal(libc::SIGTERM, libc::SIG_DFL);
-        libc::signal(libc::SIGINT, libc::SIG_DFL);
+    for sig in stop_signals() {
+        // SAFETY: SIG_DFL is a valid disposition for these signals.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
     }
     set_timer(Duration::ZERO);
-    // SAFETY: as above.
-    unsafe { libc::signal(libc::SIGALRM, libc::SIG_DFL) };
+    ignore_signal(libc::SIGALRM);
 }
 
 /// SIGALRM after `d` (never, if zero). Async-signal-safe.
@@ -691,14 +748,24 @@ pub fn signal_name(sig: i32) -> String {
     }
 }
 
-/// The number of a signal named `SIGTERM`, `TERM` or `SIG15`.
+/// The number of a signal named `SIGTERM`, `TERM` or `SIG15`: one this
+/// system has (not `SIG128`, whose 128+N would read as exit 0).
 pub fn signal_number(name: &str) -> Option<i32> {
     let bare = name.strip_prefix("SIG").unwrap_or(name);
+    let exists = |&sig: &i32| {
+        // SAFETY: a zeroed sigset_t emptied by sigemptyset; sigaddset only
+        // checks `sig` and sets its bit.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, sig) == 0
+        }
+    };
     SIGNALS
         .iter()
         .find(|(_, n)| &n[3..] == bare)
         .map(|(sig, _)| *sig)
-        .or_else(|| bare.parse().ok())
+        .or_else(|| bare.parse().ok().filter(exists))
 }
 
 /// `mktime(3)`: local broken-down time back to Unix seconds (DST guessed).

@@ -898,6 +898,21 @@ fn an_exit_code_no_process_can_have_is_damage_not_an_outcome() {
             text(&waited.stderr)
         );
     }
+    // Nor a signal this system has not: 128+128 would be exit 0 too.
+    for (n, signal) in ["SIG128", "SIG0", "SIG-1", "SIG999"].iter().enumerate() {
+        let id = format!("sig_20250101_00000{n}");
+        w.plant_job(
+            &id,
+            &format!(r#""started":1.0,"ended":2.0,"duration":1.0,"exit_code":null,"signal":"{signal}","status":"killed""#),
+        );
+        let waited = w.output("runwait", &[&id]);
+        assert_eq!(
+            waited.status.code(),
+            Some(1),
+            "{signal}: {}",
+            text(&waited.stdout)
+        );
+    }
     // The real bounds still read as they are.
     w.plant_job(
         "edge_20250101_000000",
@@ -909,4 +924,10 @@ fn an_exit_code_no_process_can_have_is_damage_not_an_outcome() {
         text(&waited.stdout),
         "edge_20250101_000000: failed (exit 255) after 1s\n"
     );
+    w.plant_job(
+        "edge_20250101_000001",
+        r#""started":1.0,"ended":2.0,"duration":1.0,"exit_code":null,"signal":"SIG31","status":"killed""#,
+    );
+    let waited = w.output("runwait", &["edge_20250101_000001"]);
+    assert_eq!(waited.status.code(), Some(128 + 31));
 }

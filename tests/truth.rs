@@ -712,35 +712,54 @@ fn a_job_stopped_as_it_starts_is_shown_stopped() {
     failures.assert_none();
 }
 
-/// Property 11: A SIGTERM to a running job's supervisor (the `run`
-/// process ps shows: `kill PID`, `pkill run`, a shutdown) never loses the
-/// job's end: the supervisor passes it on to the job's group and records
-/// how the job ended. SIGTERM it at a random moment from run's return on:
-/// the job ends (a `sleep` killed by SIGTERM; a shell that traps TERM
-/// with `exit 7`, unless the TERM came before its trap), and its end is
-/// recorded, never `lost`, never left running.
+/// Property 11: A signal that would end a running job's supervisor (the
+/// `run` process ps shows: `kill PID`, `pkill run`, a shutdown's SIGTERM,
+/// a `kill -USR1` meant for the job) never loses the job's end: the
+/// supervisor passes it on to the job's group and records how the job
+/// ended. Send each at a random moment from run's return on: the job ends
+/// (a `sleep` killed by it; a shell that traps it with `exit 7`, unless it
+/// came before the trap), and its end is recorded, never `lost`, never left
+/// running. A SIGALRM is the supervisor's own timer's: one that is not the
+/// timer's stops nothing, with or without a timeout.
 #[test]
-fn a_sigterm_to_the_supervisor_goes_to_the_job_and_its_end_is_recorded() {
-    const TRIALS: usize = 60;
+fn a_signal_to_the_supervisor_goes_to_the_job_and_its_end_is_recorded() {
+    let signals = [
+        ("TERM", libc::SIGTERM),
+        ("INT", libc::SIGINT),
+        ("HUP", libc::SIGHUP),
+        ("QUIT", libc::SIGQUIT),
+        ("USR1", libc::SIGUSR1),
+        ("USR2", libc::SIGUSR2),
+        ("XCPU", libc::SIGXCPU),
+        ("XFSZ", libc::SIGXFSZ),
+        ("VTALRM", libc::SIGVTALRM),
+        ("PROF", libc::SIGPROF),
+        ("IO", libc::SIGIO),
+    ];
+    let trials = signals.len() * 6;
     let w = World::new();
-    let mut random = Random::new("sigterm_to_the_supervisor");
-    let mut failures = Failures::new(TRIALS);
-    for trial in 0..TRIALS {
+    let mut random = Random::new("signal_to_the_supervisor");
+    let mut failures = Failures::new(trials);
+    let supervisor_of = |id: &str| {
+        let job = w.job(id);
+        let pid = |key| field_num(&job, key).unwrap() as libc::pid_t;
+        (pid("sid"), pid("pgid"))
+    };
+    for trial in 0..trials {
+        let (name, number) = signals[trial / 2 % signals.len()];
         let traps = trial % 2 == 1;
-        let script = "trap 'exit 7' TERM; while :; do sleep 0.01; done";
+        let script = format!("trap 'exit 7' {name}; while :; do sleep 0.01; done");
         let command: &[&str] = match traps {
-            true => &["sh", "-c", script],
+            true => &["sh", "-c", &script],
             false => &["sleep", "30"],
         };
         let out = w.cmd("run").arg("-q").args(command).output().unwrap();
         assert!(out.status.success(), "{}", text(&out.stderr));
         let id = text(&out.stdout).trim().to_string();
-        let job = w.job(&id);
-        let supervisor = field_num(&job, "sid").unwrap() as libc::pid_t;
-        let group = field_num(&job, "pgid").unwrap() as libc::pid_t;
+        let (supervisor, group) = supervisor_of(&id);
         std::thread::sleep(Duration::from_micros(random.below(30_000)));
         // SAFETY: kill(2) has no memory-safety preconditions.
-        unsafe { libc::kill(supervisor, libc::SIGTERM) };
+        unsafe { libc::kill(supervisor, number) };
         let deadline = Instant::now() + Duration::from_secs(5);
         let job = loop {
             let job = w.job(&id);
@@ -753,14 +772,51 @@ fn a_sigterm_to_the_supervisor_goes_to_the_job_and_its_end_is_recorded() {
         let status = field_str(&job, "status").unwrap();
         let signal = field_str(&job, "signal");
         let code = field_num(&job, "exit_code");
-        let killed = status == "killed" && signal.as_deref() == Some("SIGTERM");
+        let killed = status == "killed" && signal == Some(format!("SIG{name}"));
         let trapped = traps && status == "failed" && code == Some(7.0);
         failures.check(killed || trapped, || {
-            format!("trial {trial} ({command:?}): {status}, signal {signal:?}, exit {code:?}")
+            format!(
+                "trial {trial} (SIG{name}, {command:?}): {status}, signal {signal:?}, exit {code:?}"
+            )
         });
         // SAFETY: as above; whatever is left of a failed trial goes.
         unsafe { libc::kill(-group, libc::SIGKILL) };
     }
+    // SIGALRM, with no timeout and with one an hour away: the job runs on.
+    for timeout in [&[][..], &["--timeout", "1h"]] {
+        let out = w
+            .cmd("run")
+            .arg("-q")
+            .args(timeout)
+            .args(["sleep", "30"])
+            .output()
+            .unwrap();
+        let id = text(&out.stdout).trim().to_string();
+        let (supervisor, _) = supervisor_of(&id);
+        // SAFETY: as above.
+        unsafe { libc::kill(supervisor, libc::SIGALRM) };
+        std::thread::sleep(Duration::from_millis(300));
+        failures.check(w.status(&id) == "running", || {
+            format!("SIGALRM ({timeout:?}): {}", w.status(&id))
+        });
+        let stopped = w.output("runkill", &[&id]).status.success();
+        failures.check(stopped && w.status(&id) == "killed", || {
+            format!("SIGALRM then runkill: {}", w.status(&id))
+        });
+    }
+    // While it waits, such a signal cancels it, as runkill does.
+    let first = w.start(&["sleep", "30"]);
+    let waiter = w.start(&["--after", &first, "true"]);
+    let (supervisor, _) = supervisor_of(&waiter);
+    // SAFETY: as above.
+    unsafe { libc::kill(supervisor, libc::SIGQUIT) };
+    let job = w.wait_end(&waiter);
+    failures.check(
+        field_str(&job, "status").as_deref() == Some("killed")
+            && field_str(&job, "signal").as_deref() == Some("SIGQUIT"),
+        || format!("a waiting job's SIGQUIT: {job:?}"),
+    );
+    let _ = w.output("runkill", &[&first]);
     failures.assert_none();
 }
 
