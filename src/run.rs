@@ -491,21 +491,34 @@ fn link(rest: &[OsString]) -> Result<i32> {
     if dir.join("run") != exe {
         names.insert(0, "run");
     }
+    let linked = |path: &Path| std::fs::read_link(path).is_ok_and(|target| target == exe);
+    // Every name in the way is told at once, and then none is made.
+    let taken: Vec<String> = names
+        .iter()
+        .map(|name| dir.join(name))
+        .filter(|path| !linked(path) && std::fs::symlink_metadata(path).is_ok())
+        .map(|path| escape(&path.to_string_lossy()))
+        .collect();
+    if !taken.is_empty() {
+        let (is, them) = match taken.len() {
+            1 => ("exists and is not a link", "it"),
+            _ => ("exist and are not links", "them"),
+        };
+        return Err(Error::new(
+            code::FAILURE,
+            format!(
+                "{} {is} to {}; remove {them} or pick another DIR (nothing was linked)",
+                taken.join(", "),
+                escape(&exe.to_string_lossy())
+            ),
+        ));
+    }
     for name in names {
         let path = dir.join(name);
         let shown = escape(&path.to_string_lossy());
-        if std::fs::read_link(&path).is_ok_and(|target| target == exe) {
+        if linked(&path) {
             crate::error::say!("{shown}: already linked");
             continue;
-        }
-        if std::fs::symlink_metadata(&path).is_ok() {
-            return Err(Error::new(
-                code::FAILURE,
-                format!(
-                    "{shown} exists and is not a link to {}; remove it or pick another DIR",
-                    escape(&exe.to_string_lossy())
-                ),
-            ));
         }
         std::os::unix::fs::symlink(&exe, &path).map_err(|e| {
             let mut err = Error::io("cannot create link", &path, e);

@@ -471,6 +471,27 @@ fn link_creates_the_other_names_and_is_idempotent() {
         std::fs::read_to_string(occupied.join("runs")).unwrap(),
         "mine"
     );
+    // Every name in the way is told, on one line, and none is linked.
+    std::os::unix::fs::symlink("/bin/true", occupied.join("runlog")).unwrap();
+    let out = w.output("run", &["--link", occupied.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("/occupied/runs, ")
+            && err.contains("/occupied/runlog exist and are not links"),
+        "{err}"
+    );
+    let mut left: Vec<_> = std::fs::read_dir(&occupied)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        ["runlog", "runs"],
+        "links were made beside those in the way"
+    );
 }
 
 #[test]
