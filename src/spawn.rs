@@ -291,6 +291,9 @@ fn detach_and_run(
     let queue = launch.queue.take();
     let _ = sys::setsid();
     sys::ignore_signal(libc::SIGHUP);
+    // SIGALRM is the supervisor's own timer's (a timeout, a cancel's
+    // wake-up): a stray one (`kill -ALRM`) must not end it.
+    sys::ignore_signal(libc::SIGALRM);
     // stdin from /dev/null; stdout and stderr onto the log, so that anything
     // the supervisor itself has to say lands there too. Then drop whatever
     // else the caller handed us: an ssh channel must not wait on us.

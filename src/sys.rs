@@ -424,6 +424,20 @@ fn stop_signals() -> impl Iterator<Item = libc::c_int> {
     named.into_iter().chain(extra)
 }
 
+/// The set of `signals`; `None` if one of them is no signal here.
+fn signal_set(signals: impl IntoIterator<Item = libc::c_int>) -> Option<libc::sigset_t> {
+    // SAFETY: a zeroed sigset_t emptied by sigemptyset; sigaddset only
+    // checks each number and sets its bit.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        let all = signals
+            .into_iter()
+            .all(|sig| libc::sigaddset(&mut set, sig) == 0);
+        all.then_some(set)
+    }
+}
+
 /// The process group a timeout stops (0: none armed), how far it has got
 /// (0 armed, 1 SIGTERM sent, 2 SIGKILL sent), and the grace in microseconds.
 static STOP_GROUP: AtomicI32 = AtomicI32::new(0);
@@ -508,21 +522,18 @@ pub fn disarm_stop() -> bool {
 /// empties its mask (`reset_signals`) only once its dispositions are the
 /// defaults; in the parent, one that came meanwhile is handled at the let-go.
 pub fn hold_stop_signals(hold: bool) {
+    // Every stop signal is one here.
+    let Some(set) = signal_set(stop_signals()) else {
+        return;
+    };
+    let how = if hold {
+        libc::SIG_BLOCK
+    } else {
+        libc::SIG_UNBLOCK
+    };
     // SAFETY: a sigset_t built with sigemptyset and sigaddset; sigprocmask
     // only changes this thread's mask.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for sig in stop_signals() {
-            libc::sigaddset(&mut set, sig);
-        }
-        let how = if hold {
-            libc::SIG_BLOCK
-        } else {
-            libc::SIG_UNBLOCK
-        };
-        libc::sigprocmask(how, &set, std::ptr::null_mut());
-    }
+    unsafe { libc::sigprocmask(how, &set, std::ptr::null_mut()) };
 }
 
 /// The process group `forward_stop_signals` passes signals on to.
@@ -530,9 +541,9 @@ static FORWARD_GROUP: AtomicI32 = AtomicI32::new(0);
 
 /// From now on no stop signal ends this process: each goes on to process
 /// group `group` (with a SIGCONT, since a stopped job acts on it only once
-/// continued), and whatever call it interrupts is resumed; a SIGALRM that
-/// is not a timeout's is ignored. Group 0: to no one, as once the job has
-/// been waited for, its group id may be a stranger's.
+/// continued), and whatever call it interrupts is resumed. Group 0: to no
+/// one, as once the job has been waited for, its group id may be a
+/// stranger's.
 pub fn forward_stop_signals(group: libc::pid_t) {
     extern "C" fn on_signal(sig: libc::c_int) {
         // SAFETY: kill is async-signal-safe; errno is kept; the static is an
@@ -556,9 +567,6 @@ pub fn forward_stop_signals(group: libc::pid_t) {
         for sig in stop_signals() {
             libc::sigaction(sig, &action, std::ptr::null_mut());
         }
-    }
-    if STOP_GROUP.load(Ordering::SeqCst) == 0 {
-        ignore_signal(libc::SIGALRM);
     }
 }
 
@@ -595,7 +603,8 @@ pub fn stop_caught() -> Option<libc::c_int> {
     Some(STOP_CAUGHT.load(Ordering::SeqCst)).filter(|&sig| sig != 0)
 }
 
-/// The stop signals kill this process again, and no alarm interrupts it.
+/// The stop signals kill this process again, and no alarm interrupts it
+/// (SIGALRM is ignored again, as from the detach on).
 pub fn default_stop() {
     for sig in stop_signals() {
         // SAFETY: SIG_DFL is a valid disposition for these signals.
@@ -752,15 +761,7 @@ pub fn signal_name(sig: i32) -> String {
 /// system has (not `SIG128`, whose 128+N would read as exit 0).
 pub fn signal_number(name: &str) -> Option<i32> {
     let bare = name.strip_prefix("SIG").unwrap_or(name);
-    let exists = |&sig: &i32| {
-        // SAFETY: a zeroed sigset_t emptied by sigemptyset; sigaddset only
-        // checks `sig` and sets its bit.
-        unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigaddset(&mut set, sig) == 0
-        }
-    };
+    let exists = |&sig: &i32| signal_set([sig]).is_some();
     SIGNALS
         .iter()
         .find(|(_, n)| &n[3..] == bare)
