@@ -445,8 +445,15 @@ fn again(reference: &OsStr, options: &mut Options) -> Result<Vec<OsString>> {
             "its directory's name was not UTF-8, so the record does not hold it exactly",
         ));
     }
-    // `run` records only absolute directories and timeouts it accepts: a
-    // record that says otherwise was damaged, and is no recipe to follow.
+    // `run` records only commands, names, absolute directories and
+    // timeouts it accepts: a record that says otherwise was damaged,
+    // and is no recipe to follow.
+    if record.command.first().is_none_or(String::is_empty) {
+        return Err(cannot("its record holds no command"));
+    }
+    if options.name.is_none() && naming::from_user(record.name.as_ref()).is_err() {
+        return Err(cannot("its record's name is not one run gives"));
+    }
     if !Path::new(&record.cwd).is_absolute() {
         return Err(cannot("its record holds no absolute directory"));
     }

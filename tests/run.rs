@@ -828,18 +828,49 @@ fn again_refuses_what_it_cannot_rerun_exactly_and_starts_nothing() {
     // the directory run is started from, so following it would run the
     // command in the wrong place), none at all, and timeouts that `run`
     // never records.
+    // A command with no words or an empty first one, and a name `run`
+    // never gives, are no recipe either.
+    let ok = ("\"bad\"", "[\"true\"]");
     let damaged = [
-        ("\"bin\"", "null", "its record holds no absolute directory"),
-        ("null", "null", "its record holds no absolute directory"),
-        ("\"/\"", "-5", "its record's timeout is not a duration"),
-        ("\"/\"", "0", "its record's timeout is not a duration"),
-        ("\"/\"", "1e400", "its record's timeout is not a duration"),
+        (
+            ok,
+            "\"bin\"",
+            "null",
+            "its record holds no absolute directory",
+        ),
+        (ok, "null", "null", "its record holds no absolute directory"),
+        (ok, "\"/\"", "-5", "its record's timeout is not a duration"),
+        (ok, "\"/\"", "0", "its record's timeout is not a duration"),
+        (
+            ok,
+            "\"/\"",
+            "1e400",
+            "its record's timeout is not a duration",
+        ),
+        (
+            ("\"bad\"", "[]"),
+            "\"/\"",
+            "null",
+            "its record holds no command",
+        ),
+        (
+            ("\"bad\"", "[\"\",\"x\"]"),
+            "\"/\"",
+            "null",
+            "its record holds no command",
+        ),
+        (
+            ("\"../x\"", "[\"true\"]"),
+            "\"/\"",
+            "null",
+            "its record's name is not one run gives",
+        ),
     ];
-    for (n, (cwd, timeout, _)) in damaged.iter().enumerate() {
+    for (n, ((name, command), cwd, timeout, _)) in damaged.iter().enumerate() {
         w.plant(
             &format!("bad_20251205_16354{n}.json"),
             format!(
-                "{{\"id\":\"bad_20251205_16354{n}\",\"name\":\"bad\",\"command\":[\"true\"],\"cwd\":{cwd},\"host\":\"h\",\"pid\":4194002,\"pgid\":4194002,\"started\":1764948939.0,\"ended\":1764948940.0,\"duration\":1.0,\"exit_code\":0,\"signal\":null,\"status\":\"done\",\"topic\":null,\"timeout\":{timeout}}}\n"
+                "{{\"id\":\"bad_20251205_16354{n}\",\"name\":{name},\"command\":{command},\"cwd\":{cwd},\"host\":\"h\",\"pid\":4194002,\"pgid\":4194002,\"started\":1764948939.0,\"ended\":1764948940.0,\"duration\":1.0,\"exit_code\":0,\"signal\":null,\"status\":\"done\",\"topic\":null,\"timeout\":{timeout}}}\n"
             )
             .as_bytes(),
         );
@@ -868,7 +899,7 @@ fn again_refuses_what_it_cannot_rerun_exactly_and_starts_nothing() {
         damaged_ids
             .iter()
             .zip(damaged)
-            .map(|(id, d)| (id.as_str(), 1, d.2)),
+            .map(|(id, d)| (id.as_str(), 1, d.3)),
     ) {
         let out = w.output("run", &["--again", reference]);
         let err = text(&out.stderr);
