@@ -261,11 +261,14 @@ fn table(out: &mut impl Write, entries: &[&Entry], colour: bool, width: Option<u
         if let Some(width) = width
             && chars(&line) > width
         {
-            line = line
-                .chars()
-                .take(width.saturating_sub(1))
-                .collect::<String>()
-                + "…";
+            let mut room = width.saturating_sub(1);
+            let fits = line.char_indices().find(|&(_, c)| {
+                let fits = columns(c) <= room;
+                room = room.saturating_sub(columns(c));
+                !fits
+            });
+            line.truncate(fits.map_or(line.len(), |(at, _)| at));
+            line.push('…');
         }
         let paint = match status {
             Status::Done => "\x1b[32m",
@@ -297,12 +300,27 @@ fn cell<'c>(cells: &'c str, row: &[usize; 6], i: usize) -> &'c str {
     cells.get(start.min(row[i + 1])..row[i + 1]).unwrap_or("")
 }
 
-/// How many columns `text` takes, counted as characters.
+/// How many columns `text` takes on a terminal.
 fn chars(text: &str) -> usize {
     if text.is_ascii() {
         text.len()
     } else {
-        text.chars().count()
+        text.chars().map(columns).sum()
+    }
+}
+
+/// The columns of one character: two for East Asian wide ones and most
+/// emoji, none for combining marks and zero-width ones, else one. A
+/// command line of Chinese or decomposed accents still fits the line.
+fn columns(c: char) -> usize {
+    match c as u32 {
+        0x300..=0x36F | 0x483..=0x489 | 0x591..=0x5C7 | 0x610..=0x61A | 0x64B..=0x65F => 0,
+        0x200B..=0x200F | 0x20D0..=0x20FF | 0xFE00..=0xFE0F | 0xFE20..=0xFE2F => 0,
+        0x1100..=0x115F | 0x2E80..=0x303E | 0x3041..=0x33FF | 0x3400..=0x4DBF => 2,
+        0x4E00..=0x9FFF | 0xA000..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF => 2,
+        0xFE30..=0xFE4F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6 => 2,
+        0x1F300..=0x1F64F | 0x1F900..=0x1F9FF | 0x20000..=0x3FFFD => 2,
+        _ => 1,
     }
 }
 

@@ -258,6 +258,47 @@ fn a_narrow_terminal_shortens_long_ids_and_keeps_the_command() {
     assert_eq!(line_of(&piped, &long), row);
 }
 
+// Linux-only: script(1) -qec, stty.
+#[cfg(target_os = "linux")]
+#[test]
+fn wide_and_combining_characters_are_measured_in_terminal_columns() {
+    let w = World::new();
+    // Thirty two-column characters, and an accent made of forty combining
+    // marks (zero columns each) on one letter.
+    let wide = w.start(&["--name", "wide", "echo", &"漢字".repeat(15)]);
+    let accent = format!("e{}", "\u{301}".repeat(40));
+    let marks = w.start(&["--name", "marks", "echo", &accent, "end"]);
+    w.wait_end(&wide);
+    w.wait_end(&marks);
+    let columns = |line: &str| -> usize {
+        line.chars()
+            .map(|c| match c as u32 {
+                0x300..=0x36F => 0,
+                0x4E00..=0x9FFF => 2,
+                _ => 1,
+            })
+            .sum()
+    };
+    let out = w
+        .cmd("script")
+        .args(["-qec", "stty cols 60; runs", "/dev/null"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let listing = text(&out.stdout).replace('\r', "");
+    // Found by their commands: a narrow terminal shortens the ids.
+    let (wide, marks) = (line_of(&listing, "echo '漢"), line_of(&listing, "' end"));
+    // Cut to the terminal's 60 columns, and no fewer than it needs.
+    assert!(wide.ends_with('…'), "{listing}");
+    assert!((59..=60).contains(&columns(wide)), "{listing}");
+    // Forty marks take no room: the line fits whole, and is not cut.
+    assert!(columns(marks) <= 60, "{listing}");
+    assert!(
+        marks.ends_with(&format!("echo '{accent}' end")),
+        "{listing}"
+    );
+}
+
 // Linux-only: script(1) -qec, setsid(1), GNU date -d, or tmpfs.
 #[cfg(target_os = "linux")]
 #[test]
