@@ -545,10 +545,11 @@ impl Store {
                 Err("its process group is gone")
             };
         };
-        if all
-            .iter()
-            .any(|p| p.pid == group && !self.is_leader(p, record))
-        {
+        // The group's leader is the job's command, which a waiting job forks
+        // long after its start: of the job's session, and no older than it.
+        if all.iter().any(|p| {
+            p.pid == group && (p.session != sid || p.started < record.started - START_SLACK)
+        }) {
             return Err("its process group id now belongs to another program");
         }
         let members = all.iter().any(|p| {

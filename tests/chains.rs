@@ -4,6 +4,7 @@
 mod common;
 use common::*;
 use std::process::Stdio;
+use std::time::Duration;
 
 /// A job that runs until `flag` appears in the world's root, then exits
 /// with `code`.
@@ -55,6 +56,30 @@ fn wait_all_ended(w: &World, count: usize) {
 
 fn release(w: &World, flag: &str) {
     std::fs::write(w.root.join(flag), "").unwrap();
+}
+
+/// A job that began longer after its start than a launch may take is still
+/// its own: runkill stops it, whether it waited for a job or its queue.
+#[test]
+fn a_job_that_waited_long_is_stopped_by_runkill() {
+    let w = World::new();
+    let first = blocker(&w, "go", 0);
+    let after = w.start(&["--after", &first, "sleep", "60"]);
+    let queued = w.start(&["-Q", "q", "sleep", "61"]);
+    let next = w.start(&["-Q", "q", "sleep", "62"]);
+    std::thread::sleep(Duration::from_secs(4));
+    release(&w, "go");
+    // The queue's first job began at once; the second begins when it is
+    // stopped, seconds after its start.
+    for id in [&after, &queued, &next] {
+        poll("the job to begin", || {
+            (w.status(id) == "running").then_some(())
+        });
+        let out = w.output("runkill", &["--grace", "1s", id]);
+        assert!(out.status.success(), "{id}: {}", text(&out.stderr));
+        let job = w.wait_end(id);
+        assert_eq!(field_str(&job, "status").as_deref(), Some("killed"));
+    }
 }
 
 #[test]
