@@ -94,6 +94,11 @@ pub struct Record {
     pub sid: Option<i32>,
     /// Unix seconds.
     pub started: f64,
+    /// The same moment in seconds since the boot, and the boot's id: what
+    /// the job's processes are told by, whatever the wall clock did since.
+    /// `None` in older records and where the system has neither.
+    pub since_boot: Option<f64>,
+    pub boot_id: Option<String>,
     pub ended: Option<f64>,
     /// Seconds, from the monotonic clock.
     pub duration: Option<f64>,
@@ -139,6 +144,8 @@ impl Record {
             pid: None,
             pgid: None,
             sid: None,
+            since_boot: None,
+            boot_id: None,
             ended: None,
             duration: None,
             exit_code: None,
@@ -237,6 +244,11 @@ impl Record {
         push_raw(&mut out, "pgid", self.pgid.map(|n| Number::Int(n.into())));
         push_raw(&mut out, "sid", self.sid.map(|n| Number::Int(n.into())));
         push_raw(&mut out, "started", Some(Number::Seconds(self.started)));
+        push_raw(&mut out, "since_boot", self.since_boot.map(Number::Seconds));
+        match &self.boot_id {
+            Some(id) => push_str(&mut out, "boot_id", id),
+            None => push_raw(&mut out, "boot_id", None),
+        }
         push_raw(&mut out, "began", self.began.map(Number::Seconds));
         push_raw(&mut out, "ended", self.ended.map(Number::Seconds));
         push_raw(&mut out, "duration", self.duration.map(Number::Seconds));
@@ -304,6 +316,8 @@ impl Record {
             pid: nullable(take("pid"), int)?,
             pgid: nullable(take("pgid"), int)?,
             sid: nullable(take("sid"), int)?,
+            since_boot: nullable(take("since_boot"), number)?,
+            boot_id: nullable(take("boot_id"), string)?,
             ended: nullable(take("ended"), number)?,
             duration: nullable(take("duration"), number)?,
             exit_code: nullable(take("exit_code"), exit_code)?,
@@ -486,6 +500,8 @@ mod tests {
             pgid: Some(12345),
             sid: Some(12344),
             started: 1764948939.25,
+            since_boot: Some(81234.125),
+            boot_id: Some("53fcd1b6-b40f-4ab1-a5a2-f1fea416dd70".into()),
             ended: Some(1764949131.5),
             duration: Some(192.25),
             exit_code: Some(3),

@@ -318,6 +318,8 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     let command_words = command.iter().map(|a| a.to_string_lossy().into_owned());
     let started = crate::time::unix_seconds(now);
     let record = Record {
+        since_boot: crate::sys::boot_clock(),
+        boot_id: crate::sys::boot_id(),
         cwd,
         host,
         topic: notify.as_ref().map(|t| t.url.clone()),

@@ -43,8 +43,8 @@ pub const MAX_RECORD: u64 = 4 << 20;
 const MAX_SUFFIX: u32 = 10_000;
 
 /// How far apart the start times of a job and of its session's leader may
-/// be: the boot time that process start times count from is whole seconds,
-/// and a loaded machine takes a while to fork.
+/// be: a loaded machine takes a while to fork, and for a record with no
+/// boot clock, the boot time its start is set against is whole seconds.
 const START_SLACK: f64 = 3.0;
 
 pub struct Store {
@@ -485,22 +485,22 @@ impl Store {
         let Some(sid) = record.sid.filter(|&s| s > 1) else {
             return false;
         };
-        if crate::sys::boot_time().is_some_and(|boot| boot > record.started) {
-            return false;
-        }
         let Some(all) = self.processes() else {
             // No process table: ask after the job and its supervisor alone.
             let in_session = |pid: i32| crate::sys::session_of(pid).is_ok_and(|s| s == sid);
             return in_session(sid) || record.pgid.is_some_and(in_session);
         };
+        let Some(start) = start_since_boot(record) else {
+            return false;
+        };
         if all
             .iter()
-            .any(|p| p.pid == sid && !self.is_leader(p, record))
+            .any(|p| p.pid == sid && !is_leader(p, record, start))
         {
             return false;
         }
         all.iter()
-            .any(|p| p.session == sid && p.started >= record.started - START_SLACK)
+            .any(|p| p.session == sid && p.since_boot >= start - START_SLACK)
     }
 
     /// Whether the job's supervisor, the leader of its session, is alive
@@ -510,16 +510,10 @@ impl Store {
             return false;
         };
         match crate::sys::process(sid) {
-            Some(p) => self.is_leader(&p, record),
+            Some(p) => start_since_boot(record).is_some_and(|start| is_leader(&p, record, start)),
             None if cfg!(target_os = "linux") => false,
             None => crate::sys::session_of(sid).is_ok_and(|s| s == sid),
         }
-    }
-
-    /// Whether `p`, which has the pid of the job's session or group, is
-    /// the process that got it for the job, not a later one that reused it.
-    fn is_leader(&self, p: &Process, record: &Record) -> bool {
-        Some(p.session) == record.sid && p.started <= record.started + START_SLACK
     }
 
     /// The process group to signal for a running job, checked against the
@@ -545,16 +539,18 @@ impl Store {
                 Err("its process group is gone")
             };
         };
+        let start = start_since_boot(record).ok_or("it started before the machine rebooted")?;
         // The group's leader is the job's command, which a waiting job forks
         // long after its start: of the job's session, and no older than it.
-        if all.iter().any(|p| {
-            p.pid == group && (p.session != sid || p.started < record.started - START_SLACK)
-        }) {
+        if all
+            .iter()
+            .any(|p| p.pid == group && (p.session != sid || p.since_boot < start - START_SLACK))
+        {
             return Err("its process group id now belongs to another program");
         }
-        let members = all.iter().any(|p| {
-            p.group == group && p.session == sid && p.started >= record.started - START_SLACK
-        });
+        let members = all
+            .iter()
+            .any(|p| p.group == group && p.session == sid && p.since_boot >= start - START_SLACK);
         if members {
             Ok(group)
         } else {
@@ -652,6 +648,26 @@ fn read_record_file(path: &Path, buf: &mut Vec<u8>) -> io::Result<Option<(File, 
         .ok()
         .and_then(Record::from_json);
     Ok(Some((file, record)))
+}
+
+/// When the job started, in the clock of process start times: seconds
+/// since this boot. From the record's boot clock where it has one, so that
+/// no step of the wall clock since (an NTP sync, a VM's resume) moves it;
+/// else from its wall clock. `None` if it started before this boot.
+fn start_since_boot(record: &Record) -> Option<f64> {
+    match (&record.boot_id, record.since_boot, crate::sys::boot_id()) {
+        (Some(then), Some(at), Some(now)) => (*then == now).then_some(at),
+        _ => {
+            let boot = crate::sys::boot_time()?;
+            (boot <= record.started).then_some(record.started - boot)
+        }
+    }
+}
+
+/// Whether `p`, which has the pid of the job's session, is the process that
+/// got it for the job (which started at `start`), not a later one.
+fn is_leader(p: &Process, record: &Record, start: f64) -> bool {
+    Some(p.session) == record.sid && p.since_boot <= start + START_SLACK
 }
 
 /// Read a regular file of at most `cap` bytes into `buf` (reused: one

@@ -801,9 +801,9 @@ pub struct Process {
     pub pid: i32,
     pub group: i32,
     pub session: i32,
-    /// Unix seconds; about one second early at worst, since the boot time
-    /// the kernel gives is whole seconds.
-    pub started: f64,
+    /// When it started, in seconds since the boot, as `boot_clock` counts:
+    /// no step of the wall clock moves it.
+    pub since_boot: f64,
     /// Stopped by a signal (state `T`), as `kill -STOP` leaves it.
     pub stopped: bool,
 }
@@ -811,13 +811,13 @@ pub struct Process {
 /// Every live process (zombies left out), from `/proc`.
 #[cfg(target_os = "linux")]
 pub fn processes() -> io::Result<Vec<Process>> {
-    let clock = stat_clock()?;
+    let hz = stat_clock();
     let mut all = Vec::new();
     for entry in std::fs::read_dir("/proc")? {
         let Ok(entry) = entry else { continue };
         let pid = entry.file_name().to_str().and_then(|n| n.parse().ok());
         // A process may end while the list is read: it is simply not in it.
-        if let Some(process) = pid.and_then(|pid| process_at(pid, clock)) {
+        if let Some(process) = pid.and_then(|pid| process_at(pid, hz)) {
             all.push(process);
         }
     }
@@ -827,23 +827,22 @@ pub fn processes() -> io::Result<Vec<Process>> {
 /// One process, if it is alive (not a zombie).
 #[cfg(target_os = "linux")]
 pub fn process(pid: i32) -> Option<Process> {
-    process_at(pid, stat_clock().ok()?)
+    process_at(pid, stat_clock())
 }
 
-/// The boot time and clock ticks per second that `/proc/PID/stat` counts in.
+/// The clock ticks per second that `/proc/PID/stat` counts in.
 #[cfg(target_os = "linux")]
-fn stat_clock() -> io::Result<(f64, f64)> {
-    let boot = boot_time().ok_or_else(|| io::Error::other("no btime in /proc/stat"))?;
+fn stat_clock() -> f64 {
     // SAFETY: sysconf only reads a configuration value.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    Ok((boot, if hz > 0 { hz as f64 } else { 100.0 }))
+    if hz > 0 { hz as f64 } else { 100.0 }
 }
 
 /// `/proc/PID/stat`: state, process group and session are fields 3, 5 and
 /// 6, the start time in ticks field 22, all counted after the command
 /// name, which is in parentheses and may hold anything.
 #[cfg(target_os = "linux")]
-fn process_at(pid: i32, (boot, hz): (f64, f64)) -> Option<Process> {
+fn process_at(pid: i32, hz: f64) -> Option<Process> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     if fields.first() == Some(&"Z") {
@@ -853,7 +852,7 @@ fn process_at(pid: i32, (boot, hz): (f64, f64)) -> Option<Process> {
         pid,
         group: fields.get(2)?.parse().ok()?,
         session: fields.get(3)?.parse().ok()?,
-        started: boot + fields.get(19)?.parse::<f64>().ok()? / hz,
+        since_boot: fields.get(19)?.parse::<f64>().ok()? / hz,
         stopped: fields.first() == Some(&"T"),
     })
 }
@@ -868,6 +867,36 @@ pub fn boot_time() -> Option<f64> {
         .trim()
         .parse()
         .ok()
+}
+
+/// Seconds since the boot (`CLOCK_BOOTTIME`), the clock that process start
+/// times count in.
+#[cfg(target_os = "linux")]
+pub fn boot_clock() -> Option<f64> {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: t is a valid timespec for the call to fill.
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut t) } == 0;
+    ok.then(|| t.tv_sec as f64 + t.tv_nsec as f64 / 1e9)
+}
+
+/// The kernel's id of this boot: another one means the machine rebooted.
+#[cfg(target_os = "linux")]
+pub fn boot_id() -> Option<String> {
+    let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    Some(id.trim().to_string()).filter(|id| !id.is_empty())
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn boot_clock() -> Option<f64> {
+    None
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn boot_id() -> Option<String> {
+    None
 }
 
 /// Elsewhere there is no process table to read; callers fall back to

@@ -82,6 +82,55 @@ fn a_reboot_leaves_a_lost_job_that_runrm_removes() {
     assert!(w.files().is_empty(), "{:?}", w.files());
 }
 
+/// A reboot is told by the kernel's boot id, not by the wall clock (which
+/// may have stepped since): a record of another boot whose session id now
+/// belongs to a live session reads lost, and the same record of this boot
+/// reads running.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_record_of_another_boot_is_lost_whatever_now_has_its_ids() {
+    let w = World::new();
+    let uptime = || -> f64 {
+        let text = std::fs::read_to_string("/proc/uptime").unwrap();
+        text.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    let since_boot = uptime();
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    // A session of its own, as a job's supervisor has.
+    let mut session = Command::new("setsid")
+        .args(["sleep", "30"])
+        .spawn()
+        .unwrap();
+    let sid = session.id();
+    poll("the session to be made", || {
+        let stat = std::fs::read_to_string(format!("/proc/{sid}/stat")).ok()?;
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        (fields.get(3) == Some(&sid.to_string().as_str())).then_some(())
+    });
+    let this_boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    let other_boot = "00000000-0000-4000-8000-000000000000";
+    for (n, (boot, status)) in [(other_boot, "lost"), (this_boot.trim(), "running")]
+        .into_iter()
+        .enumerate()
+    {
+        let id = format!("boot_20250101_00000{n}");
+        w.plant(
+            &format!("{id}.json"),
+            format!(
+                "{{\"id\":\"{id}\",\"name\":\"boot\",\"command\":[\"x\"],\"cwd\":\"/\",\"host\":\"h\",\"pid\":{sid},\"pgid\":{sid},\"sid\":{sid},\"started\":{started},\"since_boot\":{since_boot},\"boot_id\":\"{boot}\",\"ended\":null,\"status\":\"running\",\"topic\":null,\"log\":\"/x\"}}"
+            )
+            .as_bytes(),
+        );
+        w.plant(&format!("{id}.log"), b"$ x\n---\n");
+        assert_eq!(w.status(&id), status, "a record of boot {boot}");
+    }
+    session.kill().unwrap();
+    session.wait().unwrap();
+}
+
 // Linux-only: script(1) -qec, setsid(1), GNU date -d, or tmpfs.
 #[cfg(target_os = "linux")]
 #[test]

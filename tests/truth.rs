@@ -228,6 +228,70 @@ fn a_job_that_lets_go_of_its_log_is_running_while_it_lives() {
     assert_eq!(field_str(&w.wait_end(&unlocked), "status").unwrap(), "done");
 }
 
+/// Move the wall-clock times in a job's record by `by` seconds: what a step
+/// of the wall clock by `-by` since the job started does to every time
+/// taken since, such as the start times of processes in Unix seconds.
+fn shift_wall_clock(w: &World, id: &str, by: f64) {
+    let path = w.state.join(format!("{id}.json"));
+    let mut record: JsonValue = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+    let JsonValue::Object(fields) = &mut record else {
+        panic!("{id}: not an object")
+    };
+    for key in ["started", "began"] {
+        if let Some(JsonValue::Number(t)) = fields.get_mut(key) {
+            *t += by;
+        }
+    }
+    let temp = w.state.join(format!(".{id}.shifted"));
+    std::fs::write(&temp, record.stringify().unwrap()).unwrap();
+    std::fs::rename(&temp, &path).unwrap();
+}
+
+/// The wall clock steps while jobs run (an NTP sync after boot, a VM
+/// resumed, a clock set by hand): each job is still told from strangers,
+/// by the boot clock its processes' start times count in. `running` while
+/// a process of it lives, with or without its supervisor; and runkill
+/// stops it.
+#[test]
+fn a_step_of_the_wall_clock_never_makes_a_job_a_stranger() {
+    let w = World::new();
+    for step in [3600.0, -3600.0, 3.0 * 86400.0, -86400.0] {
+        // One whose supervisor is killed, and one that unlocked its log, so
+        // that only their processes tell that they run; one whose
+        // supervisor holds its log.
+        let orphan = w.start(&["sh", "-c", "exec >/dev/null 2>&1; exec sleep 30"]);
+        let unlocked = w.start(&["sh", "-c", "flock -u 1; exec sleep 32"]);
+        let held = w.start(&["sleep", "31"]);
+        poll("the job to unlock its log", || {
+            let log = std::fs::File::open(w.state.join(format!("{unlocked}.log"))).ok()?;
+            log.try_lock().ok()
+        });
+        let pid = field_num(&w.job(&orphan), "pid").unwrap() as i64;
+        let supervisor = parent_of(pid);
+        assert!(sigkill(supervisor));
+        poll("the supervisor to die", || {
+            (!alive(supervisor)).then_some(())
+        });
+        for id in [&orphan, &unlocked, &held] {
+            shift_wall_clock(&w, id, -step);
+        }
+        for id in [&orphan, &unlocked] {
+            assert_eq!(w.status(id), "running", "a step of {step} s");
+        }
+        for id in [&orphan, &unlocked, &held] {
+            let out = w.output("runkill", &["--grace", "1s", id]);
+            assert!(
+                out.status.success(),
+                "a step of {step} s: {}",
+                text(&out.stderr)
+            );
+        }
+        assert!(!alive(pid), "a step of {step} s");
+        let end = w.wait_end(&held);
+        assert_eq!(field_str(&end, "status").as_deref(), Some("killed"));
+    }
+}
+
 /// Property 4: What was written is believed: SIGKILL the supervisor at a random
 /// moment around the job's end. Whenever the log's footer tells the
 /// outcome, every command reports that outcome, never `lost`.
