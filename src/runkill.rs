@@ -1,10 +1,12 @@
 //! `runkill [-s SIGNAL] [--grace DURATION] JOB...`: stop running jobs.
 //!
 //! Rule: only a job the job store shows as running is signalled, and only
-//! through its process group, once the process table shows a process of the
-//! job's own session in that group: a recycled PID or group id is never
-//! hit, and a job with no living process is never signalled. The
-//! supervisor records how the job ended, as always.
+//! through its process groups (its own, and the others of its session but
+//! the supervisor's), once the process table shows a process of the job's
+//! own session in each: a recycled PID or group id is never hit, and a job
+//! with no living process is never signalled. It is stopped once its end
+//! is recorded and nothing of it is left. The supervisor records how the
+//! job ended, as always.
 
 use crate::args::{Operands, Opt, Takes, opt};
 use crate::error::{Error, Result, code};
@@ -16,8 +18,8 @@ use std::ffi::OsString;
 use std::time::{Duration, Instant};
 
 const HELP: &str = "\
-runkill - stop running jobs: SIGTERM to the job's process group, then
-SIGKILL if it is still running after the grace period
+runkill - stop running jobs: SIGTERM to the job's process groups, then
+SIGKILL to what is still running after the grace period
 
 Usage: runkill [-s SIGNAL] [--grace DURATION] [--] JOB...
 
@@ -119,15 +121,14 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         }
     }
     // SIGTERM went to all of them at once; now their grace runs together.
+    // A job is stopped once its end is recorded and nothing of it is left.
     let deadline = Instant::now() + grace;
-    while signalled.iter().any(|j| running(&store, j)) && Instant::now() < deadline {
+    while signalled.iter().any(|j| !stopped(&store, j)) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
     for job in &signalled {
-        if running(&store, job)
-            && let Err(problem) = signal_group(&store, job, libc::SIGKILL)
-        {
-            crate::error::tell!("runkill: {problem}");
+        for (group, _) in left(&store, job) {
+            let _ = crate::sys::send_signal(-group, libc::SIGKILL);
         }
     }
     for job in signalled {
@@ -168,17 +169,28 @@ fn settle(store: &Store, job: &Job, sig: i32) {
     }
 }
 
-/// Whether the job is still running, as far as can be read.
-fn running(store: &Store, job: &Job) -> bool {
-    matches!(job.refresh(store), Ok(Some(now)) if !now.status.is_finished())
+/// What of the job is left running: see `Store::left_running`.
+fn left(store: &Store, job: &Job) -> Vec<(i32, bool)> {
+    match job.refresh(store) {
+        Ok(Some(now)) => store.left_running(&now.record),
+        _ => Vec::new(),
+    }
 }
 
-/// Wait up to `limit` for the job to end; its final state if it did.
+/// Whether the job has ended and left nothing running, as far as can be
+/// read; its final state if so.
+fn stopped(store: &Store, job: &Job) -> bool {
+    wait_end(store, job, Duration::ZERO).is_some()
+}
+
+/// Wait up to `limit` for the job to end and leave nothing running; its
+/// final state if it did.
 fn wait_end(store: &Store, job: &Job, limit: Duration) -> Option<Job> {
     let deadline = Instant::now() + limit;
     loop {
         if let Ok(Some(now)) = job.refresh(store)
             && now.status.is_finished()
+            && left(store, job).is_empty()
         {
             return Some(now);
         }
@@ -189,8 +201,8 @@ fn wait_end(store: &Store, job: &Job, limit: Duration) -> Option<Job> {
     }
 }
 
-/// Send `sig` to the job's process group, if the store shows it running and
-/// the process table shows the group is still the job's.
+/// Send `sig` to the job's process groups, if the store shows it running
+/// and the process table shows the groups are still the job's.
 fn signal_group(store: &Store, job: &Job, sig: i32) -> std::result::Result<(), String> {
     let id = escape(job.id());
     if job.legacy || !job.recorded {
@@ -208,26 +220,30 @@ fn signal_group(store: &Store, job: &Job, sig: i32) -> std::result::Result<(), S
     if now.status.is_finished() {
         return Err(format!("{id} is not running: {}", now.ending()));
     }
-    let group = store
-        .group_to_signal(&now.record)
+    let groups = store
+        .groups_to_signal(&now.record)
         .map_err(|why| format!("{id} is not signalled: {why}"))?;
-    let sent = crate::sys::send_signal(-group, sig);
-    // A stopped job acts on any other signal only once continued, as a
-    // shell's kill does for its stopped jobs. Stopped as its record says,
-    // or as its leader is now: a stop from outside runkill reaches the
-    // record a moment later.
     let pausing = [libc::SIGSTOP, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU];
-    let stopped = now.status == Status::Stopped
-        || crate::sys::process(group).is_some_and(|leader| leader.stopped);
-    if stopped && !pausing.contains(&sig) {
-        let _ = crate::sys::send_signal(-group, libc::SIGCONT);
+    let mut result = Ok(());
+    for (group, stopped) in groups {
+        let sent = crate::sys::send_signal(-group, sig);
+        // A stopped job acts on any other signal only once continued, as a
+        // shell's kill does for its stopped jobs. Stopped as its record
+        // says, or as a process of the group is now: a stop from outside
+        // runkill reaches the record a moment later.
+        if (stopped || now.status == Status::Stopped) && !pausing.contains(&sig) {
+            let _ = crate::sys::send_signal(-group, libc::SIGCONT);
+        }
+        match sent {
+            // The group emptied between the check and the signal: it ended.
+            Err(e) if e.raw_os_error() != Some(libc::ESRCH) => {
+                result = Err(format!(
+                    "cannot signal {id}: {}",
+                    crate::error::describe(&e)
+                ));
+            }
+            _ => {}
+        }
     }
-    match sent {
-        // The group emptied between the check and the signal: it ended.
-        Err(e) if e.raw_os_error() != Some(libc::ESRCH) => Err(format!(
-            "cannot signal {id}: {}",
-            crate::error::describe(&e)
-        )),
-        _ => Ok(()),
-    }
+    result
 }

@@ -516,10 +516,16 @@ impl Store {
         }
     }
 
-    /// The process group to signal for a running job, checked against the
-    /// process table just before: a process of the job's session must be in
-    /// it, and the group's id must not have gone to another program.
-    pub fn group_to_signal(&self, record: &Record) -> std::result::Result<i32, &'static str> {
+    /// The process groups to signal for a running job, each with whether a
+    /// process in it is stopped, checked against the process table just
+    /// before: the job's own group, then every other group of its session
+    /// but the supervisor's (a job-control shell, or `timeout`, in the job
+    /// makes groups of its own). Each holds a process of the job's session,
+    /// and the job group's id must not have gone to another program.
+    pub fn groups_to_signal(
+        &self,
+        record: &Record,
+    ) -> std::result::Result<Vec<(i32, bool)>, &'static str> {
         let group = record
             .pgid
             .or(record.pid)
@@ -528,13 +534,13 @@ impl Store {
         let Some(sid) = record.sid else {
             // A record of a version that did not keep the session: its
             // locked log is all there is to go by.
-            return Ok(group);
+            return Ok(vec![(group, false)]);
         };
         let Ok(all) = crate::sys::processes() else {
             let ours = crate::sys::group_of(group).is_ok_and(|g| g == group)
                 && crate::sys::session_of(group).is_ok_and(|s| s == sid);
             return if ours {
-                Ok(group)
+                Ok(vec![(group, false)])
             } else {
                 Err("its process group is gone")
             };
@@ -548,14 +554,34 @@ impl Store {
         {
             return Err("its process group id now belongs to another program");
         }
-        let members = all
-            .iter()
-            .any(|p| p.group == group && p.session == sid && p.since_boot >= start - START_SLACK);
-        if members {
-            Ok(group)
-        } else {
-            Err("none of its processes is left in its process group")
+        let mut groups: Vec<(i32, bool)> = Vec::new();
+        let ours = all.iter().filter(|p| {
+            p.session == sid
+                && p.since_boot >= start - START_SLACK
+                && (p.group == group || p.group != sid)
+        });
+        for p in ours {
+            match groups.iter_mut().find(|(g, _)| *g == p.group) {
+                Some((_, stopped)) => *stopped |= p.stopped,
+                None => groups.push((p.group, p.stopped)),
+            }
         }
+        groups.sort_by_key(|&(g, _)| g != group);
+        if groups.is_empty() {
+            Err("none of its processes is left")
+        } else {
+            Ok(groups)
+        }
+    }
+
+    /// The job's process groups that hold a process of it, but the
+    /// supervisor's: while it runs, and after its end what it left running,
+    /// in a group of its own (a job-control shell's jobs, `timeout`'s
+    /// command) or in the job's group (a background child).
+    pub fn left_running(&self, record: &Record) -> Vec<(i32, bool)> {
+        let mut groups = self.groups_to_signal(record).unwrap_or_default();
+        groups.retain(|&(group, _)| Some(group) != record.sid);
+        groups
     }
 
     /// The process table, read at most once in 100 ms: a listing asks about

@@ -55,6 +55,82 @@ fn runkill_escalates_to_sigkill_after_the_grace_period() {
     assert_eq!(field_str(&w.job(&meek), "signal").unwrap(), "SIGTERM");
 }
 
+/// Whether a process whose command line is exactly `command` lives.
+fn runs_as(command: &str) -> bool {
+    let out = std::process::Command::new("pgrep")
+        .args(["-f", &format!("^{}$", command.replace('.', "\\."))])
+        .output()
+        .unwrap();
+    !out.stdout.is_empty()
+}
+
+/// Jobs that make process groups of their own inside their session: `timeout`
+/// does, and so does a shell with job control (`set -m`), whose jobs may
+/// also ignore SIGTERM. Their sleeps have lengths of their own (from `base`
+/// and this test process's pid), to be found by.
+fn group_makers(w: &World, base: u32, timeout: &[&str]) -> Vec<(String, Vec<String>)> {
+    let base = base + 10 * std::process::id();
+    let sleep = |n: u32| format!("sleep {base}.{n}");
+    let jobs = [
+        (
+            format!("timeout 100 {}; echo after", sleep(1)),
+            vec![sleep(1)],
+        ),
+        (
+            format!("set -m; {} & {} & wait", sleep(2), sleep(3)),
+            vec![sleep(2), sleep(3)],
+        ),
+        (
+            format!("trap '' TERM; set -m; (trap '' TERM; {}) & wait", sleep(4)),
+            vec![sleep(4)],
+        ),
+    ];
+    jobs.into_iter()
+        .map(|(script, sleeps)| {
+            let mut args = timeout.to_vec();
+            args.extend(["bash", "-c", &script]);
+            let id = w.start(&args);
+            for sleep in &sleeps {
+                poll("the job's sleep to start", || runs_as(sleep).then_some(()));
+            }
+            (id, sleeps)
+        })
+        .collect()
+}
+
+/// runkill stops the whole job: every process group of its session, not
+/// only the job's own, SIGKILL for those that outstay the grace; and so
+/// does a timeout.
+#[test]
+fn runkill_and_a_timeout_stop_every_process_group_of_the_job() {
+    let w = World::new();
+    let jobs = group_makers(&w, 200, &[]);
+    let ids: Vec<&str> = jobs.iter().map(|(id, _)| id.as_str()).collect();
+    let out = w.output("runkill", &[&["--grace", "1s"][..], &ids].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for (id, sleeps) in &jobs {
+        assert_eq!(field_str(&w.job(id), "status").as_deref(), Some("killed"));
+        for sleep in sleeps {
+            assert!(!runs_as(sleep), "{id}: `{sleep}` outlived runkill");
+        }
+    }
+    // A timeout's grace (5 s) counts from the timeout, for what the job
+    // left running as for the job.
+    let jobs = group_makers(&w, 201, &["--timeout", "1s"]);
+    for (id, sleeps) in &jobs {
+        let end = w.wait_end(id);
+        assert!(
+            matches!(&end["timed_out"], tinyjson::JsonValue::Boolean(true)),
+            "{id}"
+        );
+        for sleep in sleeps {
+            poll(&format!("{id}: `{sleep}` to be stopped"), || {
+                (!runs_as(sleep)).then_some(())
+            });
+        }
+    }
+}
+
 #[test]
 fn runkill_s_sends_only_that_signal() {
     let w = World::new();
