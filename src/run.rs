@@ -496,8 +496,13 @@ fn link(rest: &[OsString]) -> Result<i32> {
         Some(dir) => PathBuf::from(dir),
         None => exe.parent().map(Path::to_path_buf).unwrap_or_default(),
     };
+    // DIR/run is this very binary (not a link to it) when DIR is its own
+    // directory, however DIR is spelled (`.`, a relative path).
     let mut names: Vec<&str> = OTHER_NAMES.to_vec();
-    if dir.join("run") != exe {
+    use std::os::unix::fs::MetadataExt;
+    let inode = |m: std::fs::Metadata| (m.dev(), m.ino());
+    let own = std::fs::symlink_metadata(dir.join("run")).map(inode).ok();
+    if own.is_none() || own != std::fs::metadata(&exe).map(inode).ok() {
         names.insert(0, "run");
     }
     let linked = |path: &Path| std::fs::read_link(path).is_ok_and(|target| target == exe);

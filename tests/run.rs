@@ -492,6 +492,26 @@ fn link_creates_the_other_names_and_is_idempotent() {
         ["runlog", "runs"],
         "links were made beside those in the way"
     );
+    // The binary's own directory, as `.` or a relative path: the binary
+    // itself is not in the way.
+    let own = w.root.join("own");
+    std::fs::create_dir(&own).unwrap();
+    std::fs::copy(binary(), own.join("run")).unwrap();
+    for dir in [".", "../own"] {
+        let out = Command::new(own.join("run"))
+            .args(["--link", dir])
+            .current_dir(&own)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{dir}: {}", text(&out.stderr));
+        let made = std::fs::read_link(own.join("runwait")).unwrap();
+        assert_eq!(made, own.join("run"), "{dir}");
+        assert!(
+            std::fs::symlink_metadata(own.join("run"))
+                .unwrap()
+                .is_file()
+        );
+    }
 }
 
 #[test]
