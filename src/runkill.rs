@@ -31,7 +31,8 @@ Options:
 JOB is an id, a unique id prefix, or a name (its newest running job, else
 its newest).
 Pause and resume: runkill -s STOP JOB, runkill -s CONT JOB (the job is
-stopped meanwhile). A stopped job is continued after any other signal.
+stopped meanwhile). A stopped job, or supervisor, is continued after any
+other signal.
 Exit status: 0 every job was signalled (and, without -s, has ended);
 1 a job was not running, could not be signalled safely, or would not end;
 2 bad usage.";
@@ -220,10 +221,21 @@ fn signal_group(store: &Store, job: &Job, sig: i32) -> std::result::Result<(), S
     if now.status.is_finished() {
         return Err(format!("{id} is not running: {}", now.ending()));
     }
-    let groups = store
-        .groups_to_signal(&now.record)
-        .map_err(|why| format!("{id} is not signalled: {why}"))?;
     let pausing = [libc::SIGSTOP, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU];
+    // A stopped supervisor (`kill -STOP`) cannot record the end: it is
+    // continued too, and then records a job that has already ended.
+    let supervisor = now.record.sid.filter(|&sid| {
+        !pausing.contains(&sig)
+            && store.supervisor_lives(&now.record)
+            && crate::sys::process(sid).is_some_and(|p| p.stopped)
+    });
+    if let Some(sid) = supervisor {
+        let _ = crate::sys::send_signal(sid, libc::SIGCONT);
+    }
+    let groups = match store.groups_to_signal(&now.record) {
+        Err(_) if supervisor.is_some() => Vec::new(),
+        groups => groups.map_err(|why| format!("{id} is not signalled: {why}"))?,
+    };
     let mut result = Ok(());
     for (group, stopped) in groups {
         let sent = crate::sys::send_signal(-group, sig);

@@ -733,6 +733,44 @@ fn runkill_continues_a_job_stopped_from_outside_before_its_record_says_so() {
     );
 }
 
+/// A supervisor stopped from outside (`kill -STOP`) cannot record the end
+/// runkill brings: runkill continues it too, and the job reads killed,
+/// whether the job was stopped with it or not.
+#[test]
+fn runkill_continues_a_stopped_supervisor_so_that_the_end_is_recorded() {
+    let w = World::new();
+    let alone = waiting(&w, "never", false);
+    let both = waiting(&w, "never2", false);
+    for (id, job_too) in [(&alone, false), (&both, true)] {
+        let job = w.job(id);
+        let sid = field_num(&job, "sid").unwrap() as i64;
+        assert!(kill("STOP", &sid.to_string()));
+        if job_too {
+            let pgid = field_num(&job, "pgid").unwrap() as i64;
+            assert!(kill("STOP", &format!("-{pgid}")));
+        }
+        poll(&format!("{sid} to stop"), || {
+            let stat = std::fs::read_to_string(format!("/proc/{sid}/stat")).ok()?;
+            (stat.rsplit_once(')')?.1.split_whitespace().next() == Some("T")).then_some(())
+        });
+    }
+    let out = w.output("runkill", &["--grace", "1s", &alone, &both]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for id in [&alone, &both] {
+        let job = w.job(id);
+        assert_eq!(
+            field_str(&job, "status").as_deref(),
+            Some("killed"),
+            "{job:?}"
+        );
+        assert_eq!(
+            field_str(&job, "signal").as_deref(),
+            Some("SIGTERM"),
+            "{job:?}"
+        );
+    }
+}
+
 /// A job whose exit code nobody knows (the original version's `ended`, or
 /// `unknown`: a log with no readable record) is no success: runwait, and
 /// runlog with or without following, exit 1 for it, as for a lost job, so
