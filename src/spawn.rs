@@ -271,29 +271,39 @@ fn send(report: &OwnedFd, tag: u8, value: i32) {
 /// The supervisor: run the job, announce its end if asked, and exit.
 fn supervise(store: &Store, mut launch: Launch, args: &ExecArgs, report: OwnedFd) -> ! {
     let end = detach_and_run(store, &mut launch, args, report);
-    // A timeout stops what the job left running in groups of its own too,
-    // once its end is recorded: a job-control shell's jobs, `timeout`'s
-    // command. SIGTERM, then SIGKILL at the end of the grace that began at
-    // the timeout.
-    if let Some(end) = end.as_ref().filter(|end| end.record.timed_out) {
-        let record = &end.record;
-        let spent = record.duration.unwrap_or(0.0) - record.timeout.unwrap_or(0.0);
-        let grace = GRACE.saturating_sub(crate::time::seconds(spent).unwrap_or_default());
-        let deadline = std::time::Instant::now() + grace;
-        for signal in [libc::SIGTERM, libc::SIGKILL] {
-            for (group, _) in store.left_running(record) {
-                let _ = sys::send_signal(-group, signal);
-                let _ = sys::send_signal(-group, libc::SIGCONT);
-            }
-            while !store.left_running(record).is_empty() && std::time::Instant::now() < deadline {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
+    // What the job left running in groups of its own (a job-control
+    // shell's jobs, `timeout`'s command) is stopped too, once its end is
+    // recorded, if a timeout or a signal passed on to it ended it: SIGTERM,
+    // then SIGKILL at the end of the grace that began with the first
+    // SIGTERM.
+    if let Some(record) = end.as_ref().map(|end| &end.record) {
+        if record.timed_out {
+            let spent = record.duration.unwrap_or(0.0) - record.timeout.unwrap_or(0.0);
+            let spent = crate::time::seconds(spent).unwrap_or_default();
+            stop_what_is_left(store, record, GRACE.saturating_sub(spent));
+        } else if record.signal.is_some() && sys::forwarded() {
+            stop_what_is_left(store, record, GRACE);
         }
     }
     if let (Some(end), Some(target)) = (end, &launch.notify) {
         announce(&launch.log, &end, launch.header_len, target);
     }
     sys::exit_now(0)
+}
+
+/// SIGTERM (with SIGCONT) to what is left of the job, then SIGKILL once
+/// `grace` has passed, unless it is gone by then.
+fn stop_what_is_left(store: &Store, record: &Record, grace: std::time::Duration) {
+    let deadline = Instant::now() + grace;
+    for signal in [libc::SIGTERM, libc::SIGKILL] {
+        for (group, _) in store.left_running(record) {
+            let _ = sys::send_signal(-group, signal);
+            let _ = sys::send_signal(-group, libc::SIGCONT);
+        }
+        while !store.left_running(record).is_empty() && Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
 }
 
 /// Detach, publish the log, start the job (after those it waits for), wait

@@ -13,7 +13,7 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::time::Duration;
 
 fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
@@ -536,8 +536,10 @@ pub fn hold_stop_signals(hold: bool) {
     unsafe { libc::sigprocmask(how, &set, std::ptr::null_mut()) };
 }
 
-/// The process group `forward_stop_signals` passes signals on to.
+/// The process group `forward_stop_signals` passes signals on to, and
+/// whether it has passed one on.
 static FORWARD_GROUP: AtomicI32 = AtomicI32::new(0);
+static FORWARDED: AtomicBool = AtomicBool::new(false);
 
 /// From now on no stop signal ends this process: each goes on to process
 /// group `group` (with a SIGCONT, since a stopped job acts on it only once
@@ -554,6 +556,7 @@ pub fn forward_stop_signals(group: libc::pid_t) {
             if group > 0 {
                 libc::kill(-group, sig);
                 libc::kill(-group, libc::SIGCONT);
+                FORWARDED.store(true, Ordering::SeqCst);
             }
             *errno_location() = errno;
         }
@@ -568,6 +571,11 @@ pub fn forward_stop_signals(group: libc::pid_t) {
             libc::sigaction(sig, &action, std::ptr::null_mut());
         }
     }
+}
+
+/// Whether `forward_stop_signals` has passed a signal on to the job.
+pub fn forwarded() -> bool {
+    FORWARDED.load(Ordering::SeqCst)
 }
 
 /// The signal `catch_stop` caught (0: none yet).

@@ -100,7 +100,7 @@ fn group_makers(w: &World, base: u32, timeout: &[&str]) -> Vec<(String, Vec<Stri
 
 /// runkill stops the whole job: every process group of its session, not
 /// only the job's own, SIGKILL for those that outstay the grace; and so
-/// does a timeout.
+/// do a timeout and a SIGTERM to the supervisor that ends the job.
 #[test]
 fn runkill_and_a_timeout_stop_every_process_group_of_the_job() {
     let w = World::new();
@@ -129,6 +129,23 @@ fn runkill_and_a_timeout_stop_every_process_group_of_the_job() {
             });
         }
     }
+    // The supervisor passes a SIGTERM on to the job's group; the two jobs
+    // that do not ignore it end, and so does what they left.
+    let jobs = group_makers(&w, 202, &[]);
+    for (id, sleeps) in &jobs[..2] {
+        let sid = field_num(&w.job(id), "sid").unwrap() as i64;
+        assert!(kill("TERM", &sid.to_string()));
+        let end = w.wait_end(id);
+        assert_eq!(field_str(&end, "signal").as_deref(), Some("SIGTERM"));
+        for sleep in sleeps {
+            poll(&format!("{id}: `{sleep}` to be stopped"), || {
+                (!runs_as(sleep)).then_some(())
+            });
+        }
+    }
+    let ids: Vec<&str> = jobs.iter().map(|(id, _)| id.as_str()).collect();
+    let out = w.output("runkill", &[&["--grace", "1s"][..], &ids[2..]].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
 }
 
 #[test]
