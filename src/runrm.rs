@@ -27,7 +27,7 @@ name). Running jobs are never removed, even when named. Selectors
 combine; all must hold.
 
 Options:
-      --older-than DURATION  only jobs that ended longer ago (90s, 30m, 12h, 7d)
+      --older-than DURATION  only jobs that ended longer ago (90s, 12h, 7d)
       --failed               only failed, killed, lost and skipped jobs
       --keep N               keep the newest N of the jobs selected
       --dry-run              list what would go, remove nothing
