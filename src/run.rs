@@ -12,6 +12,7 @@ use crate::store::Store;
 use std::ffi::{OsStr, OsString};
 use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -499,7 +500,6 @@ fn link(rest: &[OsString]) -> Result<i32> {
     // DIR/run is this very binary (not a link to it) when DIR is its own
     // directory, however DIR is spelled (`.`, a relative path).
     let mut names: Vec<&str> = OTHER_NAMES.to_vec();
-    use std::os::unix::fs::MetadataExt;
     let inode = |m: std::fs::Metadata| (m.dev(), m.ino());
     let own = std::fs::symlink_metadata(dir.join("run")).map(inode).ok();
     if own.is_none() || own != std::fs::metadata(&exe).map(inode).ok() {

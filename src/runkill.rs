@@ -191,7 +191,7 @@ fn wait_end(store: &Store, job: &Job, limit: Duration) -> Option<Job> {
     loop {
         if let Ok(Some(now)) = job.refresh(store)
             && now.status.is_finished()
-            && left(store, job).is_empty()
+            && store.left_running(&now.record).is_empty()
         {
             return Some(now);
         }

@@ -33,7 +33,7 @@ use std::os::unix::fs::FileExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::ExitStatus;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Reports to `run`, each one tag byte and an i32, from the supervisor:
 const TRYING_SUFFIX: u8 = b'I';
@@ -47,7 +47,7 @@ const EXEC_FAILED: u8 = b'E';
 
 /// How long a job stopped by runkill or its timeout has between SIGTERM and
 /// SIGKILL.
-pub const GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+pub const GRACE: Duration = Duration::from_secs(5);
 
 /// A job about to start.
 pub struct Launch {
@@ -293,7 +293,7 @@ fn supervise(store: &Store, mut launch: Launch, args: &ExecArgs, report: OwnedFd
 
 /// SIGTERM (with SIGCONT) to what is left of the job, then SIGKILL once
 /// `grace` has passed, unless it is gone by then.
-fn stop_what_is_left(store: &Store, record: &Record, grace: std::time::Duration) {
+fn stop_what_is_left(store: &Store, record: &Record, grace: Duration) {
     let deadline = Instant::now() + grace;
     for signal in [libc::SIGTERM, libc::SIGKILL] {
         for (group, _) in store.left_running(record) {
@@ -301,7 +301,7 @@ fn stop_what_is_left(store: &Store, record: &Record, grace: std::time::Duration)
             let _ = sys::send_signal(-group, libc::SIGCONT);
         }
         while !store.left_running(record).is_empty() && Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }
@@ -454,7 +454,7 @@ fn await_jobs(store: &Store, record: &Record) -> std::result::Result<(), (Status
             continue;
         }
         if round > 0 {
-            std::thread::sleep(std::time::Duration::from_secs(1));
+            std::thread::sleep(Duration::from_secs(1));
         }
         round += 1;
         // Each lock is let go of once had: that job has ended for good.
@@ -654,7 +654,7 @@ fn finish(
     record: Record,
     space: crate::store::RecordSpace,
     why: Option<String>,
-    elapsed: std::time::Duration,
+    elapsed: Duration,
     ended: SystemTime,
 ) -> Option<End> {
     // The final record into its room first, then the footer, then the
@@ -710,7 +710,7 @@ fn announce(mut log: &File, end: &End, header_len: u64, target: &Target) {
 fn write_footer(
     mut log: &File,
     record: &Record,
-    elapsed: std::time::Duration,
+    elapsed: Duration,
     ended: SystemTime,
 ) -> io::Result<u64> {
     let size = log.metadata()?.len();

@@ -681,8 +681,11 @@ fn read_record_file(path: &Path, buf: &mut Vec<u8>) -> io::Result<Option<(File, 
 /// no step of the wall clock since (an NTP sync, a VM's resume) moves it;
 /// else from its wall clock. `None` if it started before this boot.
 fn start_since_boot(record: &Record) -> Option<f64> {
-    match (&record.boot_id, record.since_boot, crate::sys::boot_id()) {
-        (Some(then), Some(at), Some(now)) => (*then == now).then_some(at),
+    // This boot's id, read once: a listing or a wait asks for every job.
+    static THIS_BOOT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let now = THIS_BOOT.get_or_init(crate::sys::boot_id);
+    match (&record.boot_id, record.since_boot, now) {
+        (Some(then), Some(at), Some(now)) => (then == now).then_some(at),
         _ => {
             let boot = crate::sys::boot_time()?;
             (boot <= record.started).then_some(record.started - boot)
