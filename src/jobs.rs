@@ -122,7 +122,7 @@ impl Job {
             (Some(_), _) if self.recorded && record.pid.is_none() => None,
             (Some(d), _) => Some(d),
             (None, Status::Running | Status::Stopped) if record.started > 0.0 => {
-                Some(now - record.began.unwrap_or(record.started))
+                Some(crate::store::running_for(record, now))
             }
             _ => None,
         };

@@ -681,15 +681,35 @@ fn read_record_file(path: &Path, buf: &mut Vec<u8>) -> io::Result<Option<(File, 
 /// no step of the wall clock since (an NTP sync, a VM's resume) moves it;
 /// else from its wall clock. `None` if it started before this boot.
 fn start_since_boot(record: &Record) -> Option<f64> {
-    // This boot's id, read once: a listing or a wait asks for every job.
-    static THIS_BOOT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    let now = THIS_BOOT.get_or_init(crate::sys::boot_id);
-    match (&record.boot_id, record.since_boot, now) {
-        (Some(then), Some(at), Some(now)) => (then == now).then_some(at),
-        _ => {
+    match recorded_since_boot(record) {
+        Some(at) => at,
+        None => {
             let boot = crate::sys::boot_time()?;
             (boot <= record.started).then_some(record.started - boot)
         }
+    }
+}
+
+/// What the record says of its start on the boot clock: `Some(Some(t))` in
+/// this boot, `Some(None)` in another, `None` if it does not say.
+fn recorded_since_boot(record: &Record) -> Option<Option<f64>> {
+    // This boot's id, read once: a listing or a wait asks for every job.
+    static THIS_BOOT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let now = THIS_BOOT.get_or_init(crate::sys::boot_id).as_ref()?;
+    Some((record.boot_id.as_ref()? == now).then_some(record.since_boot?))
+}
+
+/// Seconds a job that has not ended has been running by `now` (Unix
+/// seconds): on the boot clock if its record has it, so that a step of the
+/// wall clock does not move it; else by the wall clock.
+pub fn running_for(record: &Record, now: f64) -> f64 {
+    let began = record.began.unwrap_or(record.started);
+    match (
+        recorded_since_boot(record).flatten(),
+        crate::sys::boot_clock(),
+    ) {
+        (Some(at), Some(clock)) => clock - at - (began - record.started),
+        _ => now - began,
     }
 }
 

@@ -278,6 +278,19 @@ fn a_step_of_the_wall_clock_never_makes_a_job_a_stranger() {
         for id in [&orphan, &unlocked] {
             assert_eq!(w.status(id), "running", "a step of {step} s");
         }
+        // How long each has been running is told by the boot clock too:
+        // seconds, not the step.
+        let listing = text(&w.output("runs", &[] as &[&str]).stdout);
+        for id in [&orphan, &unlocked, &held] {
+            let line = listing.lines().find(|l| l.contains(id.as_str())).unwrap();
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let ran = words[words.iter().position(|&w| w == "pid").unwrap() + 2];
+            let seconds = ran.strip_suffix('s').and_then(|s| s.parse::<u32>().ok());
+            assert!(
+                seconds.is_some_and(|s| s < 30),
+                "a step of {step} s: {line}"
+            );
+        }
         for id in [&orphan, &unlocked, &held] {
             let out = w.output("runkill", &["--grace", "1s", id]);
             assert!(
