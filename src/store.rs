@@ -35,9 +35,11 @@ pub const NEW_LOG_PREFIX: &str = ".new-";
 pub const SPARES: [&str; 2] = ["tmp", "end"];
 
 /// The most of a record that is read: a record is about 300 bytes plus its
-/// command line, and Linux takes at most 2 MiB of arguments by default; a
-/// bigger file is damaged, or was not written by `run`.
-pub const MAX_RECORD: u64 = 4 << 20;
+/// command line and directory, in JSON. Linux takes at most 6 MiB of
+/// arguments (3/4 of 8 MiB, under a big stack limit), and JSON writes a
+/// control byte in 6 (`\u0001`): 36 MiB. A bigger file is damaged, or was
+/// not written by `run`.
+pub const MAX_RECORD: u64 = 40 << 20;
 
 /// How many `_N` suffixes to try for ids started in the same second.
 const MAX_SUFFIX: u32 = 10_000;

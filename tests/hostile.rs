@@ -206,7 +206,7 @@ fn hostile_records_and_indexes_cost_one_line_never_a_crash() {
     let deep_object = "{\"a\":".repeat(100_000);
     let huge = format!(
         "{{\"id\":\"huge_20250101_000005\",\"command\":[\"{}\"]}}",
-        "x".repeat(5 << 20)
+        "x".repeat(41 << 20)
     );
     let corpus: Vec<(&str, Vec<u8>)> = vec![
         ("deep_20250101_000001", deep_array.into_bytes()),
@@ -415,4 +415,31 @@ fn bidi_controls_in_a_command_line_never_reach_the_terminal_raw() {
     let job = w.job(&id);
     let command: &Vec<JsonValue> = job["command"].get().unwrap();
     assert_eq!(command[3].get::<String>().unwrap(), "\u{202e}gpj.exe");
+}
+
+/// A command line of control bytes, as long as Linux takes by default
+/// (each byte is 6 in JSON, `\u0001`): its record is read like any other,
+/// so its end and exit code are never lost.
+#[test]
+fn a_command_line_of_megabytes_is_recorded_and_its_end_never_lost() {
+    let w = World::new();
+    // 1.5 MB of arguments, under the 2 MiB of an 8 MiB stack: 9 MB of JSON.
+    let arg = "\u{1}".repeat(100_000);
+    let mut args = vec!["sh", "-c", "sleep 0.5; exit 3", "sh"];
+    args.extend(std::iter::repeat_n(arg.as_str(), 15));
+    let id = w.start(&args);
+    assert_eq!(w.status(&id), "running");
+    let out = w.output("runwait", &[&id]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let job = w.wait_end(&id);
+    assert_eq!(field_str(&job, "status").as_deref(), Some("failed"));
+    assert_eq!(field_num(&job, "exit_code"), Some(3.0));
+    let command: &Vec<JsonValue> = job["command"].get().unwrap();
+    assert_eq!(command.len(), 19);
+    assert_eq!(command[18].get::<String>(), Some(&arg));
+    let out = w.output("runs", &[] as &[&str]);
+    assert!(out.status.success() && out.stderr.is_empty());
+    let listing = text(&out.stdout);
+    let line = listing.lines().find(|l| l.contains(id.as_str())).unwrap();
+    assert!(line.contains(" exit 3"), "{}", &line[..200]);
 }
