@@ -493,10 +493,11 @@ pub fn stop_group_after(group: libc::pid_t, after: Duration, grace: Duration) {
     }
     STOP_GROUP.store(group, Ordering::SeqCst);
     STOP_STAGE.store(0, Ordering::SeqCst);
-    STOP_GRACE.store(grace.as_micros().max(1) as u64, Ordering::SeqCst);
+    let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1);
+    STOP_GRACE.store(micros(grace), Ordering::SeqCst);
     let after = after.max(Duration::from_micros(1));
     STOP_AT.store(
-        monotonic_micros() + after.as_micros() as u64,
+        monotonic_micros().saturating_add(micros(after)),
         Ordering::SeqCst,
     );
     // SAFETY: the handler is async-signal-safe; SA_RESTART resumes whatever

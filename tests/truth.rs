@@ -859,8 +859,14 @@ fn a_signal_to_the_supervisor_goes_to_the_job_and_its_end_is_recorded() {
         // SAFETY: as above; whatever is left of a failed trial goes.
         unsafe { libc::kill(-group, libc::SIGKILL) };
     }
-    // SIGALRM, with no timeout and with one an hour away: the job runs on.
-    for timeout in [&[][..], &["--timeout", "1h"]] {
+    // SIGALRM, with no timeout, with one an hour away, and with one whose
+    // microseconds overflow 64 bits (2^64 µs + 0.384 s): the job runs on.
+    let timeouts = [
+        &[][..],
+        &["--timeout", "1h"],
+        &["--timeout", "18446744073709552s"],
+    ];
+    for timeout in timeouts {
         let out = w
             .cmd("run")
             .arg("-q")
@@ -870,6 +876,7 @@ fn a_signal_to_the_supervisor_goes_to_the_job_and_its_end_is_recorded() {
             .unwrap();
         let id = text(&out.stdout).trim().to_string();
         let (supervisor, _) = supervisor_of(&id);
+        std::thread::sleep(Duration::from_millis(500));
         // SAFETY: as above.
         unsafe { libc::kill(supervisor, libc::SIGALRM) };
         std::thread::sleep(Duration::from_millis(300));
