@@ -548,6 +548,12 @@ impl Store {
             };
         };
         let start = start_since_boot(record).ok_or("it started before the machine rebooted")?;
+        if all
+            .iter()
+            .any(|p| p.pid == sid && !is_leader(p, record, start))
+        {
+            return Err("its session id now belongs to another program");
+        }
         // The group's leader is the job's command, which a waiting job forks
         // long after its start: of the job's session, and no older than it.
         if all
@@ -716,9 +722,10 @@ pub fn running_for(record: &Record, now: f64) -> f64 {
 }
 
 /// Whether `p`, which has the pid of the job's session, is the process that
-/// got it for the job (which started at `start`), not a later one.
+/// got it for the job (which started at `start`): its supervisor, started
+/// with it; not a later one, nor one that was there before.
 fn is_leader(p: &Process, record: &Record, start: f64) -> bool {
-    Some(p.session) == record.sid && p.since_boot <= start + START_SLACK
+    Some(p.session) == record.sid && (p.since_boot - start).abs() <= START_SLACK
 }
 
 /// Read a regular file of at most `cap` bytes into `buf` (reused: one

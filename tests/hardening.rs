@@ -4,6 +4,7 @@ mod common;
 use common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// A small tmpfs mounted at `path` for the life of the guard (root only).
 #[cfg(target_os = "linux")]
@@ -129,6 +130,81 @@ fn a_record_of_another_boot_is_lost_whatever_now_has_its_ids() {
     }
     session.kill().unwrap();
     session.wait().unwrap();
+}
+
+/// A job's session leader is its supervisor, which started with the job:
+/// a record whose session id is that of a session that began well before
+/// the job (another pid namespace's record, a damaged one) reads lost, even
+/// while that session makes new processes; and runkill signals nothing.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_session_older_than_the_job_is_not_its_supervisors() {
+    /// The session, killed whole however the test ends.
+    struct Session(std::process::Child);
+    impl Drop for Session {
+        fn drop(&mut self) {
+            let group = format!("-{}", self.0.id());
+            let _ = Command::new("kill").args(["-9", "--", &group]).status();
+            let _ = self.0.wait();
+        }
+    }
+    let w = World::new();
+    let mut session = Session(
+        Command::new("setsid")
+            // Each sleep in a process group of its own (`set -m`); a
+            // signalled one ends the loop.
+            .args([
+                "bash",
+                "-c",
+                "set -m; while :; do sleep 0.1 || exit 9; done",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let sid = session.0.id();
+    std::thread::sleep(Duration::from_millis(1000));
+    // The job started 2.5 s from now: the session is 3.5 s older than it,
+    // and its newest sleep a few tenths of a second younger.
+    let uptime = std::fs::read_to_string("/proc/uptime").unwrap();
+    let since_boot = uptime
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse::<f64>()
+        .unwrap()
+        + 2.5;
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        + 2.5;
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    // Its job's group is gone: only the session could be signalled.
+    let group = (300_000..).find(|n| !std::path::Path::new(&format!("/proc/{n}")).exists());
+    let group = group.unwrap();
+    let id = "old_20250101_000001";
+    w.plant(
+        &format!("{id}.json"),
+        format!(
+            "{{\"id\":\"{id}\",\"name\":\"old\",\"command\":[\"x\"],\"cwd\":\"/\",\"host\":\"h\",\"pid\":{group},\"pgid\":{group},\"sid\":{sid},\"started\":{started},\"since_boot\":{since_boot},\"boot_id\":\"{}\",\"ended\":null,\"status\":\"running\",\"topic\":null,\"log\":\"/x\"}}",
+            boot.trim()
+        )
+        .as_bytes(),
+    );
+    w.plant(&format!("{id}.log"), b"$ x\n---\n");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(w.status(id), "lost");
+    // Even with its log locked, so that it reads running, runkill refuses.
+    let log = std::fs::File::open(w.state.join(format!("{id}.log"))).unwrap();
+    log.lock().unwrap();
+    let out = w.output("runkill", &["--grace", "1s", id]);
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        session.0.try_wait().unwrap().is_none(),
+        "runkill stopped it"
+    );
 }
 
 // Linux-only: script(1) -qec, setsid(1), GNU date -d, or tmpfs.
