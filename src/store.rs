@@ -830,14 +830,27 @@ fn check_dir(dir: &Path) -> Result<()> {
 
 /// Refuse a state directory whose parent someone else could swap it in:
 /// one owned by another user (but root), or writable by others without the
-/// sticky bit. A parent that does not exist yet is made by `run`, for us.
+/// sticky bit. A parent that does not exist yet is judged by the nearest
+/// one that does, in which `run` would make it: never in another user's
+/// home (root with `sudo -E`).
 fn check_parent(dir: &Path) -> Result<()> {
-    let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) else {
-        return Ok(());
-    };
-    let up = match fs::metadata(parent) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        found => found.map_err(|e| Error::io("cannot use state directory", dir, e))?,
+    let mut parents = dir
+        .ancestors()
+        .skip(1)
+        .filter(|p| !p.as_os_str().is_empty());
+    let (parent, up) = loop {
+        let Some(parent) = parents.next() else {
+            return Ok(());
+        };
+        match fs::metadata(parent) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            found => {
+                break (
+                    parent,
+                    found.map_err(|e| Error::io("cannot use state directory", dir, e))?,
+                );
+            }
+        }
     };
     let me = crate::sys::effective_uid();
     let why = if up.uid() != me && up.uid() != 0 {

@@ -359,6 +359,48 @@ fn a_planted_or_loose_state_directory_is_refused_and_never_changed() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(!open.join("state").exists());
+    // Nor anything run would make in such a directory, or in another
+    // user's: a missing parent is judged by the nearest one there is. Root
+    // with another user's HOME (`sudo -E`), before that user's
+    // ~/.local/share exists, makes nothing in that home.
+    let home = w.root.join("alice");
+    std::fs::create_dir(&home).unwrap();
+    assert!(
+        Command::new("chown")
+            .arg("65534")
+            .arg(&home)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for (dir, home) in [
+        (Some(open.join("deep/er/state")), None),
+        (None, Some(&home)),
+    ] {
+        let mut cmd = w.cmd("run");
+        cmd.env_remove("XDG_DATA_HOME");
+        match (&dir, home) {
+            (Some(dir), _) => cmd.env("RUN_DIR", dir),
+            (_, home) => cmd.env_remove("RUN_DIR").env("HOME", home.unwrap()),
+        };
+        let out = cmd.arg("true").output().unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{dir:?} {home:?}: {err}");
+        assert!(
+            err.contains(" lies in ") && err.lines().count() == 1,
+            "{err}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(&open).unwrap().count(),
+        0,
+        "made in {open:?}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&home).unwrap().count(),
+        0,
+        "made in {home:?}"
+    );
     // A 0500 directory is refused as not writable, and left 0500.
     w.ensure_state();
     std::fs::set_permissions(&w.state, std::fs::Permissions::from_mode(0o500)).unwrap();
