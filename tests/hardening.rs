@@ -4,7 +4,6 @@ mod common;
 use common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 /// A small tmpfs mounted at `path` for the life of the guard (root only).
 #[cfg(target_os = "linux")]
@@ -164,7 +163,7 @@ fn a_session_older_than_the_job_is_not_its_supervisors() {
             .unwrap(),
     );
     let sid = session.0.id();
-    std::thread::sleep(Duration::from_millis(1000));
+    std::thread::sleep(std::time::Duration::from_millis(1000));
     // The job started 2.5 s from now: the session is 3.5 s older than it,
     // and its newest sleep a few tenths of a second younger.
     let uptime = std::fs::read_to_string("/proc/uptime").unwrap();
@@ -194,7 +193,7 @@ fn a_session_older_than_the_job_is_not_its_supervisors() {
         .as_bytes(),
     );
     w.plant(&format!("{id}.log"), b"$ x\n---\n");
-    std::thread::sleep(Duration::from_millis(500));
+    std::thread::sleep(std::time::Duration::from_millis(500));
     assert_eq!(w.status(id), "lost");
     // Even with its log locked, so that it reads running, runkill refuses.
     let log = std::fs::File::open(w.state.join(format!("{id}.log"))).unwrap();
