@@ -95,6 +95,7 @@ pub fn start(store: &Store, launch: Launch) -> Result<Record> {
         )
     };
     let (report_in, report_out) = sys::pipe_cloexec().map_err(pipe_failed)?;
+    sys::own_signals();
     let supervisor = match sys::fork().map_err(pipe_failed)? {
         Fork::Child => {
             drop(report_in);

@@ -373,6 +373,21 @@ pub fn reset_signals() {
     }
 }
 
+/// Take signals back from the caller, before the supervisor is forked:
+/// SIGCHLD at its default, so that a child is not reaped before it is
+/// waited for (its exit code lost) if the caller ignored it, as some
+/// daemons do; and an empty mask, so that a mask a threaded caller left
+/// does not hold back a timeout or a signal to pass on.
+pub fn own_signals() {
+    // SAFETY: SIG_DFL is a valid disposition for SIGCHLD; an emptied set.
+    unsafe {
+        libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+    }
+}
+
 /// Ignore `sig` in this process.
 pub fn ignore_signal(sig: libc::c_int) {
     // SAFETY: SIG_IGN is a valid disposition for the catchable signals the

@@ -1021,3 +1021,62 @@ fn a_job_killed_as_it_starts_is_told_truly() {
     }
     failures.assert_none();
 }
+
+/// What its caller did to signals is not the supervisor's: one that
+/// ignored SIGCHLD (some daemons do) or blocked signals (a threaded
+/// program's mask) still gets each job's end recorded with its exit code,
+/// its timeout, a runkill, and a signal passed on from the supervisor.
+#[test]
+fn a_callers_ignored_or_blocked_signals_never_cost_a_jobs_end() {
+    use std::os::unix::process::CommandExt;
+    let w = World::new();
+    // Started by a caller that ignores SIGCHLD, or one that blocks signals.
+    let start = |ignores: bool, args: &[&str]| {
+        let mut cmd = w.cmd("run");
+        cmd.arg("-q").args(args);
+        // SAFETY: signal and sigprocmask are async-signal-safe.
+        unsafe {
+            cmd.pre_exec(move || {
+                if ignores {
+                    libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+                    return Ok(());
+                }
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                for sig in [libc::SIGTERM, libc::SIGALRM, libc::SIGCHLD, libc::SIGINT] {
+                    libc::sigaddset(&mut set, sig);
+                }
+                libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+                Ok(())
+            })
+        };
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout).trim().to_string()
+    };
+    let exits = start(true, &["sh", "-c", "sleep 0.3; exit 3"]);
+    let stopped = start(true, &["sleep", "30.0732"]);
+    let times_out = start(false, &["--timeout", "1s", "sleep", "30.0731"]);
+    let passed_on = start(false, &["sleep", "30.0733"]);
+    let out = w.output("runkill", &[&stopped]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let sid = field_num(&w.job(&passed_on), "sid").unwrap() as libc::pid_t;
+    // SAFETY: a plain kill of the job's supervisor.
+    unsafe { libc::kill(sid, libc::SIGTERM) };
+    for (id, status, exit, signal) in [
+        (&exits, "failed", Some(3.0), None),
+        (&times_out, "killed", None, Some("SIGTERM")),
+        (&stopped, "killed", None, Some("SIGTERM")),
+        (&passed_on, "killed", None, Some("SIGTERM")),
+    ] {
+        let job = w.wait_end(id);
+        let got = (
+            field_str(&job, "status"),
+            field_num(&job, "exit_code"),
+            field_str(&job, "signal"),
+        );
+        let want = (Some(status.to_string()), exit, signal.map(String::from));
+        assert_eq!(got, want, "{id}");
+    }
+    assert_eq!(w.job(&times_out)["timed_out"], JsonValue::Boolean(true));
+}
