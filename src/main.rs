@@ -38,6 +38,7 @@ fn main() {
         .unwrap_or("run")
         .to_string();
     let rest = args.split_off(1.min(args.len()));
+    sys::private_umask();
     let (name, result) = match invoked.as_str() {
         "runs" => ("runs", runs::main(rest)),
         "runlog" => ("runlog", runlog::main(rest)),

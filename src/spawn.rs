@@ -545,6 +545,7 @@ fn run_job(
                 send(&report, PASSED_GATE, sys::own_pid());
             }
             sys::reset_signals();
+            sys::restore_umask();
             let err = sys::execvp(args);
             let errno = err.raw_os_error().unwrap_or(libc::ENOEXEC);
             send(&exec_out, EXEC_FAILED, errno);

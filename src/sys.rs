@@ -13,7 +13,7 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
@@ -371,6 +371,24 @@ pub fn reset_signals() {
         libc::sigemptyset(&mut empty);
         libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
     }
+}
+
+/// The caller's umask, for the job (`restore_umask`).
+static CALLERS_UMASK: AtomicU32 = AtomicU32::new(0o022);
+
+/// Make files 0600 and directories 0700 as asked, whatever the caller's
+/// umask (one of 0277 made the state directory unwritable to us), and keep
+/// the caller's for the job.
+pub fn private_umask() {
+    // SAFETY: umask cannot fail.
+    let callers = unsafe { libc::umask(0o077) };
+    CALLERS_UMASK.store(callers as u32, Ordering::SeqCst);
+}
+
+/// Give this process the caller's umask again: the job's. Fork-safe.
+pub fn restore_umask() {
+    // SAFETY: umask cannot fail; the value is one umask returned.
+    unsafe { libc::umask(CALLERS_UMASK.load(Ordering::SeqCst) as libc::mode_t) };
 }
 
 /// Take signals back from the caller, before the supervisor is forked:

@@ -768,3 +768,48 @@ fn stdout_on_a_full_disk_is_one_clear_error_never_a_panic() {
         assert_eq!(out.status.code(), Some(0), "runs {args:?}");
     }
 }
+
+/// The caller's umask is the job's, never the state directory's: under any
+/// umask (0777, 0277: the owner's own bits masked), the directory run makes
+/// is 0700 and each file 0600, queued jobs follow one another, and the job
+/// sees the umask it was given.
+#[test]
+fn any_umask_leaves_the_directory_0700_its_files_0600_and_the_job_its_own() {
+    use std::os::unix::process::CommandExt;
+    for umask in [0o777, 0o277, 0o000] {
+        let w = World::new();
+        let start = |args: &[&str]| {
+            let mut cmd = w.cmd("run");
+            cmd.arg("-q").args(args);
+            // SAFETY: umask is async-signal-safe.
+            unsafe {
+                cmd.pre_exec(move || {
+                    libc::umask(umask);
+                    Ok(())
+                })
+            };
+            let out = cmd.output().unwrap();
+            assert!(
+                out.status.success(),
+                "umask {umask:o}: {}",
+                text(&out.stderr)
+            );
+            text(&out.stdout).trim().to_string()
+        };
+        let first = start(&["-Q", "q", "sh", "-c", "umask; exit 3"]);
+        let second = start(&["-Q", "q", "true"]);
+        assert_eq!(w.output("runwait", &[&first]).status.code(), Some(3));
+        assert_eq!(w.output("runwait", &[&second]).status.code(), Some(0));
+        assert!(
+            w.log(&first).contains(&format!("\n{umask:04o}\n")),
+            "umask {umask:o}"
+        );
+        assert_eq!(mode(&w.state), 0o700, "umask {umask:o}");
+        for name in w.files() {
+            let path = w.state.join(&name);
+            if path.is_file() {
+                assert_eq!(mode(&path), 0o600, "umask {umask:o}: {name}");
+            }
+        }
+    }
+}
