@@ -395,11 +395,15 @@ pub fn restore_umask() {
 /// SIGCHLD at its default, so that a child is not reaped before it is
 /// waited for (its exit code lost) if the caller ignored it, as some
 /// daemons do; and an empty mask, so that a mask a threaded caller left
-/// does not hold back a timeout or a signal to pass on.
+/// does not hold back a timeout or a signal to pass on. SIGXFSZ ignored:
+/// past a file size limit (`ulimit -f`) a write fails with EFBIG, said as
+/// an error, instead of killing the supervisor with nothing said.
 pub fn own_signals() {
-    // SAFETY: SIG_DFL is a valid disposition for SIGCHLD; an emptied set.
+    // SAFETY: SIG_DFL and SIG_IGN are valid dispositions for these signals;
+    // an emptied set.
     unsafe {
         libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
         let mut empty: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut empty);
         libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());

@@ -813,3 +813,44 @@ fn any_umask_leaves_the_directory_0700_its_files_0600_and_the_job_its_own() {
         }
     }
 }
+
+/// Under a file size limit (`ulimit -f`) too small for run's own files,
+/// `run` says so in one line (EFBIG, not a supervisor dead of SIGXFSZ) and
+/// leaves nothing; under one the job's output outgrows, the job is killed
+/// by SIGXFSZ as it would be anywhere, and that is recorded.
+#[test]
+fn a_file_size_limit_is_a_clear_error_or_the_jobs_recorded_end() {
+    use std::os::unix::process::CommandExt;
+    let w = World::new();
+    let limited = |bytes: u64, args: &[&str]| {
+        let mut cmd = w.cmd("run");
+        cmd.args(args);
+        // SAFETY: setrlimit is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(move || {
+                let limit = libc::rlimit {
+                    rlim_cur: bytes as libc::rlim_t,
+                    rlim_max: bytes as libc::rlim_t,
+                };
+                libc::setrlimit(libc::RLIMIT_FSIZE, &limit);
+                Ok(())
+            })
+        };
+        cmd.output().unwrap()
+    };
+    let out = limited(2048, &["true"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("run: ") && err.contains("File too large") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert_eq!(w.files(), Vec::<String>::new());
+    let out = limited(16384, &["-q", "head", "-c", "100000", "/dev/zero"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let id = text(&out.stdout).trim().to_string();
+    let job = w.wait_end(&id);
+    assert_eq!(field_str(&job, "status").as_deref(), Some("killed"));
+    assert_eq!(field_str(&job, "signal").as_deref(), Some("SIGXFSZ"));
+    assert_eq!(w.output("runwait", &[&id]).status.code(), Some(128 + 25));
+}
