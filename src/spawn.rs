@@ -38,6 +38,7 @@ use std::time::{Duration, Instant, SystemTime};
 /// Reports to `run`, each one tag byte and an i32, from the supervisor:
 const TRYING_SUFFIX: u8 = b'I';
 const STORE_FAILED: u8 = b'S';
+const START_FAILED: u8 = b'F';
 /// and from the job itself, past its gate (its pid):
 const PASSED_GATE: u8 = b'G';
 /// or from the supervisor, when the job is to wait for others first,
@@ -76,6 +77,7 @@ struct Heard {
     passed_gate: Option<i32>,
     waiting: bool,
     store_failed: Option<i32>,
+    start_failed: Option<i32>,
 }
 
 /// Start the job. Returns its record with the id and pid filled in.
@@ -122,6 +124,14 @@ pub fn start(store: &Store, launch: Launch) -> Result<Record> {
             store.remove_launch(id, &log);
         }
     };
+    if let Some(errno) = heard.start_failed {
+        clean();
+        let why = crate::error::describe(&io::Error::from_raw_os_error(errno));
+        return Err(Error::new(
+            code::FAILURE,
+            format!("cannot start the job: {why}"),
+        ));
+    }
     if let Some(errno) = heard.store_failed {
         clean();
         return Err(Error::new(
@@ -255,6 +265,7 @@ fn receive(pipe: OwnedFd) -> Heard {
                 break;
             }
             STORE_FAILED => heard.store_failed = Some(value),
+            START_FAILED => heard.start_failed = Some(value),
             _ => {}
         }
     }
@@ -515,22 +526,22 @@ fn run_job(
         store.drop_room(space);
         sys::exit_now(0)
     }
-    let fail = |e: io::Error| -> ! {
-        store.remove_launch(&id, log);
-        if let Some(report) = &report {
-            send(report, STORE_FAILED, e.raw_os_error().unwrap_or(libc::EIO));
-        }
-        sys::exit_now(1)
-    };
-    let (exec_in, exec_out) = sys::pipe_cloexec().unwrap_or_else(|e| fail(e));
-    // The job waits at this gate until its record and pid file exist, so
-    // that nothing it writes can come before them (or fill the disk first).
-    let (gate_in, gate_out) = sys::pipe_cloexec().unwrap_or_else(|e| fail(e));
     let clock = Instant::now();
+    let pipes = sys::pipe_cloexec().and_then(|exec| Ok((exec, sys::pipe_cloexec()?)));
+    // The job waits at the gate until its record and pid file exist, so
+    // that nothing it writes can come before them (or fill the disk first).
+    let ((exec_in, exec_out), (gate_in, gate_out)) = match pipes {
+        Ok(pipes) => pipes,
+        Err(e) => return not_started(store, log, record, space, report, START_FAILED, e, clock),
+    };
     record.began = Some(crate::time::unix_seconds(SystemTime::now()));
     // A stop signal from here on waits for the job to take it.
     sys::hold_stop_signals(true);
-    let pid = match sys::fork().unwrap_or_else(|e| fail(e)) {
+    let forked = match sys::fork() {
+        Ok(forked) => forked,
+        Err(e) => return not_started(store, log, record, space, report, START_FAILED, e, clock),
+    };
+    let pid = match forked {
         Fork::Child => {
             // The job. Fork-safe calls only from here to exec.
             drop(gate_out);
@@ -574,7 +585,7 @@ fn run_job(
     {
         drop(gate_out);
         let _ = sys::wait_for(pid);
-        fail(e);
+        return not_started(store, log, record, space, report, STORE_FAILED, e, clock);
     }
     // A job that cannot take its gate byte was killed at its gate (by one
     // who read its record: `runkill -s KILL`): it started, and its end is
@@ -646,6 +657,35 @@ fn run_job(
     });
     let why = record.reason.clone();
     finish(store, log, record, space, why, elapsed, ended)
+}
+
+/// A job that could not be started (no pipe, no fork, no record): if `run`
+/// still waits to hear, nothing of it is left and `run` says why (`what`
+/// failed: starting it, or recording it). A job whose wait is over, which
+/// run has long reported, is never dropped: it ends `failed`, with why.
+#[allow(clippy::too_many_arguments)]
+fn not_started(
+    store: &Store,
+    log: &File,
+    mut record: Record,
+    space: crate::store::RecordSpace,
+    report: Option<OwnedFd>,
+    what: u8,
+    e: io::Error,
+    clock: Instant,
+) -> Option<End> {
+    if let Some(report) = report {
+        store.remove_launch(&record.id, log);
+        send(&report, what, e.raw_os_error().unwrap_or(libc::EIO));
+        sys::exit_now(1)
+    }
+    (record.pid, record.pgid, record.status) = (None, None, Status::Failed);
+    record.reason = Some(format!("cannot start: {}", crate::error::describe(&e)));
+    let ended = SystemTime::now();
+    record.ended = Some(crate::time::unix_seconds(ended));
+    record.duration = Some(clock.elapsed().as_secs_f64());
+    let why = record.reason.clone();
+    finish(store, log, record, space, why, clock.elapsed(), ended)
 }
 
 /// Record the end: the final record, the footer, and how it ended for the

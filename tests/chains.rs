@@ -639,3 +639,118 @@ fn a_waiting_job_killed_at_its_gate_is_recorded_not_removed() {
     println!("{} of {TRIALS} trials failed", failed.len());
     assert!(failed.is_empty(), "{failed:?}");
 }
+
+/// A job whose wait is over but that cannot be started then (here: its
+/// user's process limit, reached meanwhile) is never dropped: it ends
+/// `failed`, saying why. A launch that cannot start its job says so, not
+/// that it could not be recorded, and leaves nothing.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_waiting_job_that_cannot_be_started_ends_failed_and_never_vanishes() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    use std::process::Command;
+    if !is_root() {
+        println!("skipped: needs root to act as a user of its own");
+        return;
+    }
+    let w = World::new();
+    // A user of this test's own, whose processes only it makes: a process
+    // limit counts every process of the user.
+    let uid = 50_000 + std::process::id() % 10_000;
+    std::fs::set_permissions(&w.root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let home = w.root.join("user");
+    std::fs::create_dir(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(uid), Some(uid)).unwrap();
+    let state = home.join("state");
+    let as_user = |program: &str, nproc: libc::rlim_t, args: &[&str]| -> Command {
+        let mut cmd = w.cmd(program);
+        cmd.env("RUN_DIR", &state).args(args);
+        // SAFETY: setrlimit, setgroups, setgid and setuid are
+        // async-signal-safe.
+        unsafe {
+            cmd.pre_exec(move || {
+                let limit = libc::rlimit {
+                    rlim_cur: nproc,
+                    rlim_max: nproc,
+                };
+                if libc::setrlimit(libc::RLIMIT_NPROC, &limit) != 0
+                    || libc::setgroups(0, std::ptr::null()) != 0
+                    || libc::setgid(uid) != 0
+                    || libc::setuid(uid) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            })
+        };
+        cmd
+    };
+    // Room for run and its supervisor, not for the job.
+    let out = as_user("run", 2, &["true"]).output().unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err.trim(),
+        "run: cannot start the job: Resource temporarily unavailable"
+    );
+    assert_eq!(std::fs::read_dir(&state).unwrap().count(), 0);
+    // A job waits for one that ends in a second; meanwhile the user's
+    // processes fill the limit it was started under.
+    let started = |out: std::process::Output| {
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout).trim().to_string()
+    };
+    // The user's processes, zombies too (which this machine's init may be
+    // slow to reap): none may be left of the launch above.
+    let processes = || {
+        let dir = std::fs::read_dir("/proc").unwrap();
+        let real = format!("Uid:\t{uid}\t");
+        dir.filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("status")).ok())
+            .filter(|status| status.lines().any(|l| l.starts_with(&real)))
+            .count()
+    };
+    poll("the user's processes to be reaped", || {
+        (processes() == 0).then_some(())
+    });
+    let first = started(as_user("run", 100, &["-q", "sleep", "1"]).output().unwrap());
+    poll("the first job's run to be reaped", || {
+        (processes() == 2).then_some(())
+    });
+    let waiter = started(
+        as_user("run", 4, &["-q", "--after", &first, "true"])
+            .output()
+            .unwrap(),
+    );
+    let mut hogs: Vec<_> = (0..3)
+        .map(|_| {
+            as_user("sleep", 100, &["30"])
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let record = state.join(format!("{waiter}.json"));
+    let end = poll("the waiting job's end", || {
+        let text = std::fs::read_to_string(&record).ok()?;
+        let job: tinyjson::JsonValue = text.parse().ok()?;
+        (!is_null(&job, "ended")).then_some(job)
+    });
+    for hog in &mut hogs {
+        let _ = hog.kill();
+        let _ = hog.wait();
+    }
+    assert_eq!(field_str(&end, "status").as_deref(), Some("failed"));
+    assert_eq!(
+        field_str(&end, "reason").as_deref(),
+        Some("cannot start: Resource temporarily unavailable")
+    );
+    assert!(is_null(&end, "pid"));
+    let out = as_user("runwait", 100, &[&waiter]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("cannot start"),
+        "{}",
+        text(&out.stdout)
+    );
+}
