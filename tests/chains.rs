@@ -663,6 +663,17 @@ fn a_waiting_job_that_cannot_be_started_ends_failed_and_never_vanishes() {
     std::fs::create_dir(&home).unwrap();
     std::os::unix::fs::chown(&home, Some(uid), Some(uid)).unwrap();
     let state = home.join("state");
+    // The binary where that user may run it: a copy (the build's own
+    // directory may be closed to others, as /root is).
+    let exe = std::fs::canonicalize(w.bin.join("run")).unwrap();
+    for name in NAMES {
+        let path = w.bin.join(name);
+        std::fs::remove_file(&path).unwrap();
+        match *name {
+            "run" => std::fs::copy(&exe, &path).map(drop).unwrap(),
+            _ => std::os::unix::fs::symlink("run", &path).unwrap(),
+        }
+    }
     let as_user = |program: &str, nproc: libc::rlim_t, args: &[&str]| -> Command {
         let mut cmd = w.cmd(program);
         cmd.env("RUN_DIR", &state).args(args);
