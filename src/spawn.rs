@@ -436,10 +436,13 @@ fn await_jobs(store: &Store, record: &Record) -> std::result::Result<(), (Status
     // How many of `ids` have been looked at as a queue's untaken turn.
     let (mut round, mut looked_at) = (0, 0);
     loop {
-        let pending: Vec<File> = ids
+        let pending: Vec<(&String, File)> = ids
             .iter()
             .filter(|id| !outcome(store, id).0.is_finished())
-            .filter_map(|id| crate::store::open_read(&store.path(id, crate::store::LOG)).ok())
+            .filter_map(|id| {
+                let log = crate::store::open_read(&store.path(id, crate::store::LOG));
+                Some((id, log.ok()?))
+            })
             .collect();
         if pending.is_empty() {
             let known = ids.len();
@@ -469,15 +472,8 @@ fn await_jobs(store: &Store, record: &Record) -> std::result::Result<(), (Status
             std::thread::sleep(Duration::from_secs(1));
         }
         round += 1;
-        // Each lock is let go of once had: that job has ended for good.
-        for log in pending {
-            // Interrupted only by runkill's SIGTERM (see catch_stop).
-            while sys::stop_caught().is_none() {
-                match sys::lock_shared_idle(log.as_fd()) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    _ => break,
-                }
-            }
+        for (id, log) in pending {
+            wait_for_end(store, id, &log);
         }
         if sys::stop_caught().is_some() {
             return Err(cancelled());
@@ -493,10 +489,43 @@ fn await_jobs(store: &Store, record: &Record) -> std::result::Result<(), (Status
     Ok(())
 }
 
+/// Until job `id`, whose log is `log`, has ended, or a stop signal came
+/// (runkill's: see catch_stop), with no wake-up before: the lock its
+/// supervisor holds on its room until its end is recorded, so that what
+/// the job left running (a daemon, a compiler server) holding its log does
+/// not hold up what waits for it. If the supervisor died with no end
+/// recorded (or is of a version that does not lock its room): a shared
+/// lock on its log, which comes once nothing of the job holds it.
+fn wait_for_end(store: &Store, id: &str, log: &File) {
+    if let Ok(room) = store.open_room(id) {
+        wait_for_lock(&room);
+    }
+    if !outcome(store, id).0.is_finished() {
+        wait_for_lock(log);
+    }
+}
+
+/// A shared lock on `file`, had and let go of, unless a stop signal came.
+fn wait_for_lock(file: &File) {
+    while sys::stop_caught().is_none() {
+        match sys::lock_shared_idle(file.as_fd()) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            _ => break,
+        }
+    }
+}
+
 /// How job `id` stands, and that said in words: `build_… failed (exit 2)`.
 fn outcome(store: &Store, id: &str) -> (Status, String) {
     let now = match store.read_record(id) {
-        Ok(Some(record)) => store.status(record).ok().flatten(),
+        // Between its footer and the rename, its end is in its room.
+        Ok(Some(record)) => match store.final_spare(&record.id) {
+            Ok(Some(end)) if record.ended.is_none() => {
+                let status = end.recorded_status();
+                Some((end, status))
+            }
+            _ => store.status(record).ok().flatten(),
+        },
         _ => None,
     };
     match now {

@@ -285,7 +285,17 @@ impl Store {
             let _ = fs::remove_file(&path);
             return Err(e);
         }
+        // Locked by the supervisor alone (the job's copy closes at its
+        // exec) until the end is recorded: what waits for the job waits on
+        // this, not on the log, which what the job left running may hold.
+        let _ = file.try_lock();
         Ok(RecordSpace { file, path })
+    }
+
+    /// The job's reserved room, to wait on: its supervisor holds it locked
+    /// until the job's end is recorded (`publish_final_record`), or dies.
+    pub fn open_room(&self, id: &str) -> io::Result<File> {
+        open_read(&self.spare(id, "end"))
     }
 
     /// Write the final record into its reserved room, durably. From here on
@@ -300,7 +310,8 @@ impl Store {
     }
 
     /// Put the final record in place of the first, unless the job was
-    /// removed meanwhile (`holds_id`): then only its room goes.
+    /// removed meanwhile (`holds_id`): then only its room goes. Either way
+    /// the room's lock goes with it: what waits for the job goes on.
     pub fn publish_final_record(&self, id: &str, space: RecordSpace, log: &File) -> io::Result<()> {
         if !self.holds_id(id, log) {
             self.drop_room(space);
@@ -353,7 +364,7 @@ impl Store {
 
     /// The final record in a job's reserved room, if the supervisor wrote
     /// one there and has not renamed it into place yet (or died first).
-    fn final_spare(&self, id: &str) -> io::Result<Option<Record>> {
+    pub fn final_spare(&self, id: &str) -> io::Result<Option<Record>> {
         let found = read_record_file(&self.spare(id, "end"), &mut Vec::new())?;
         let record = found.and_then(|(_, record)| record);
         Ok(record.filter(|r| r.ended.is_some() && r.id == id))

@@ -765,3 +765,47 @@ fn a_waiting_job_that_cannot_be_started_ends_failed_and_never_vanishes() {
         text(&out.stdout)
     );
 }
+
+/// A job that ends leaving something that holds its log (a daemon, a
+/// compiler server started by a build) has ended: what waits for it with
+/// `--after`, `--after-ok` or a queue starts, without waiting for what it
+/// left; and `--after-ok` sees its true outcome.
+#[test]
+fn a_job_that_leaves_its_log_held_has_ended_for_what_waits_for_it() {
+    let w = World::new();
+    // Lengths of this test's own, to find what is left by.
+    let left = format!("sleep 100.{}", std::process::id());
+    let leaves = |code: i32| format!("sleep 0.3; {left} & exit {code}");
+    let first = w.start(&["sh", "-c", &leaves(0)]);
+    let after = w.start(&["--after", &first, "true"]);
+    let after_ok = w.start(&["--after-ok", &first, "true"]);
+    let queued = w.start(&["-Q", "q", "sh", "-c", &leaves(3)]);
+    let next = w.start(&["-Q", "q", "true"]);
+    for (id, status) in [
+        (&first, "done"),
+        (&after, "done"),
+        (&after_ok, "done"),
+        (&queued, "failed"),
+        (&next, "done"),
+    ] {
+        let job = w.wait_end(id);
+        assert_eq!(field_str(&job, "status").as_deref(), Some(status), "{id}");
+    }
+    // Each began only once what it waited for had ended.
+    let at = |id: &str, key| field_num(&w.job(id), key).unwrap();
+    for (later, before) in [(&after, &first), (&after_ok, &first), (&next, &queued)] {
+        assert!(
+            at(later, "began") >= at(before, "ended"),
+            "{later} began early"
+        );
+    }
+    let pgrep = std::process::Command::new("pgrep")
+        .args(["-f", &left])
+        .output()
+        .unwrap();
+    let still = text(&pgrep.stdout).lines().count();
+    let _ = std::process::Command::new("pkill")
+        .args(["-f", &left])
+        .status();
+    assert_eq!(still, 2, "what the jobs left was not running all along");
+}
