@@ -750,6 +750,8 @@ fn from_files(store: &Store, id: String, bits: u8) -> Option<Job> {
         let alive = pid.is_some_and(|p| {
             crate::sys::process_exists(p)
                 && crate::sys::process(p)
+                    .ok()
+                    .flatten()
                     .zip(crate::sys::boot_time())
                     .is_none_or(|(p, boot)| {
                         boot + p.since_boot <= started.unwrap_or(f64::MAX) + 2.0

@@ -227,7 +227,7 @@ fn signal_group(store: &Store, job: &Job, sig: i32) -> std::result::Result<(), S
     let supervisor = now.record.sid.filter(|&sid| {
         !pausing.contains(&sig)
             && store.supervisor_lives(&now.record)
-            && crate::sys::process(sid).is_some_and(|p| p.stopped)
+            && crate::sys::process(sid).is_ok_and(|p| p.is_some_and(|p| p.stopped))
     });
     if let Some(sid) = supervisor {
         let _ = crate::sys::send_signal(sid, libc::SIGCONT);

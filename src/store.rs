@@ -523,9 +523,11 @@ impl Store {
             return false;
         };
         match crate::sys::process(sid) {
-            Some(p) => start_since_boot(record).is_some_and(|start| is_leader(&p, record, start)),
-            None if cfg!(target_os = "linux") => false,
-            None => crate::sys::session_of(sid).is_ok_and(|s| s == sid),
+            Ok(Some(p)) => {
+                start_since_boot(record).is_some_and(|start| is_leader(&p, record, start))
+            }
+            Ok(None) => false,
+            Err(_) => crate::sys::session_of(sid).is_ok_and(|s| s == sid),
         }
     }
 

@@ -854,7 +854,9 @@ pub struct Process {
     pub stopped: bool,
 }
 
-/// Every live process (zombies left out), from `/proc`.
+/// Every live process (zombies left out), from `/proc`. An error where
+/// there is no `/proc` (a chroot or container with none mounted): a list
+/// without this very process is no list.
 #[cfg(target_os = "linux")]
 pub fn processes() -> io::Result<Vec<Process>> {
     let hz = stat_clock();
@@ -867,13 +869,23 @@ pub fn processes() -> io::Result<Vec<Process>> {
             all.push(process);
         }
     }
-    Ok(all)
+    match all.iter().any(|p| p.pid == own_pid()) {
+        true => Ok(all),
+        false => Err(io::Error::from(io::ErrorKind::Unsupported)),
+    }
 }
 
-/// One process, if it is alive (not a zombie).
+/// One process, if it is alive (not a zombie); `Err` where there is no
+/// `/proc` to tell.
 #[cfg(target_os = "linux")]
-pub fn process(pid: i32) -> Option<Process> {
-    process_at(pid, stat_clock())
+pub fn process(pid: i32) -> io::Result<Option<Process>> {
+    let hz = stat_clock();
+    match process_at(pid, hz) {
+        None if process_at(own_pid(), hz).is_none() => {
+            Err(io::Error::from(io::ErrorKind::Unsupported))
+        }
+        found => Ok(found),
+    }
 }
 
 /// The clock ticks per second that `/proc/PID/stat` counts in.
@@ -953,8 +965,8 @@ pub fn processes() -> io::Result<Vec<Process>> {
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn process(_pid: i32) -> Option<Process> {
-    None
+pub fn process(_pid: i32) -> io::Result<Option<Process>> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -854,3 +854,40 @@ fn a_file_size_limit_is_a_clear_error_or_the_jobs_recorded_end() {
     assert_eq!(field_str(&job, "signal").as_deref(), Some("SIGXFSZ"));
     assert_eq!(w.output("runwait", &[&id]).status.code(), Some(128 + 25));
 }
+
+/// Where there is no `/proc` (a chroot or a container with none mounted),
+/// the process checks fall back to the system calls: a job reads running
+/// while it runs, and runkill stops it (it said "it started before the
+/// machine rebooted").
+#[cfg(target_os = "linux")]
+#[test]
+fn without_proc_runs_sees_a_job_running_and_runkill_stops_it() {
+    let w = World::new();
+    // One of the binary's names, in a mount namespace whose /proc is gone.
+    let bare = |name: &str, args: &[&str]| {
+        w.cmd("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-c"])
+            .arg("umount -l /proc && exec \"$@\"")
+            .arg("sh")
+            .arg(w.bin.join(name))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let probe = bare("runs", &[]);
+    if !probe.status.success() {
+        println!("skipped: no mount namespace here: {}", text(&probe.stderr));
+        return;
+    }
+    let out = bare("run", &["-q", "sleep", "30.0751"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let id = text(&out.stdout).trim().to_string();
+    let listed = text(&bare("runs", &["--json"]).stdout);
+    let jobs: tinyjson::JsonValue = listed.parse().unwrap();
+    let jobs: &Vec<tinyjson::JsonValue> = jobs.get().unwrap();
+    assert_eq!(field_str(&jobs[0], "status").as_deref(), Some("running"));
+    let out = bare("runkill", &[&id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let job = w.wait_end(&id);
+    assert_eq!(field_str(&job, "signal").as_deref(), Some("SIGTERM"));
+}
