@@ -435,10 +435,23 @@ fn await_jobs(store: &Store, record: &Record) -> std::result::Result<(), (Status
         .collect();
     // How many of `ids` have been looked at as a queue's untaken turn.
     let (mut round, mut looked_at) = (0, 0);
+    // Each one's outcome as it was seen to end: `runrm` may remove it
+    // while the others are waited for.
+    let mut ended: Vec<(String, Status, String)> = Vec::new();
     loop {
         let pending: Vec<(&String, File)> = ids
             .iter()
-            .filter(|id| !outcome(store, id).0.is_finished())
+            .filter(|id| {
+                if ended.iter().any(|(done, ..)| done == *id) {
+                    return false;
+                }
+                let (status, reason) = outcome(store, id);
+                let finished = status.is_finished();
+                if finished {
+                    ended.push((id.to_string(), status, reason));
+                }
+                !finished
+            })
             .filter_map(|id| {
                 let log = crate::store::open_read(&store.path(id, crate::store::LOG));
                 Some((id, log.ok()?))
@@ -480,9 +493,12 @@ fn await_jobs(store: &Store, record: &Record) -> std::result::Result<(), (Status
         }
     }
     for id in &record.after_ok {
-        if let (status, reason) = outcome(store, id)
-            && status != Status::Done
-        {
+        let seen = ended.iter().find(|(done, ..)| done == id);
+        let (status, reason) = match seen {
+            Some((_, status, reason)) => (*status, reason.clone()),
+            None => outcome(store, id),
+        };
+        if status != Status::Done {
             return Err((Status::Skipped, reason));
         }
     }

@@ -809,3 +809,36 @@ fn a_job_that_leaves_its_log_held_has_ended_for_what_waits_for_it() {
         .status();
     assert_eq!(still, 2, "what the jobs left was not running all along");
 }
+
+/// What a job waits for keeps the outcome it ended with, even if `runrm`
+/// removes it while the job waits for the others: `--after-ok` of a job that
+/// succeeded and was removed still starts, and of one that failed and was
+/// removed is still skipped, saying why.
+#[test]
+fn after_ok_keeps_the_outcome_of_a_job_removed_while_it_waits() {
+    let w = World::new();
+    let succeeded = w.start(&["true"]);
+    let failed = w.start(&["false"]);
+    w.wait_end(&succeeded);
+    w.wait_end(&failed);
+    let still = blocker(&w, "go", 0);
+    let starts = w.start(&["--after-ok", &format!("{succeeded},{still}"), "true"]);
+    let skipped = w.start(&["--after-ok", &format!("{failed},{still}"), "true"]);
+    for id in [&starts, &skipped] {
+        poll("the job to look at what it waits for", || {
+            (w.status(id) == "waiting").then_some(())
+        });
+    }
+    // Each waiter has looked at what it waits for; runrm then takes the two
+    // that ended.
+    std::thread::sleep(Duration::from_millis(300));
+    let out = w.output("runrm", &[&succeeded, &failed]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    release(&w, "go");
+    let job = w.wait_end(&starts);
+    assert_eq!(field_str(&job, "status").as_deref(), Some("done"));
+    let job = w.wait_end(&skipped);
+    assert_eq!(field_str(&job, "status").as_deref(), Some("skipped"));
+    let reason = field_str(&job, "reason").unwrap();
+    assert!(reason.starts_with(&format!("{failed} failed")), "{reason}");
+}
