@@ -67,7 +67,7 @@ state directory: $RUN_DIR (a relative path is taken from the current
 directory), else $XDG_DATA_HOME/run, else ~/.local/share/run. It must belong
 to you and not be writable by others (fix with: chmod 700 DIR).
 
-Exit status: 0 started; 1 could not record the job; 2 bad usage;
+Exit status: 0 started; 1 could not start or record it; 2 bad usage;
 126 command not executable; 127 command not found.";
 
 /// The names this binary answers to, besides `run`.
