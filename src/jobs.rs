@@ -102,6 +102,10 @@ impl Job {
             (None, Status::Running | Status::Stopped | Status::Ended, Some(pid)) => {
                 let _ = write!(out, "pid {pid}");
             }
+            (None, Status::Unknown, _) if self.recorded => {
+                out.push_str("on ");
+                crate::quote::push_escaped(out, &record.host);
+            }
             (None, Status::Waiting, _) => {
                 let ids = record.after.iter().chain(&record.after_ok);
                 out.push_str("after ");

@@ -78,17 +78,29 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         true => jobs::list(store.as_ref(), Status::is_finished)?,
         false => jobs::select(store.as_ref(), &references)?,
     };
+    let sweeping = references.is_empty();
     chosen.retain(|job| {
         let running = !job.status.is_finished();
+        // Another machine's job that this one cannot see: only by name.
+        let elsewhere = sweeping
+            && job.status == Status::Unknown
+            && job.recorded
+            && crate::store::elsewhere(&job.record);
         if running {
             crate::error::tell!(
                 "runrm: {} is {}; not removed",
                 escape(job.id()),
                 job.status.word()
             );
-            status = code::FAILURE;
+        } else if elsewhere {
+            crate::error::tell!(
+                "runrm: {} ran on {}, and this machine cannot tell whether it still runs; not removed (name it to remove it)",
+                escape(job.id()),
+                escape(&job.record.host)
+            );
         }
-        !running
+        status = if running || elsewhere { code::FAILURE } else { status };
+        !running && !elsewhere
     });
     let verb = if dry_run { "would remove" } else { "removed" };
     let Some(store) = store else {

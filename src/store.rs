@@ -485,6 +485,8 @@ impl Store {
             Ok(Some(fresh)) if fresh.ended.is_some() => ended(fresh),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
+            // Nothing of it is seen, but it is another machine's to see.
+            _ if elsewhere(&record) => Ok(Some((record, Status::Unknown))),
             _ => Ok(Some((record, Status::Lost))),
         }
     }
@@ -714,10 +716,27 @@ fn start_since_boot(record: &Record) -> Option<f64> {
 /// What the record says of its start on the boot clock: `Some(Some(t))` in
 /// this boot, `Some(None)` in another, `None` if it does not say.
 fn recorded_since_boot(record: &Record) -> Option<Option<f64>> {
-    // This boot's id, read once: a listing or a wait asks for every job.
-    static THIS_BOOT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    let now = THIS_BOOT.get_or_init(crate::sys::boot_id).as_ref()?;
+    let now = this_boot()?;
     Some((record.boot_id.as_ref()? == now).then_some(record.since_boot?))
+}
+
+/// This boot's id, read once: a listing or a wait asks for every job.
+fn this_boot() -> Option<&'static String> {
+    static THIS_BOOT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    THIS_BOOT.get_or_init(crate::sys::boot_id).as_ref()
+}
+
+/// Whether the job ran on another machine: another host name, and another
+/// kernel (not a container of this one, whose locks this one sees). A state
+/// directory shared between machines (a home on NFS, Lustre) may not show
+/// one machine's locks to another: this one cannot tell whether it runs.
+pub fn elsewhere(record: &Record) -> bool {
+    static THIS_HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let host = THIS_HOST.get_or_init(|| crate::sys::hostname().unwrap_or_default());
+    !record.host.is_empty()
+        && record.host != *host
+        && record.boot_id.is_some()
+        && record.boot_id.as_ref() != this_boot()
 }
 
 /// Seconds a job that has not ended has been running by `now` (Unix

@@ -112,6 +112,9 @@ fn a_record_of_another_boot_is_lost_whatever_now_has_its_ids() {
     });
     let this_boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
     let other_boot = "00000000-0000-4000-8000-000000000000";
+    // This machine's: another machine's is another question.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let host = host.trim();
     for (n, (boot, status)) in [(other_boot, "lost"), (this_boot.trim(), "running")]
         .into_iter()
         .enumerate()
@@ -120,7 +123,7 @@ fn a_record_of_another_boot_is_lost_whatever_now_has_its_ids() {
         w.plant(
             &format!("{id}.json"),
             format!(
-                "{{\"id\":\"{id}\",\"name\":\"boot\",\"command\":[\"x\"],\"cwd\":\"/\",\"host\":\"h\",\"pid\":{sid},\"pgid\":{sid},\"sid\":{sid},\"started\":{started},\"since_boot\":{since_boot},\"boot_id\":\"{boot}\",\"ended\":null,\"status\":\"running\",\"topic\":null,\"log\":\"/x\"}}"
+                "{{\"id\":\"{id}\",\"name\":\"boot\",\"command\":[\"x\"],\"cwd\":\"/\",\"host\":\"{host}\",\"pid\":{sid},\"pgid\":{sid},\"sid\":{sid},\"started\":{started},\"since_boot\":{since_boot},\"boot_id\":\"{boot}\",\"ended\":null,\"status\":\"running\",\"topic\":null,\"log\":\"/x\"}}"
             )
             .as_bytes(),
         );
@@ -890,4 +893,54 @@ fn without_proc_runs_sees_a_job_running_and_runkill_stops_it() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let job = w.wait_end(&id);
     assert_eq!(field_str(&job, "signal").as_deref(), Some("SIGTERM"));
+}
+
+/// A state directory shared between machines (a home on NFS or Lustre) may
+/// not show one machine's locks to another. A job of another machine
+/// (another host name and another kernel) with no end recorded is
+/// `unknown` here, never `lost`, and a sweeping runrm leaves it (only
+/// naming it removes it). Another boot of this host, or a container of
+/// this kernel (another host name, the same boot id), is judged as ever.
+#[cfg(target_os = "linux")]
+#[test]
+fn another_machines_job_is_unknown_here_never_lost_or_swept() {
+    let w = World::new();
+    let this_boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    let other_boot = "00000000-0000-4000-8000-000000000001";
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let host = host.trim();
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let plant = |id: &str, host: &str, boot: &str| {
+        w.plant(
+            &format!("{id}.json"),
+            format!(
+                "{{\"id\":\"{id}\",\"name\":\"far\",\"command\":[\"x\"],\"cwd\":\"/\",\"host\":\"{host}\",\"pid\":4000000,\"pgid\":4000000,\"sid\":3999999,\"started\":{started},\"since_boot\":1.0,\"boot_id\":\"{boot}\",\"ended\":null,\"status\":\"running\",\"topic\":null,\"log\":\"/x\"}}"
+            )
+            .as_bytes(),
+        );
+        w.plant(&format!("{id}.log"), b"$ x\n---\n");
+    };
+    let far = "far_20250101_000001";
+    plant(far, "elsewhere.example", other_boot);
+    plant("far_20250101_000002", host, other_boot);
+    plant("far_20250101_000003", "container", this_boot.trim());
+    assert_eq!(w.status(far), "unknown");
+    assert_eq!(w.status("far_20250101_000002"), "lost");
+    assert_eq!(w.status("far_20250101_000003"), "lost");
+    let listing = text(&w.output("runs", &[] as &[&str]).stdout);
+    assert!(listing.contains("on elsewhere.example"), "{listing}");
+    let out = w.output("runrm", &[] as &[&str]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("ran on elsewhere.example") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert_eq!(w.jobs().keys().collect::<Vec<_>>(), vec![far]);
+    let out = w.output("runrm", &[far]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(w.jobs().is_empty());
 }
