@@ -697,8 +697,18 @@ fn a_waiting_job_that_cannot_be_started_ends_failed_and_never_vanishes() {
         };
         cmd
     };
+    // The copy was just written: a child another test thread forked
+    // meanwhile may hold it open for writing until it execs.
+    let output = |mut cmd: Command| loop {
+        match cmd.output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            done => break done.unwrap(),
+        }
+    };
     // Room for run and its supervisor, not for the job.
-    let out = as_user("run", 2, &["true"]).output().unwrap();
+    let out = output(as_user("run", 2, &["true"]));
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert_eq!(
@@ -724,15 +734,15 @@ fn a_waiting_job_that_cannot_be_started_ends_failed_and_never_vanishes() {
     poll("the user's processes to be reaped", || {
         (processes() == 0).then_some(())
     });
-    let first = started(as_user("run", 100, &["-q", "sleep", "1"]).output().unwrap());
+    let first = started(output(as_user("run", 100, &["-q", "sleep", "1"])));
     poll("the first job's run to be reaped", || {
         (processes() == 2).then_some(())
     });
-    let waiter = started(
-        as_user("run", 4, &["-q", "--after", &first, "true"])
-            .output()
-            .unwrap(),
-    );
+    let waiter = started(output(as_user(
+        "run",
+        4,
+        &["-q", "--after", &first, "true"],
+    )));
     let mut hogs: Vec<_> = (0..3)
         .map(|_| {
             as_user("sleep", 100, &["30"])
@@ -757,7 +767,7 @@ fn a_waiting_job_that_cannot_be_started_ends_failed_and_never_vanishes() {
         Some("cannot start: Resource temporarily unavailable")
     );
     assert!(is_null(&end, "pid"));
-    let out = as_user("runwait", 100, &[&waiter]).output().unwrap();
+    let out = output(as_user("runwait", 100, &[&waiter]));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(
         text(&out.stdout).contains("cannot start"),
