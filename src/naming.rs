@@ -122,6 +122,15 @@ const PREFIXES: &[&str] = &[
     "nohup", "builtin",
 ];
 
+/// Whether `word` is a shell builtin, keyword or prefix word, which names
+/// no program where it is not found on PATH.
+pub fn is_shell_word(word: &[u8]) -> bool {
+    BUILTINS
+        .iter()
+        .chain(PREFIXES)
+        .any(|w| w.as_bytes() == word)
+}
+
 /// The name of a `sh -c` line: its first command that is not a builtin.
 /// Redirections (`>log`, `2>&1`, `< in`, `&> out`) are not commands.
 fn shell_line_name(code: &str) -> Option<String> {

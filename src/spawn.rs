@@ -231,6 +231,14 @@ fn exec_error(program: &OsString, errno: i32) -> Error {
             code::NOT_FOUND,
             format!("{name}: command not found; to run a shell line: run sh -c {name}"),
         ),
+        // `run cd build && make`, `run source env.sh`: no program by that name.
+        libc::ENOENT if crate::naming::is_shell_word(bytes) => Error::new(
+            code::NOT_FOUND,
+            format!(
+                "{name}: a shell builtin, not a program; to run a shell line: run sh -c '{} …'",
+                String::from_utf8_lossy(bytes)
+            ),
+        ),
         libc::ENOENT => Error::new(code::NOT_FOUND, format!("{name}: command not found")),
         libc::EISDIR => Error::new(code::NOT_EXECUTABLE, format!("{name}: is a directory")),
         libc::EACCES | libc::EPERM => {

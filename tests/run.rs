@@ -247,6 +247,12 @@ fn missing_or_unexecutable_command_leaves_no_files() {
             127,
             "run: 'make && make install': command not found; to run a shell line: run sh -c 'make && make install'\n".to_string(),
         ),
+        (
+            vec!["cd", "build"],
+            127,
+            "run: cd: a shell builtin, not a program; to run a shell line: run sh -c 'cd …'\n"
+                .to_string(),
+        ),
     ] {
         let out = w.output("run", &args);
         assert_eq!(out.status.code(), Some(code), "{args:?}");
