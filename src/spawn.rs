@@ -704,10 +704,7 @@ fn run_job(
         .read_exact(&mut failure)
         .is_ok()
         .then(|| i32::from_le_bytes([failure[1], failure[2], failure[3], failure[4]]));
-    record.reason = exec_failed.map(|errno| {
-        let err = io::Error::from_raw_os_error(errno);
-        format!("exec failed: {}", crate::error::describe(&err))
-    });
+    record.reason = exec_failed.map(|errno| exec_failure(errno, args.file()));
     let why = record.reason.clone();
     finish(store, log, record, space, why, elapsed, ended)
 }
@@ -739,6 +736,35 @@ fn not_started(
     record.duration = Some(clock.elapsed().as_secs_f64());
     let why = record.reason.clone();
     finish(store, log, record, space, why, clock.elapsed(), ended)
+}
+
+/// Why the exec of `file` failed, in words. A file that is there but whose
+/// `#!` interpreter is not (a script saved on Windows: `#!/bin/sh\r`) fails
+/// with "No such file or directory": its interpreter is named instead, as
+/// a shell's "bad interpreter" does.
+fn exec_failure(errno: i32, file: &std::path::Path) -> String {
+    let mut head = [0u8; 256];
+    let interpreter = (errno == libc::ENOENT)
+        .then(|| {
+            let n = File::open(file).ok()?.read(&mut head).ok()?;
+            let line = head[..n]
+                .strip_prefix(b"#!")?
+                .split(|&b| b == b'\n')
+                .next()?;
+            let mut words = line.trim_ascii_start().split(|&b| b == b' ' || b == b'\t');
+            Some(words.next().filter(|w| !w.is_empty())?.to_vec())
+        })
+        .flatten();
+    match interpreter {
+        Some(word) => format!(
+            "exec failed: its interpreter {} was not found",
+            crate::quote::shell_quote(&word)
+        ),
+        None => {
+            let err = io::Error::from_raw_os_error(errno);
+            format!("exec failed: {}", crate::error::describe(&err))
+        }
+    }
 }
 
 /// Record the end: the final record, the footer, and how it ended for the

@@ -264,6 +264,11 @@ impl ExecArgs {
             pointers,
         })
     }
+
+    /// The file to execute.
+    pub fn file(&self) -> &std::path::Path {
+        std::path::Path::new(std::ffi::OsStr::from_bytes(self.file.as_bytes()))
+    }
 }
 
 /// `execvp(3)` of the file already found (it holds a `/`, so there is no

@@ -644,7 +644,7 @@ fn an_exec_that_fails_after_the_start_is_the_jobs_recorded_outcome() {
     assert_eq!(field_str(&job, "status").as_deref(), Some("failed"));
     assert_eq!(field_num(&job, "exit_code"), Some(127.0));
     // The reason is in the record, so the listing and runwait say it too.
-    let why = "exec failed: No such file or directory";
+    let why = "exec failed: its interpreter /no/such/interpreter was not found";
     assert_eq!(field_str(&job, "reason").as_deref(), Some(why));
     let listing = text(&w.output("runs", &[&id]).stdout);
     assert!(listing.contains(&format!("{why}, exit 127")), "{listing}");
@@ -655,8 +655,17 @@ fn an_exec_that_fails_after_the_start_is_the_jobs_recorded_outcome() {
     );
     let footer = w.log(&id).lines().last().unwrap().to_string();
     assert!(
-        footer.starts_with("--- failed: exec failed: No such file or directory, exit 127 after "),
+        footer.starts_with("--- failed: exec failed: its interpreter /no/such/interpreter was not found, exit 127 after "),
         "{footer}"
+    );
+    // A script saved on Windows: its interpreter is `/bin/sh\r`.
+    let crlf = w.root.join("crlf.sh");
+    std::fs::write(&crlf, "#!/bin/sh\r\necho hi\r\n").unwrap();
+    std::fs::set_permissions(&crlf, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let job = w.wait_end(&w.start(&[crlf.to_str().unwrap()]));
+    assert_eq!(
+        field_str(&job, "reason").as_deref(),
+        Some("exec failed: its interpreter $'/bin/sh\\x0d' was not found")
     );
     // A program open for writing: ETXTBSY, exit 126.
     let busy = w.root.join("busy");

@@ -424,11 +424,13 @@ fn an_exec_that_fails_after_the_start_is_notified_with_its_reason() {
     let request = server.next();
     assert_eq!(
         request.header("Title"),
-        Some("orphan failed (exec failed: No such file or directory, exit 127)")
+        Some(
+            "orphan failed (exec failed: its interpreter /no/such/interpreter was not found, exit 127)"
+        )
     );
     let body = text(&request.body);
     assert!(
-        body.ends_with("\n\nexec failed: No such file or directory"),
+        body.ends_with("\n\nexec failed: its interpreter /no/such/interpreter was not found"),
         "{body}"
     );
 }
