@@ -852,6 +852,12 @@ fn check_dir(dir: &Path) -> Result<()> {
     if meta.uid() != me {
         return refuse("belongs to another user; set RUN_DIR to a directory of your own".into());
     }
+    if meta.mode() & 0o1022 > 0o1000 {
+        // A shared directory such as /tmp: never to be closed to others.
+        return refuse(
+            "is a shared directory (sticky, writable by others); set RUN_DIR to a directory of your own".into(),
+        );
+    }
     if meta.mode() & 0o022 != 0 {
         return refuse(format!(
             "is writable by others; fix it with: chmod 700 {shown}"

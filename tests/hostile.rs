@@ -401,6 +401,21 @@ fn a_planted_or_loose_state_directory_is_refused_and_never_changed() {
         0,
         "made in {home:?}"
     );
+    // A shared directory such as /tmp (root's own, sticky, writable by
+    // all) is refused, and never with advice to close it.
+    let out = w
+        .cmd("run")
+        .env("RUN_DIR", &shared)
+        .arg("true")
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("a shared directory") && !err.contains("chmod"),
+        "{err}"
+    );
+    assert_eq!(mode(&shared), 0o1777);
     // A 0500 directory is refused as not writable, and left 0500.
     w.ensure_state();
     std::fs::set_permissions(&w.state, std::fs::Permissions::from_mode(0o500)).unwrap();
