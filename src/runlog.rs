@@ -8,10 +8,12 @@ use crate::args::{Operands, Opt, Takes, opt};
 use crate::error::{Error, Result, code};
 use crate::jobs::{self, Job};
 use crate::store::Store;
+use crate::sys;
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, IsTerminal, Write};
-use std::process::{Command, Stdio};
+use std::io::{self, BufRead, IsTerminal, Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::process::ExitStatusExt;
 
 const HELP: &str = "\
 runlog - show a job's log, and follow it until the job ends
@@ -145,19 +147,33 @@ fn pick_with_fzf<'a>(fzf: &std::path::Path, jobs: &[&'a Job]) -> Result<&'a Job>
             format!("cannot run fzf: {}", crate::error::describe(&e)),
         )
     };
-    let mut child = Command::new(fzf)
-        .args([
-            "--height=40%",
-            "--reverse",
-            "--prompt=log> ",
-            "--delimiter=\t",
-            "--with-nth=2..",
-        ])
-        .arg(format!("--preview={preview}"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(failed)?;
+    let argv = [
+        "fzf",
+        "--height=40%",
+        "--reverse",
+        "--prompt=log> ",
+        "--delimiter=\t",
+        "--with-nth=2..",
+        &format!("--preview={preview}"),
+    ];
+    let argv: Vec<OsString> = argv.iter().map(OsString::from).collect();
+    let exec = sys::ExecArgs::new(fzf, &argv).map_err(failed)?;
+    // Its stdin and stdout are pipes; its stderr and /dev/tty, the terminal.
+    // (std's Command would cost the static binary 35 KB.)
+    let (their_in, our_in) = sys::pipe_cloexec().map_err(failed)?;
+    let (our_out, their_out) = sys::pipe_cloexec().map_err(failed)?;
+    let pid = match sys::fork().map_err(failed)? {
+        sys::Fork::Child => {
+            // Fork-safe calls only, up to the exec.
+            let _ = sys::dup_onto(their_in.as_fd(), 0);
+            let _ = sys::dup_onto(their_out.as_fd(), 1);
+            sys::reset_signals();
+            let _ = sys::execvp(&exec);
+            sys::exit_now(127)
+        }
+        sys::Fork::Parent(pid) => pid,
+    };
+    drop((their_in, their_out));
     let mut input = String::new();
     for job in jobs {
         input.push_str(job.id());
@@ -165,20 +181,20 @@ fn pick_with_fzf<'a>(fzf: &std::path::Path, jobs: &[&'a Job]) -> Result<&'a Job>
         input.push_str(&summary(job));
         input.push('\n');
     }
-    if let Some(mut stdin) = child.stdin.take() {
-        // fzf may quit before reading everything; that is its answer.
-        let _ = stdin.write_all(input.as_bytes());
-    }
-    let output = child.wait_with_output().map_err(failed)?;
-    let chosen = String::from_utf8_lossy(&output.stdout);
+    // fzf may quit before reading everything; that is its answer.
+    let _ = File::from(our_in).write_all(input.as_bytes());
+    let mut chosen = String::new();
+    let _ = File::from(our_out).read_to_string(&mut chosen);
+    let status = sys::wait_for(pid).map_err(failed)?;
     let id = chosen.split('\t').next().unwrap_or("").trim();
-    match output.status.code() {
+    match std::process::ExitStatus::from_raw(status).code() {
         Some(0) => jobs
             .iter()
             .find(|j| j.id() == id)
             .copied()
             .ok_or_else(cancelled),
         Some(1 | 130) | None => Err(cancelled()),
+        Some(127) => Err(failed(io::Error::from(io::ErrorKind::NotFound))),
         Some(_) => Err(Error::new(code::FAILURE, "fzf failed")),
     }
 }
