@@ -194,7 +194,7 @@ fn pick_with_fzf<'a>(fzf: &std::path::Path, jobs: &[&'a Job]) -> Result<&'a Job>
             .copied()
             .ok_or_else(cancelled),
         Some(1 | 130) | None => Err(cancelled()),
-        Some(127) => Err(failed(io::Error::from(io::ErrorKind::NotFound))),
+        Some(127) => Err(failed(io::Error::from_raw_os_error(libc::ENOENT))),
         Some(_) => Err(Error::new(code::FAILURE, "fzf failed")),
     }
 }
