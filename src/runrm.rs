@@ -99,7 +99,9 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
                 escape(&job.record.host)
             );
         }
-        status = if running || elsewhere { code::FAILURE } else { status };
+        if running || elsewhere {
+            status = code::FAILURE;
+        }
         !running && !elsewhere
     });
     let verb = if dry_run { "would remove" } else { "removed" };

@@ -411,10 +411,7 @@ fn detach_and_run(
             if status == Status::Killed {
                 record.signal = sys::stop_caught().map(sys::signal_name);
             }
-            let ended = SystemTime::now();
-            record.ended = Some(crate::time::unix_seconds(ended));
-            record.duration = Some(clock.elapsed().as_secs_f64());
-            return finish(store, log, record, space, None, clock.elapsed(), ended);
+            return finish_unstarted(store, log, record, space, clock, None);
         }
         return run_job(store, log, record, space, args, None);
     }
@@ -731,10 +728,24 @@ fn not_started(
     }
     (record.pid, record.pgid, record.status) = (None, None, Status::Failed);
     record.reason = Some(format!("cannot start: {}", crate::error::describe(&e)));
+    let why = record.reason.clone();
+    finish_unstarted(store, log, record, space, clock, why)
+}
+
+/// Record the end of a job that never ran (cancelled or skipped while it
+/// waited, or not started at its turn): it ends now, `clock` after it
+/// began to wait.
+fn finish_unstarted(
+    store: &Store,
+    log: &File,
+    mut record: Record,
+    space: crate::store::RecordSpace,
+    clock: Instant,
+    why: Option<String>,
+) -> Option<End> {
     let ended = SystemTime::now();
     record.ended = Some(crate::time::unix_seconds(ended));
     record.duration = Some(clock.elapsed().as_secs_f64());
-    let why = record.reason.clone();
     finish(store, log, record, space, why, clock.elapsed(), ended)
 }
 
@@ -743,19 +754,20 @@ fn not_started(
 /// with "No such file or directory": its interpreter is named instead, as
 /// a shell's "bad interpreter" does.
 fn exec_failure(errno: i32, file: &std::path::Path) -> String {
-    let mut head = [0u8; 256];
-    let interpreter = (errno == libc::ENOENT)
-        .then(|| {
-            let n = File::open(file).ok()?.read(&mut head).ok()?;
-            let line = head[..n]
-                .strip_prefix(b"#!")?
-                .split(|&b| b == b'\n')
-                .next()?;
-            let mut words = line.trim_ascii_start().split(|&b| b == b' ' || b == b'\t');
-            Some(words.next().filter(|w| !w.is_empty())?.to_vec())
-        })
-        .flatten();
-    match interpreter {
+    let interpreter = || {
+        let mut head = [0u8; 256];
+        let n = File::open(file).ok()?.read(&mut head).ok()?;
+        let line = head[..n]
+            .strip_prefix(b"#!")?
+            .split(|&b| b == b'\n')
+            .next()?;
+        let word = line
+            .trim_ascii_start()
+            .split(|&b| b == b' ' || b == b'\t')
+            .next()?;
+        (!word.is_empty()).then(|| word.to_vec())
+    };
+    match (errno == libc::ENOENT).then(interpreter).flatten() {
         Some(word) => format!(
             "exec failed: its interpreter {} was not found",
             crate::quote::shell_quote(&word)

@@ -508,10 +508,7 @@ impl Store {
         let Some(start) = start_since_boot(record) else {
             return false;
         };
-        if all
-            .iter()
-            .any(|p| p.pid == sid && !is_leader(p, record, start))
-        {
+        if session_taken(&all, record, start) {
             return false;
         }
         all.iter()
@@ -563,10 +560,7 @@ impl Store {
             };
         };
         let start = start_since_boot(record).ok_or("it started before the machine rebooted")?;
-        if all
-            .iter()
-            .any(|p| p.pid == sid && !is_leader(p, record, start))
-        {
+        if session_taken(&all, record, start) {
             return Err("its session id now belongs to another program");
         }
         // The group's leader is the job's command, which a waiting job forks
@@ -760,6 +754,13 @@ fn is_leader(p: &Process, record: &Record, start: f64) -> bool {
     Some(p.session) == record.sid && (p.since_boot - start).abs() <= START_SLACK
 }
 
+/// Whether the pid of the job's session is a process that is not its
+/// supervisor: the session is gone, and its id is another's.
+fn session_taken(all: &[Process], record: &Record, start: f64) -> bool {
+    all.iter()
+        .any(|p| Some(p.pid) == record.sid && !is_leader(p, record, start))
+}
+
 /// Read a regular file of at most `cap` bytes into `buf` (reused: one
 /// `read` for a file of ordinary size). `None` if it is not a regular file,
 /// or bigger than `cap`; the file is returned with the length read.
@@ -876,20 +877,14 @@ fn check_parent(dir: &Path) -> Result<()> {
         .ancestors()
         .skip(1)
         .filter(|p| !p.as_os_str().is_empty());
-    let (parent, up) = loop {
-        let Some(parent) = parents.next() else {
-            return Ok(());
-        };
-        match fs::metadata(parent) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            found => {
-                break (
-                    parent,
-                    found.map_err(|e| Error::io("cannot use state directory", dir, e))?,
-                );
-            }
-        }
+    let nearest = parents.find_map(|p| match fs::metadata(p) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        found => Some((p, found)),
+    });
+    let Some((parent, up)) = nearest else {
+        return Ok(());
     };
+    let up = up.map_err(|e| Error::io("cannot use state directory", dir, e))?;
     let me = crate::sys::effective_uid();
     let why = if up.uid() != me && up.uid() != 0 {
         "belongs to another user"

@@ -372,9 +372,16 @@ pub fn reset_signals() {
         for sig in 1..65 {
             libc::sigaction(sig, &action, std::ptr::null_mut());
         }
-        let mut empty: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut empty);
-        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+    }
+    unblock_all_signals();
+}
+
+/// Empty the signal mask. Fork-safe.
+fn unblock_all_signals() {
+    if let Some(empty) = signal_set([]) {
+        // SAFETY: an emptied sigset_t; sigprocmask only changes this
+        // thread's mask.
+        unsafe { libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) };
     }
 }
 
@@ -404,15 +411,12 @@ pub fn restore_umask() {
 /// past a file size limit (`ulimit -f`) a write fails with EFBIG, said as
 /// an error, instead of killing the supervisor with nothing said.
 pub fn own_signals() {
-    // SAFETY: SIG_DFL and SIG_IGN are valid dispositions for these signals;
-    // an emptied set.
+    // SAFETY: SIG_DFL and SIG_IGN are valid dispositions for these signals.
     unsafe {
         libc::signal(libc::SIGCHLD, libc::SIG_DFL);
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-        let mut empty: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut empty);
-        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
     }
+    unblock_all_signals();
 }
 
 /// Ignore `sig` in this process.
