@@ -820,10 +820,25 @@ fn a_job_that_leaves_its_log_held_has_ended_for_what_waits_for_it() {
     assert_eq!(still, 2, "what the jobs left was not running all along");
 }
 
+/// Wait until the supervisor of waiting job `id` waits on the room of job
+/// `on`: it has looked at everything it waits for.
+#[cfg(target_os = "linux")]
+fn waits_on_room(w: &World, id: &str, on: &str) {
+    let sid = field_num(&w.job(id), "sid").unwrap() as i64;
+    let room = format!(".{on}.json.end");
+    poll("the waiter to wait on the room", || {
+        let fds = std::fs::read_dir(format!("/proc/{sid}/fd")).ok()?;
+        fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+            .any(|target| target.to_string_lossy().ends_with(&room))
+            .then_some(())
+    });
+}
+
 /// What a job waits for keeps the outcome it ended with, even if `runrm`
 /// removes it while the job waits for the others: `--after-ok` of a job that
 /// succeeded and was removed still starts, and of one that failed and was
 /// removed is still skipped, saying why.
+#[cfg(target_os = "linux")]
 #[test]
 fn after_ok_keeps_the_outcome_of_a_job_removed_while_it_waits() {
     let w = World::new();
@@ -834,14 +849,11 @@ fn after_ok_keeps_the_outcome_of_a_job_removed_while_it_waits() {
     let still = blocker(&w, "go", 0);
     let starts = w.start(&["--after-ok", &format!("{succeeded},{still}"), "true"]);
     let skipped = w.start(&["--after-ok", &format!("{failed},{still}"), "true"]);
-    for id in [&starts, &skipped] {
-        poll("the job to look at what it waits for", || {
-            (w.status(id) == "waiting").then_some(())
-        });
-    }
     // Each waiter has looked at what it waits for; runrm then takes the two
     // that ended.
-    std::thread::sleep(Duration::from_millis(300));
+    for id in [&starts, &skipped] {
+        waits_on_room(&w, id, &still);
+    }
     let out = w.output("runrm", &[&succeeded, &failed]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     release(&w, "go");
@@ -851,4 +863,46 @@ fn after_ok_keeps_the_outcome_of_a_job_removed_while_it_waits() {
     assert_eq!(field_str(&job, "status").as_deref(), Some("skipped"));
     let reason = field_str(&job, "reason").unwrap();
     assert!(reason.starts_with(&format!("{failed} failed")), "{reason}");
+}
+
+/// A dependency whose supervisor is killed while its job runs on has not
+/// ended: what waits for it goes on waiting until nothing of it is left,
+/// then takes it as `lost` (`--after` starts, `--after-ok` is skipped).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_dependency_whose_supervisor_was_killed_is_waited_for_until_its_job_ends() {
+    let w = World::new();
+    let dep = blocker(&w, "go", 0);
+    let after = marking(&w, &["--after", &dep], "after");
+    let after_ok = marking(&w, &["--after-ok", &dep], "after_ok");
+    for id in [&after, &after_ok] {
+        waits_on_room(&w, id, &dep);
+    }
+    let supervisor = field_num(&w.job(&dep), "sid").unwrap() as i32;
+    // SAFETY: a plain kill of the dependency's supervisor.
+    assert_eq!(unsafe { libc::kill(supervisor, libc::SIGKILL) }, 0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    while std::time::Instant::now() < deadline {
+        assert_eq!(w.status(&dep), "running");
+        for id in [&after, &after_ok] {
+            assert_eq!(
+                w.status(id),
+                "waiting",
+                "it started beside its running dependency"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    release(&w, "go");
+    assert_eq!(
+        field_str(&w.wait_end(&dep), "status").as_deref(),
+        Some("lost")
+    );
+    assert_eq!(
+        field_str(&w.wait_end(&after), "status").as_deref(),
+        Some("done")
+    );
+    let job = w.wait_end(&after_ok);
+    assert_eq!(field_str(&job, "status").as_deref(), Some("skipped"));
+    assert!(w.root.join("after").exists() && !w.root.join("after_ok").exists());
 }
