@@ -99,6 +99,9 @@ pub struct Record {
     /// `None` in older records and where the system has neither.
     pub since_boot: Option<f64>,
     pub boot_id: Option<String>,
+    /// The pid namespace its ids are of (the inode of /proc/self/ns/pid):
+    /// another one's (a container's) processes cannot be seen from here.
+    pub pid_ns: Option<u64>,
     pub ended: Option<f64>,
     /// Seconds, from the monotonic clock.
     pub duration: Option<f64>,
@@ -146,6 +149,7 @@ impl Record {
             sid: None,
             since_boot: None,
             boot_id: None,
+            pid_ns: None,
             ended: None,
             duration: None,
             exit_code: None,
@@ -249,6 +253,8 @@ impl Record {
             Some(id) => push_str(&mut out, "boot_id", id),
             None => push_raw(&mut out, "boot_id", None),
         }
+        let ns = self.pid_ns.map(|n| Number::Int(n as i64));
+        push_raw(&mut out, "pid_ns", ns);
         push_raw(&mut out, "began", self.began.map(Number::Seconds));
         push_raw(&mut out, "ended", self.ended.map(Number::Seconds));
         push_raw(&mut out, "duration", self.duration.map(Number::Seconds));
@@ -318,6 +324,7 @@ impl Record {
             sid: nullable(take("sid"), int)?,
             since_boot: nullable(take("since_boot"), number)?,
             boot_id: nullable(take("boot_id"), string)?,
+            pid_ns: nullable(take("pid_ns"), |v| number(v).map(|n| n as u64))?,
             ended: nullable(take("ended"), number)?,
             duration: nullable(take("duration"), number)?,
             exit_code: nullable(take("exit_code"), exit_code)?,
@@ -502,6 +509,7 @@ mod tests {
             started: 1764948939.25,
             since_boot: Some(81234.125),
             boot_id: Some("53fcd1b6-b40f-4ab1-a5a2-f1fea416dd70".into()),
+            pid_ns: Some(4026531836),
             ended: Some(1764949131.5),
             duration: Some(192.25),
             exit_code: Some(3),

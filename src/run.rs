@@ -321,6 +321,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     let record = Record {
         since_boot: crate::sys::boot_clock(),
         boot_id: crate::sys::boot_id(),
+        pid_ns: crate::sys::pid_namespace(),
         cwd,
         host,
         topic: notify.as_ref().map(|t| t.url.clone()),

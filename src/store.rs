@@ -497,7 +497,7 @@ impl Store {
     /// after the job, or a boot after it, means its ids belong to others
     /// now. Records older than the `sid` field have only their lock.
     fn lives(&self, record: &Record) -> bool {
-        let Some(sid) = record.sid.filter(|&s| s > 1) else {
+        let Some(sid) = record.sid.filter(|&s| s > 1 && !foreign(record)) else {
             return false;
         };
         let Some(all) = self.processes() else {
@@ -518,7 +518,7 @@ impl Store {
     /// Whether the job's supervisor, the leader of its session, is alive
     /// (not a zombie, and not a later process with its pid).
     pub fn supervisor_lives(&self, record: &Record) -> bool {
-        let Some(sid) = record.sid.filter(|&s| s > 1) else {
+        let Some(sid) = record.sid.filter(|&s| s > 1 && !foreign(record)) else {
             return false;
         };
         match crate::sys::process(sid) {
@@ -545,6 +545,11 @@ impl Store {
             .or(record.pid)
             .filter(|&g| g > 1)
             .ok_or("it has no process group")?;
+        if foreign(record) {
+            return Err(
+                "it runs in another pid namespace (a container?), whose processes cannot be seen from here; stop it from there",
+            );
+        }
         let Some(sid) = record.sid else {
             // A record of a version that did not keep the session: its
             // locked log is all there is to go by.
@@ -731,6 +736,15 @@ pub fn elsewhere(record: &Record) -> bool {
         && record.host != *host
         && record.boot_id.is_some()
         && record.boot_id.as_ref() != this_boot()
+}
+
+/// Whether the job's ids are of another pid namespace than this process
+/// sees (a container's, or the host's from one): its processes cannot be
+/// told here, nor signalled.
+fn foreign(record: &Record) -> bool {
+    static THIS_NS: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    let ns = THIS_NS.get_or_init(crate::sys::pid_namespace);
+    record.pid_ns.is_some() && ns.is_some() && record.pid_ns != *ns
 }
 
 /// Seconds a job that has not ended has been running by `now` (Unix

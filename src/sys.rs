@@ -966,6 +966,19 @@ pub fn boot_id() -> Option<String> {
     None
 }
 
+/// The pid namespace this process sees ids in: the inode of
+/// `/proc/self/ns/pid`. Elsewhere (and without /proc) unknown.
+#[cfg(target_os = "linux")]
+pub fn pid_namespace() -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/ns/pid").ok().map(|m| m.ino())
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn pid_namespace() -> Option<u64> {
+    None
+}
+
 /// Elsewhere there is no process table to read; callers fall back to
 /// `session_of` and `group_of`.
 #[cfg(not(target_os = "linux"))]

@@ -953,3 +953,97 @@ fn another_machines_job_is_unknown_here_never_lost_or_swept() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(w.jobs().is_empty());
 }
+
+/// A job started in another pid namespace (a container sharing the state
+/// directory, on this kernel) reads running from outside, whose locks it
+/// shares; but its ids are the container's, and a process here may have
+/// them. runkill from outside refuses with a clear error and signals
+/// nothing, even when a stranger here holds the very session and group
+/// ids; runkill inside the namespace stops it.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_containers_job_is_never_signalled_from_outside_its_pid_namespace() {
+    if !is_root() {
+        println!("skipped: a pid namespace and chosen pids need root (CI runs as root)");
+        return;
+    }
+    let probe = Command::new("unshare")
+        .args(["-pf", "--mount-proc", "true"])
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        println!("skipped: no pid namespace here");
+        return;
+    }
+    let w = World::new();
+    let id_file = w.root.join("id");
+    let base = 20000 + std::process::id() % 10000;
+    // The namespace's first process stays, so that the job lives on; its
+    // pids start high, so that this namespace's may be had here too.
+    let mut container = w
+        .cmd("unshare")
+        .args(["--kill-child", "-pf", "--mount-proc", "sh", "-c"])
+        .arg("echo $2 > /proc/sys/kernel/ns_last_pid && \"$0\" -q sleep 30.0752 > \"$1\"; exec sleep 60")
+        .arg(w.bin.join("run"))
+        .arg(&id_file)
+        .arg(base.to_string())
+        .spawn()
+        .unwrap();
+    let id = poll("the job in the namespace to start", || {
+        let id = std::fs::read_to_string(&id_file).ok()?;
+        id.ends_with('\n').then(|| id.trim().to_string())
+    });
+    assert!(!id.is_empty(), "run failed in the namespace");
+    let job = w.job(&id);
+    assert_eq!(field_str(&job, "status").as_deref(), Some("running"));
+    let sid = field_num(&job, "sid").unwrap() as i64;
+    // A stranger here with the job's session id, and a group of its own in
+    // that session, as the job's processes would be.
+    let mut stranger = None;
+    for _ in 0..50 {
+        std::fs::write("/proc/sys/kernel/ns_last_pid", (sid - 1).to_string()).unwrap();
+        let child = Command::new("setsid")
+            .args(["bash", "-c", "set -m; sleep 30 & wait"])
+            .spawn()
+            .unwrap();
+        if i64::from(child.id()) == sid {
+            stranger = Some(child);
+            break;
+        }
+        let mut child = child;
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let Some(mut stranger) = stranger else {
+        let _ = container.kill();
+        let _ = container.wait();
+        println!("skipped: pid {sid} could not be had here");
+        return;
+    };
+    let group = poll("the stranger's group", || {
+        children_of(stranger.id()).first().copied()
+    });
+    let out = w.output("runkill", &["-s", "TERM", &id]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("another pid namespace"), "{err}");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(alive(group), "the stranger's group was signalled: {err}");
+    assert_eq!(w.status(&id), "running");
+    let _ = stranger.kill();
+    let _ = stranger.wait();
+    let _ = kill("KILL", &format!("-{group}"));
+    // Inside its namespace, runkill stops it.
+    let init = children_of(container.id()).first().copied().unwrap();
+    let out = w
+        .cmd("nsenter")
+        .args(["-t", &init.to_string(), "-p", "-m"])
+        .arg(w.bin.join("runkill"))
+        .arg(&id)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let job = w.wait_end(&id);
+    assert_eq!(field_str(&job, "signal").as_deref(), Some("SIGTERM"));
+    let _ = container.kill();
+    let _ = container.wait();
+}

@@ -81,6 +81,12 @@ fn record_has_every_field_of_the_schema() {
     assert_eq!(field_str(&job, "log").unwrap(), log.to_str().unwrap());
     let pid_file = std::fs::read_to_string(w.state.join(format!("{id}.pid"))).unwrap();
     assert_eq!(pid_file, format!("{pid}\n"));
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let ns = std::fs::metadata("/proc/self/ns/pid").unwrap().ino();
+        assert_eq!(field_num(&job, "pid_ns"), Some(ns as f64));
+    }
 
     let header: Vec<String> = w.log(&id).lines().take(5).map(String::from).collect();
     assert_eq!(header[0], "$ sh -c 'exit 0'");
