@@ -8,7 +8,7 @@
 
 use crate::error::{Error, Result, code};
 use crate::record::{Record, Status};
-use crate::store::{LOG, PID, RECORD, Store, open_read};
+use crate::store::{FileKey, LOG, PID, RECORD, Store, open_read};
 use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::fmt::Write;
@@ -170,7 +170,7 @@ pub fn list(store: Option<&Store>, want: fn(Status) -> bool) -> Result<Vec<Job>>
         .into_iter()
         .filter(|entry| want(entry.status()))
         .filter_map(|entry| match entry {
-            Entry::Read(job, _) => Some(*job),
+            Entry::Read(job, ..) => Some(*job),
             Entry::Indexed(entry) => entry.job().or_else(|| {
                 let id = entry.id.to_string();
                 load(store, id, entry.bits, &mut Vec::new(), &mut problems)
@@ -270,8 +270,9 @@ pub fn find(store: &Store, id: &str) -> io::Result<Option<Job>> {
 pub enum Entry<'i> {
     /// A finished job, as the index holds it.
     Indexed(Indexed<'i>),
-    /// A job read from its files, with the inodes of its record and log.
-    Read(Box<Job>, [u64; 2]),
+    /// A job read from its files, with the key of its record (if it has an
+    /// end) and the inode of its log.
+    Read(Box<Job>, Option<FileKey>, u64),
 }
 
 /// A line of the index, tab-separated:
@@ -283,7 +284,8 @@ pub enum Entry<'i> {
 /// characters are never indexed, and the cells and the JSON escape them.
 pub struct Indexed<'i> {
     id: &'i str,
-    inodes: [u64; 2],
+    record: FileKey,
+    log: u64,
     status: Status,
     started: f64,
     /// Detail, duration and command, tab-separated.
@@ -317,7 +319,16 @@ impl<'i> Indexed<'i> {
         }
         Some(Indexed {
             id: field(0),
-            inodes: [field(1).parse().ok()?, field(2).parse().ok()?],
+            record: {
+                let mut key = field(1).split(':');
+                let mut next = || key.next()?.parse().ok();
+                FileKey {
+                    inode: next()?,
+                    size: next()?,
+                    written: key.next()?.parse().ok()?,
+                }
+            },
+            log: field(2).parse().ok()?,
             status: Status::from_word(field(3)).filter(|s| s.is_finished())?,
             started: field(4).parse().ok()?,
             cells: &fields[tabs[4] + 1..tabs[7]],
@@ -325,6 +336,17 @@ impl<'i> Indexed<'i> {
             line,
             bits: 0,
         })
+    }
+
+    /// Whether a later job may have this one's id, and with it the inode
+    /// numbers its removed files had: a job removed by hand (not by runrm,
+    /// which drops its line), and another of its name started in the same
+    /// second, after it ended. Only a job that ended within that second
+    /// can have one (unless the wall clock went back since), so only then
+    /// is its record looked at (a `stat`): its size and time tell the two
+    /// apart.
+    fn id_may_be_taken(&self) -> bool {
+        (self.record.written as f64) / 1e9 < self.started + 2.0
     }
 
     /// The job, its record parsed from the index.
@@ -352,14 +374,14 @@ impl Entry<'_> {
     pub fn id(&self) -> &str {
         match self {
             Entry::Indexed(entry) => entry.id,
-            Entry::Read(job, _) => job.id(),
+            Entry::Read(job, ..) => job.id(),
         }
     }
 
     pub fn status(&self) -> Status {
         match self {
             Entry::Indexed(entry) => entry.status,
-            Entry::Read(job, _) => job.status,
+            Entry::Read(job, ..) => job.status,
         }
     }
 
@@ -367,14 +389,14 @@ impl Entry<'_> {
     pub fn queue(&self) -> Option<String> {
         match self {
             Entry::Indexed(entry) => Record::from_json(entry.json)?.queue,
-            Entry::Read(job, _) => job.record.queue.clone(),
+            Entry::Read(job, ..) => job.record.queue.clone(),
         }
     }
 
     pub fn started(&self) -> f64 {
         match self {
             Entry::Indexed(entry) => entry.started,
-            Entry::Read(job, _) => job.record.started,
+            Entry::Read(job, ..) => job.record.started,
         }
     }
 
@@ -382,7 +404,7 @@ impl Entry<'_> {
     pub fn push_cells(&self, out: &mut String, now: f64) {
         match self {
             Entry::Indexed(entry) => out.push_str(entry.cells),
-            Entry::Read(job, _) => job.push_cells(out, now),
+            Entry::Read(job, ..) => job.push_cells(out, now),
         }
     }
 
@@ -392,34 +414,39 @@ impl Entry<'_> {
             // `run` wrote it with every control character escaped, and the
             // checksum vouches that it is what `run` wrote.
             Entry::Indexed(entry) => out.push_str(entry.json),
-            Entry::Read(job, _) => out.push_str(&job.record.to_json(job.status)),
+            Entry::Read(job, ..) => out.push_str(&job.record.to_json(job.status)),
         }
     }
 
     /// Whether a job read from its files can go in the index: it has a
     /// record (a regular file) with an end, and a plain id.
     fn indexable(&self) -> bool {
-        let Entry::Read(job, inodes) = self else {
+        let Entry::Read(job, record, _) = self else {
             return false;
         };
         let plain = !job.id().contains(|c: char| c == ' ' || c.is_control());
-        job.recorded && job.record.ended.is_some() && inodes[0] != 0 && plain
+        job.recorded && job.record.ended.is_some() && record.is_some() && plain
     }
 
     /// The entry's line of the index, `Indexed::parse`'s inverse.
     fn push_index_line(&self, out: &mut String) {
         match self {
             Entry::Indexed(entry) => out.push_str(entry.line),
-            Entry::Read(job, inodes) => {
+            // Only an entry with an end has a key, and only those are written.
+            Entry::Read(_, None, _) => return,
+            Entry::Read(job, Some(key), log) => {
                 let start = out.len();
                 let status = job.status.word();
                 let started = job.record.started;
+                let FileKey {
+                    inode,
+                    size,
+                    written,
+                } = key;
                 let _ = write!(
                     out,
-                    "{}\t{}\t{}\t{status}\t{started}\t",
+                    "{}\t{inode}:{size}:{written}\t{log}\t{status}\t{started}\t",
                     job.id(),
-                    inodes[0],
-                    inodes[1]
                 );
                 job.push_cells(out, started);
                 out.push('\t');
@@ -446,7 +473,8 @@ pub struct Scan<'i> {
 /// `rename`, which gives it a new inode. So the index keeps each finished job
 /// under its id and the inode numbers of its record and log, and an entry is
 /// believed only while the directory listing shows the same id with the same
-/// two inode numbers, both regular files. The listing then needs no `open`
+/// two inode numbers, both regular files (and, if another job may have its
+/// id, the record its size and time: see `Indexed::id_may_be_taken`). The listing then needs no `open`
 /// and no parsing per finished job; everything else is read from its files,
 /// as is any job the index is wrong about. The directory's shared lock is
 /// held from reading the index to writing it, so that no removal (which
@@ -515,7 +543,7 @@ pub fn scan<'i>(store: &Store, index: &'i mut String) -> Result<Scan<'i>> {
     };
     let mut buf = Vec::new();
     let mut read = |id: String, (bits, inodes): (u8, [u64; 3]), problems: &mut Vec<String>| {
-        // The record's inode is the one of the file its end was read from:
+        // The record's key is the one of the file its end was read from:
         // a job that ended since the directory was read has a new record,
         // and the inode the directory showed must not vouch for it.
         let (job, record) = match load(store, id.clone(), bits, &mut buf, problems) {
@@ -526,14 +554,17 @@ pub fn scan<'i>(store: &Store, index: &'i mut String) -> Result<Scan<'i>> {
                     crate::quote::escape(&id),
                     crate::error::describe(&e)
                 ));
-                (from_files(store, id, bits & !HAS_RECORD)?, 0)
+                (from_files(store, id, bits & !HAS_RECORD)?, None)
             }
         };
-        Some(Entry::Read(Box::new(job), [record, inodes[1]]))
+        Some(Entry::Read(Box::new(job), record, inodes[1]))
     };
     let mut believed = 0;
     for (mut entry, (bits, inodes)) in indexed.into_iter().zip(&files) {
-        if bits & HAS_RECORD != 0 && entry.inodes == [inodes[0], inodes[1]] {
+        if bits & HAS_RECORD != 0
+            && [entry.record.inode, entry.log] == [inodes[0], inodes[1]]
+            && (!entry.id_may_be_taken() || store.record_key(entry.id) == Some(entry.record))
+        {
             entry.bits = *bits;
             believed += 1;
             push(Entry::Indexed(entry));
@@ -661,8 +692,8 @@ fn stamp_of(b: &[u8]) -> Option<(u64, u32, usize)> {
     stamp_at(cut).map(|(stamp, name)| (stamp, number, name))
 }
 
-/// The job, read from its files, and the inode of the record its end was
-/// read from (0 if none: see `Store::read_record_with`). `None` if its
+/// The job, read from its files, and the key of the record its end was
+/// read from (none if none: see `Store::read_record_with`). `None` if its
 /// files went away meanwhile: a launch that did not start, or a removal.
 /// A damaged record is one of `problems`, and the job is made up from its
 /// other files; an error reading the record is the caller's to report.
@@ -672,7 +703,7 @@ fn load(
     bits: u8,
     buf: &mut Vec<u8>,
     problems: &mut Vec<String>,
-) -> io::Result<Option<(Job, u64)>> {
+) -> io::Result<Option<(Job, Option<FileKey>)>> {
     let found = load_once(store, id.clone(), bits, buf, problems)?;
     // No record, and no lock: but the record may have been written, and
     // the lock let go, between the look for the record and the probe of
@@ -694,11 +725,11 @@ fn load_once(
     bits: u8,
     buf: &mut Vec<u8>,
     problems: &mut Vec<String>,
-) -> io::Result<Option<(Job, u64)>> {
+) -> io::Result<Option<(Job, Option<FileKey>)>> {
     // A job seen without a record may be a starting one that has written it
     // since: look anyway (for the rare jobs without one, one failed open).
     match store.read_record_with(&id, buf) {
-        Ok((Some(mut record), inode)) => {
+        Ok((Some(mut record), key)) => {
             // The file name is the id that every command keys on.
             record.id = id.clone();
             match store.status(record)? {
@@ -709,9 +740,9 @@ fn load_once(
                         legacy: false,
                         recorded: true,
                     };
-                    return Ok(Some((job, inode)));
+                    return Ok(Some((job, key)));
                 }
-                None => return Ok(from_files(store, id, bits & !HAS_RECORD).map(|j| (j, 0))),
+                None => return Ok(from_files(store, id, bits & !HAS_RECORD).map(|j| (j, None))),
             }
         }
         Ok((None, _)) => problems.push(format!(
@@ -722,7 +753,7 @@ fn load_once(
         Err(e) if bits & HAS_RECORD != 0 => return Err(e),
         Err(_) => {}
     }
-    Ok(from_files(store, id, bits).map(|job| (job, 0)))
+    Ok(from_files(store, id, bits).map(|job| (job, None)))
 }
 
 /// A job known only by its log and pid file: one of the original shell

@@ -345,21 +345,28 @@ impl Store {
 
     /// `read_record` into a buffer that a listing reuses: one `read` for a
     /// record of ordinary size, and no seek. Also, for a record with an end
-    /// (what the listing's index keeps), the inode of the file it was read
-    /// from; else 0.
+    /// (what the listing's index keeps), the key of the file it was read
+    /// from; else none.
     pub fn read_record_with(
         &self,
         id: &str,
         buf: &mut Vec<u8>,
-    ) -> io::Result<(Option<Record>, u64)> {
+    ) -> io::Result<(Option<Record>, Option<FileKey>)> {
         let Some((file, record)) = read_record_file(&self.path(id, RECORD), buf)? else {
-            return Ok((None, 0));
+            return Ok((None, None));
         };
-        let inode = match &record {
-            Some(r) if r.ended.is_some() => file.metadata()?.ino(),
-            _ => 0,
+        let key = match &record {
+            Some(r) if r.ended.is_some() => Some(FileKey::of(&file.metadata()?)),
+            _ => None,
         };
-        Ok((record, inode))
+        Ok((record, key))
+    }
+
+    /// The key of the job's record file as it is now; none unless it is a
+    /// regular file.
+    pub fn record_key(&self, id: &str) -> Option<FileKey> {
+        let meta = fs::symlink_metadata(self.path(id, RECORD)).ok()?;
+        meta.is_file().then(|| FileKey::of(&meta))
     }
 
     /// The final record in a job's reserved room, if the supervisor wrote
@@ -773,6 +780,27 @@ fn is_leader(p: &Process, record: &Record, start: f64) -> bool {
 fn session_taken(all: &[Process], record: &Record, start: f64) -> bool {
     all.iter()
         .any(|p| Some(p.pid) == record.sid && !is_leader(p, record, start))
+}
+
+/// What tells a record file from a later one with its name and its inode
+/// number (a job removed by hand, and a new one under its id in the same
+/// second, on the freed inodes): with the inode, its size and the time it
+/// was written, to the nanosecond.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FileKey {
+    pub inode: u64,
+    pub size: u64,
+    pub written: i128,
+}
+
+impl FileKey {
+    pub fn of(meta: &fs::Metadata) -> FileKey {
+        FileKey {
+            inode: meta.ino(),
+            size: meta.len(),
+            written: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+        }
+    }
 }
 
 /// Read a regular file of at most `cap` bytes into `buf` (reused: one

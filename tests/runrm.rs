@@ -352,7 +352,7 @@ fn removing_a_job_drops_its_index_line_and_keeps_the_others() {
     w.indexed(&[&gone, &kept]);
     let index = || std::fs::read_to_string(w.state.join(".index")).unwrap_or_default();
     // Overwritten in place (same inode): only the index can list it now.
-    std::fs::write(w.state.join(format!("{kept}.json")), "damaged").unwrap();
+    damage_in_place(&w.state.join(format!("{kept}.json")));
     let out = w.output("runrm", &[&gone]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(!index().contains(&format!("{gone}\t")), "{}", index());

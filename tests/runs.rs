@@ -604,17 +604,13 @@ fn the_index_is_believed_only_for_the_very_files_it_copied() {
     // An entry whose inodes are not the files' is not believed, whatever it
     // says; nor is a damaged or foreign index.
     let record = inode(&w, &format!("{a}.json"));
-    let log = inode(&w, &format!("{a}.log"));
     let index = std::fs::read_to_string(w.state.join(".index")).unwrap();
     let lying = index
-        .replace(
-            &format!("{a}\t{record}\t{log}\t"),
-            &format!("{a}\t{}\t{log}\t", record + 1),
-        )
+        .replace(&format!("{a}\t{record}:"), &format!("{a}\t{}:", record + 1))
         .replace("exit 4, ", "exit 9, ")
         .replace("\"exit_code\":4", "\"exit_code\":9");
     for lie in [
-        format!("{a}\t{}\t", record + 1),
+        format!("{a}\t{}:", record + 1),
         "exit 9, ".into(),
         "\"exit_code\":9".into(),
     ] {
@@ -666,7 +662,7 @@ fn a_listing_from_the_index_is_the_listing_from_the_records() {
     assert_eq!(index.lines().count(), 1 + ids.len(), "{index}");
     // Damaged in place (same inodes): only the index can list them now.
     for id in &ids {
-        std::fs::write(w.state.join(format!("{id}.json")), "damaged").unwrap();
+        damage_in_place(&w.state.join(format!("{id}.json")));
     }
     assert_eq!(w.output("runs", &[] as &[&str]), table);
     assert_eq!(w.output("runs", &["--json"]), json);
@@ -692,7 +688,7 @@ fn finished_jobs_are_listed_from_the_index_without_opening_their_records() {
     w.indexed(&[&id]);
     // Overwritten in place (same inode), which run never does: a listing
     // that opened the record would report it damaged.
-    std::fs::write(w.state.join(format!("{id}.json")), "damaged").unwrap();
+    damage_in_place(&w.state.join(format!("{id}.json")));
     let out = w.output("runs", &[] as &[&str]);
     assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
     assert!(line_of(&text(&out.stdout), &id).starts_with("○ failed "));

@@ -653,6 +653,57 @@ fn a_removed_jobs_outcome_never_comes_back_on_a_new_job() {
     );
 }
 
+/// Property 8, by hand: a finished job's files removed with `rm` (so its
+/// line stays in the index), and a new job under its id in the same
+/// second, on the freed inode numbers. The new job is never shown with the
+/// removed one's outcome: while it runs, nor once it has ended.
+#[test]
+fn a_job_removed_by_hand_never_lends_its_outcome_to_the_next_of_its_id() {
+    const TRIALS: usize = 120;
+    let w = World::new();
+    let (mut same_id, mut trials) = (0, 0);
+    let mut failures = Failures::new(TRIALS);
+    let mut reused = Vec::new();
+    while trials < TRIALS {
+        let name = format!("h{trials}");
+        let old = w.start(&["-N", &name, "sh", "-c", "exit 7"]);
+        w.output("runwait", &[&old]);
+        w.indexed(&[&old]);
+        for suffix in ["json", "log", "pid"] {
+            std::fs::remove_file(w.state.join(format!("{old}.{suffix}"))).unwrap();
+        }
+        // Each new job ends on its own (a runkill or a flag file in between
+        // would make files, which take freed inode numbers), and is looked
+        // at again once every one has ended.
+        let new = w.start(&["-N", &name, "sleep", "0.5"]);
+        trials += 1;
+        if new != old {
+            // The second turned over: not the case this tries.
+            continue;
+        }
+        same_id += 1;
+        let shown = w.status(&new);
+        failures.check(shown == "running", || {
+            format!("{new} running, shown as {shown}")
+        });
+        reused.push(new);
+    }
+    let out = w.output("runwait", &reused);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for new in &reused {
+        let shown = [w.status(new), w.status(new)];
+        failures.check(shown == ["done", "done"], || {
+            format!("{new} ended done, shown as {shown:?}")
+        });
+    }
+    println!("{same_id} of {TRIALS} trials reused the removed id");
+    failures.assert_none();
+    assert!(
+        same_id > 0,
+        "no trial reused an id: the case was never tried"
+    );
+}
+
 /// Property 9: A job whose files were removed while it ran (by hand:
 /// `rm ID.*`) never comes back, and never writes over the job that takes
 /// its id in the same second: when the removed one ends, the new one's
