@@ -52,7 +52,7 @@ struct Config {
 /// default host, `host/topic` (https), or a full `http(s)://` URL. Checks
 /// the topic and the credentials now, before any job starts.
 pub fn target(topic: &str) -> Result<Target, String> {
-    let config = read_config();
+    let config = read_config()?;
     let url = topic_url(topic, config.default_host.as_deref())?;
     if url.starts_with("https://") && !cfg!(feature = "tls") {
         return Err("this build of run has no HTTPS; use an http:// topic URL".into());
@@ -166,19 +166,52 @@ fn credentials(config: &Config) -> Result<Option<Auth>, String> {
 }
 
 /// `$NTFY_CONFIG`, else `/etc/ntfy/client.yml` for root, else
-/// `~/.config/ntfy/client.yml`; a missing file is an empty config.
-fn read_config() -> Config {
+/// `~/.config/ntfy/client.yml`; a missing file is an empty config. One
+/// that is there but cannot be read is an error, not an empty config: its
+/// token would be lost without a word.
+fn read_config() -> Result<Config, String> {
+    use std::io::{self, Read};
+    use std::os::unix::fs::OpenOptionsExt;
     let path = match std::env::var_os("NTFY_CONFIG") {
         Some(path) => PathBuf::from(path),
         None if crate::sys::effective_uid() == 0 => PathBuf::from("/etc/ntfy/client.yml"),
         None => match std::env::var_os("HOME") {
             Some(home) => PathBuf::from(home).join(".config/ntfy/client.yml"),
-            None => return Config::default(),
+            None => return Ok(Config::default()),
         },
     };
-    std::fs::read_to_string(path)
-        .map(|t| parse_config(&t))
-        .unwrap_or_default()
+    let cannot = |why: &str| {
+        let shown = crate::quote::escape(&path.to_string_lossy());
+        format!("cannot read the ntfy config {shown}: {why}")
+    };
+    // Without blocking, so that a FIFO there cannot hang the launch.
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&path);
+    let file = match opened {
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
+            return Ok(Config::default());
+        }
+        Err(e) => return Err(cannot(&crate::error::describe(&e))),
+        Ok(file) => file,
+    };
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(cannot("not a regular file"));
+    }
+    let mut text = String::new();
+    file.take(1 << 20)
+        .read_to_string(&mut text)
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::InvalidData => cannot("it is not UTF-8 text"),
+            _ => cannot(&crate::error::describe(&e)),
+        })?;
+    Ok(parse_config(&text))
 }
 
 /// Top-level `key: value` lines only; no YAML library.

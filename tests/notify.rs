@@ -404,6 +404,34 @@ fn bad_topics_and_credentials_fail_before_anything_starts() {
         );
         assert!(!err.contains("X-Evil") && !err.contains("hunter2"), "{err}");
     }
+    // A config that is there but cannot be read, never taken for an empty
+    // one (its token lost without a word), nor waited on (a FIFO).
+    let config = w.root.join("config");
+    let fifo = w.root.join("fifo");
+    assert!(w.cmd("mkfifo").arg(&fifo).status().unwrap().success());
+    std::fs::create_dir(w.root.join("dir")).unwrap();
+    std::fs::write(&config, b"default-token: tk_\xff\n").unwrap();
+    for (path, want) in [
+        (&config, "it is not UTF-8 text"),
+        (&fifo, "not a regular file"),
+        (&w.root.join("dir"), "not a regular file"),
+    ] {
+        let out = w
+            .cmd("timeout")
+            .arg("10")
+            .arg(w.bin.join("run"))
+            .args(["-t", "http://127.0.0.1:9/x", "true"])
+            .env("NTFY_CONFIG", path)
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{path:?}: {err}");
+        let said = format!(
+            "run: cannot read the ntfy config {}: {want}\n",
+            path.display()
+        );
+        assert_eq!(err, said);
+    }
     assert!(w.files().is_empty(), "a job was started: {:?}", w.files());
 }
 
