@@ -304,9 +304,19 @@ impl Store {
     pub fn fill_final_record(&self, record: &Record, space: &RecordSpace) -> io::Result<()> {
         let mut json = record.to_json(record.status);
         json.push('\n');
-        space.file.write_all_at(json.as_bytes(), 0)?;
-        space.file.set_len(json.len() as u64)?;
-        space.file.sync_data()
+        let fill = || {
+            space.file.write_all_at(json.as_bytes(), 0)?;
+            space.file.set_len(json.len() as u64)?;
+            space.file.sync_data()
+        };
+        // Where files are copied on write (btrfs, ZFS), writing over the
+        // room takes new room, which a full disk does not have; emptied
+        // first, a record of the usual size then goes in with the file's
+        // metadata (btrfs keeps files under 2 KiB inline).
+        fill().or_else(|_| {
+            space.file.set_len(0)?;
+            fill()
+        })
     }
 
     /// Put the final record in place of the first, unless the job was

@@ -236,14 +236,74 @@ fn run_on_a_full_disk_fails_clearly_and_leaves_nothing() {
     assert!(left.stdout.is_empty(), "a process was left behind");
 }
 
+/// A small btrfs on a loop device, mounted at `path` for the life of the
+/// guard (root only, with btrfs-progs): a file system that copies on write.
+#[cfg(target_os = "linux")]
+struct Btrfs(std::path::PathBuf, std::path::PathBuf);
+
+#[cfg(target_os = "linux")]
+impl Btrfs {
+    fn mount(path: &std::path::Path) -> Option<Btrfs> {
+        if !is_root() {
+            println!("skipped: mounting a btrfs needs root (CI runs as root)");
+            return None;
+        }
+        let image = path.with_extension("btrfs");
+        std::fs::File::create(&image)
+            .unwrap()
+            .set_len(128 << 20)
+            .unwrap();
+        let made = Command::new("mkfs.btrfs")
+            .arg("-q")
+            .arg(&image)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        std::fs::create_dir_all(path).unwrap();
+        let mounted = made.is_ok_and(|s| s.success())
+            && Command::new("mount")
+                .args(["-o", "loop"])
+                .arg(&image)
+                .arg(path)
+                .status()
+                .is_ok_and(|s| s.success());
+        if !mounted {
+            let _ = std::fs::remove_file(&image);
+            println!("skipped: no btrfs here (btrfs-progs, a loop device)");
+            return None;
+        }
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).unwrap();
+        Some(Btrfs(path.to_path_buf(), image))
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for Btrfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        let _ = std::fs::remove_file(&self.1);
+    }
+}
+
+/// A job whose output fills the disk: its end is still recorded, whole.
+/// On tmpfs, and on btrfs, where the room reserved for the end cannot be
+/// written over on a full disk (the job read `lost`).
 // Linux-only: script(1) -qec, setsid(1), GNU date -d, or tmpfs.
 #[cfg(target_os = "linux")]
 #[test]
 fn a_job_that_fills_the_disk_still_gets_its_end_recorded() {
     let w = World::new();
-    let Some(_disk) = Tmpfs::mount(&w.state, "size=512k,mode=0700") else {
-        return;
-    };
+    if let Some(_disk) = Tmpfs::mount(&w.state, "size=512k,mode=0700") {
+        fills_the_disk(&w);
+    }
+    let w = World::new();
+    if let Some(_disk) = Btrfs::mount(&w.state) {
+        fills_the_disk(&w);
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn fills_the_disk(w: &World) {
     let id = w.start(&["sh", "-c", "cat /dev/zero; exit 7"]);
     let job = w.wait_end(&id);
     assert_eq!(field_str(&job, "status").unwrap(), "failed");
