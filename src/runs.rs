@@ -32,8 +32,10 @@ Options:
 Status: running, stopped (by SIGSTOP or SIGTSTP, until SIGCONT), waiting
 (for other jobs, to start), done (exit 0), failed (other exit code), killed
 (by a signal or a timeout), skipped (a job it needed to succeed did not),
-lost (no end recorded and nothing of it alive). Jobs of the original shell
-version show as running or ended, marked old.
+lost (no end recorded and nothing of it alive), unknown (a log with no
+readable record, or a job of another machine that this one cannot see:
+shown `on HOST`). Jobs of the original shell version show as running or
+ended, marked old.
 Colour only on a terminal, and never with NO_COLOR set.";
 
 /// runs' options, for the parser and the completions.
