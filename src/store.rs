@@ -78,8 +78,7 @@ impl Store {
         };
         check_dir(&dir)?;
         if !created {
-            let meta =
-                fs::metadata(&dir).map_err(|e| Error::io("cannot use state directory", &dir, e))?;
+            let meta = fs::metadata(&dir).map_err(|e| unusable(&dir, e))?;
             if meta.mode() & 0o700 != 0o700 {
                 let shown = crate::quote::escape(&dir.to_string_lossy());
                 return Err(Error::new(
@@ -862,6 +861,18 @@ fn locate() -> Result<PathBuf> {
     Ok(home.join(".local/share/run"))
 }
 
+/// A state directory that cannot be looked at: with a way out where it is
+/// not ours to look at (`su` keeps the other user's HOME).
+fn unusable(dir: &Path, e: io::Error) -> Error {
+    let denied = e.kind() == io::ErrorKind::PermissionDenied;
+    let mut err = Error::io("cannot use state directory", dir, e);
+    if denied {
+        err.message
+            .push_str(" (set RUN_DIR to a directory of your own)");
+    }
+    err
+}
+
 /// Whether the directory was made here (false if another run beat us to it).
 fn create_dir(dir: &Path) -> Result<bool> {
     let failed = |e| {
@@ -889,7 +900,7 @@ fn check_dir(dir: &Path) -> Result<()> {
     let me = crate::sys::effective_uid();
     let shown = crate::quote::escape(&dir.to_string_lossy());
     let refuse = |why: String| Err(Error::new(1, format!("state directory {shown} {why}")));
-    let unusable = |e| Error::io("cannot use state directory", dir, e);
+    let unusable = |e| unusable(dir, e);
     let link = fs::symlink_metadata(dir).map_err(unusable)?;
     if link.file_type().is_symlink() && link.uid() != me && link.uid() != 0 {
         return refuse(
@@ -936,7 +947,7 @@ fn check_parent(dir: &Path) -> Result<()> {
     let Some((parent, up)) = nearest else {
         return Ok(());
     };
-    let up = up.map_err(|e| Error::io("cannot use state directory", dir, e))?;
+    let up = up.map_err(|e| unusable(dir, e))?;
     let me = crate::sys::effective_uid();
     let why = if up.uid() != me && up.uid() != 0 {
         "belongs to another user"

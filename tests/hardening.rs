@@ -483,6 +483,31 @@ fn bad_state_directories_give_clear_errors() {
         err.contains("cannot create state directory") && err.contains("set RUN_DIR"),
         "{err}"
     );
+    // Another user's directory (`su` keeps the other user's HOME): the way
+    // out is named.
+    if is_root() {
+        use std::os::unix::process::CommandExt;
+        let private = w.root.join("private");
+        std::fs::create_dir(&private).unwrap();
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let uid = 60000 + std::process::id() % 1000;
+        let out = w
+            .cmd("run")
+            .env("RUN_DIR", private.join("state"))
+            .args(["true"])
+            .uid(uid)
+            .gid(uid)
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("cannot use state directory")
+                && err.contains("Permission denied (set RUN_DIR to a directory of your own)")
+                && err.lines().count() == 1,
+            "{err}"
+        );
+    }
     // A relative RUN_DIR is taken from the current directory.
     let out = w
         .cmd("run")
