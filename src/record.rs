@@ -92,6 +92,10 @@ pub struct Record {
     /// The job's session: the supervisor's pid. With `pgid` and `started`,
     /// what tells the job's processes from strangers that reuse its ids.
     pub sid: Option<i32>,
+    /// When the supervisor started, as the process table has it (seconds
+    /// since the boot): what tells it from a later process with its pid,
+    /// however long `run` was held up before it forked.
+    pub sid_since_boot: Option<f64>,
     /// Unix seconds.
     pub started: f64,
     /// The same moment in seconds since the boot, and the boot's id: what
@@ -147,6 +151,7 @@ impl Record {
             pid: None,
             pgid: None,
             sid: None,
+            sid_since_boot: None,
             since_boot: None,
             boot_id: None,
             pid_ns: None,
@@ -247,6 +252,11 @@ impl Record {
         push_raw(&mut out, "pid", self.pid.map(|n| Number::Int(n.into())));
         push_raw(&mut out, "pgid", self.pgid.map(|n| Number::Int(n.into())));
         push_raw(&mut out, "sid", self.sid.map(|n| Number::Int(n.into())));
+        push_raw(
+            &mut out,
+            "sid_since_boot",
+            self.sid_since_boot.map(Number::Seconds),
+        );
         push_raw(&mut out, "started", Some(Number::Seconds(self.started)));
         push_raw(&mut out, "since_boot", self.since_boot.map(Number::Seconds));
         match &self.boot_id {
@@ -322,6 +332,7 @@ impl Record {
             pid: nullable(take("pid"), int)?,
             pgid: nullable(take("pgid"), int)?,
             sid: nullable(take("sid"), int)?,
+            sid_since_boot: nullable(take("sid_since_boot"), number)?,
             since_boot: nullable(take("since_boot"), number)?,
             boot_id: nullable(take("boot_id"), string)?,
             pid_ns: nullable(take("pid_ns"), |v| number(v).map(|n| n as u64))?,
@@ -506,6 +517,7 @@ mod tests {
             pid: Some(12345),
             pgid: Some(12345),
             sid: Some(12344),
+            sid_since_boot: Some(81234.13),
             started: 1764948939.25,
             since_boot: Some(81234.125),
             boot_id: Some("53fcd1b6-b40f-4ab1-a5a2-f1fea416dd70".into()),

@@ -374,6 +374,10 @@ fn detach_and_run(
         .into_owned();
     record.id = id.clone();
     record.sid = Some(sys::own_pid());
+    record.sid_since_boot = sys::process(sys::own_pid())
+        .ok()
+        .flatten()
+        .map(|me| me.since_boot);
     let fail = |e: io::Error| -> ! {
         store.remove_launch(&id, log);
         send(&report, STORE_FAILED, e.raw_os_error().unwrap_or(libc::EIO));

@@ -781,7 +781,12 @@ pub fn running_for(record: &Record, now: f64) -> f64 {
 /// got it for the job (which started at `start`): its supervisor, started
 /// with it; not a later one, nor one that was there before.
 fn is_leader(p: &Process, record: &Record, start: f64) -> bool {
-    Some(p.session) == record.sid && (p.since_boot - start).abs() <= START_SLACK
+    // Its own start where the record has it (in this boot), else the job's.
+    let began = match recorded_since_boot(record) {
+        Some(Some(_)) => record.sid_since_boot.unwrap_or(start),
+        _ => start,
+    };
+    Some(p.session) == record.sid && (p.since_boot - began).abs() <= START_SLACK
 }
 
 /// Whether the pid of the job's session is a process that is not its

@@ -1131,3 +1131,43 @@ fn a_callers_ignored_or_blocked_signals_never_cost_a_jobs_end() {
     }
     assert_eq!(w.job(&times_out)["timed_out"], JsonValue::Boolean(true));
 }
+
+/// A `run` held up between its start and the fork of the supervisor (a
+/// machine swapping, a debugger, a Ctrl-Z at that moment: here strace
+/// holds the fork back 4 s, past the slack a session's start is allowed)
+/// still leaves a job that is its supervisor's: runkill stops it (it said
+/// "its session id now belongs to another program"), and the end is
+/// recorded.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_launch_held_up_before_its_fork_leaves_a_job_that_runkill_stops() {
+    let probe = Command::new("strace")
+        .args(["-o", "/dev/null", "true"])
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        println!("skipped: no strace that may trace here");
+        return;
+    }
+    let w = World::new();
+    let out = w
+        .cmd("strace")
+        .args(["-o", "/dev/null", "-e", "trace=clone,clone3,fork,vfork"])
+        .args([
+            "-e",
+            "inject=clone,clone3,fork,vfork:delay_enter=4000000:when=1",
+        ])
+        .arg(w.bin.join("run"))
+        .args(["-q", "sleep", "30.0753"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let id = text(&out.stdout).trim().to_string();
+    let job = w.job(&id);
+    let held = field_num(&job, "began").unwrap() - field_num(&job, "started").unwrap();
+    assert!(held >= 3.5, "the fork was not held up ({held:.2} s)");
+    assert_eq!(field_str(&job, "status").as_deref(), Some("running"));
+    let out = w.output("runkill", &[&id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let job = w.wait_end(&id);
+    assert_eq!(field_str(&job, "signal").as_deref(), Some("SIGTERM"));
+}
