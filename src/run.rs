@@ -304,6 +304,8 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     let now = SystemTime::now();
     let local = crate::time::local(now);
     let cwd = std::env::current_dir()
+        .ok()
+        .or_else(crate::sys::removed_cwd)
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
     let host = crate::sys::hostname().unwrap_or_default();

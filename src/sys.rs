@@ -966,6 +966,18 @@ pub fn boot_id() -> Option<String> {
     None
 }
 
+/// The current directory's name where `getcwd` has none (it was removed):
+/// the kernel's, `/path (deleted)`. Elsewhere none.
+#[cfg(target_os = "linux")]
+pub fn removed_cwd() -> Option<std::path::PathBuf> {
+    std::fs::read_link("/proc/self/cwd").ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn removed_cwd() -> Option<std::path::PathBuf> {
+    None
+}
+
 /// The pid namespace this process sees ids in: the inode of
 /// `/proc/self/ns/pid`. Elsewhere (and without /proc) unknown.
 #[cfg(target_os = "linux")]

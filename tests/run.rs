@@ -86,6 +86,13 @@ fn record_has_every_field_of_the_schema() {
         use std::os::unix::fs::MetadataExt;
         let ns = std::fs::metadata("/proc/self/ns/pid").unwrap().ino();
         assert_eq!(field_num(&job, "pid_ns"), Some(ns as f64));
+        // The supervisor's start, from the process table, and the job's.
+        let supervisor = field_num(&job, "sid_since_boot").unwrap();
+        let since_boot = field_num(&job, "since_boot").unwrap();
+        assert!(
+            (0.0..3.0).contains(&(supervisor - since_boot + 0.01)),
+            "{supervisor} {since_boot}"
+        );
     }
 
     let header: Vec<String> = w.log(&id).lines().take(5).map(String::from).collect();
@@ -986,4 +993,38 @@ fn a_started_job_whose_id_cannot_be_printed_is_named_on_stderr() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(text(&out.stderr), "");
+}
+
+/// A job started from a directory that was removed: the header and the
+/// record name it as the kernel does (they were empty), and `--again`
+/// refuses it clearly.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_job_started_in_a_removed_directory_names_it() {
+    let w = World::new();
+    let out = w
+        .cmd("sh")
+        .args([
+            "-c",
+            "mkdir gone && cd gone && rmdir ../gone && exec run -q true",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let id = text(&out.stdout).trim().to_string();
+    let job = w.wait_end(&id);
+    let gone = format!("{} (deleted)", w.root.join("gone").display());
+    assert_eq!(field_str(&job, "cwd"), Some(gone.clone()));
+    assert!(
+        w.log(&id).contains(&format!("\nDir: {gone}\n")),
+        "{}",
+        w.log(&id)
+    );
+    let out = w.output("run", &["--again", &id]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("run: cannot enter the job's directory"),
+        "{err}"
+    );
 }
