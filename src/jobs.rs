@@ -101,6 +101,10 @@ impl Job {
             }
             (None, Status::Running | Status::Stopped | Status::Ended, Some(pid)) => {
                 let _ = write!(out, "pid {pid}");
+                // Not this one's to `kill`: a container's.
+                if crate::store::foreign(record) {
+                    out.push_str(" (another pid namespace)");
+                }
             }
             (None, Status::Unknown, _) if self.recorded => {
                 out.push_str("on ");

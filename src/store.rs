@@ -757,7 +757,7 @@ pub fn elsewhere(record: &Record) -> bool {
 /// Whether the job's ids are of another pid namespace than this process
 /// sees (a container's, or the host's from one): its processes cannot be
 /// told here, nor signalled.
-fn foreign(record: &Record) -> bool {
+pub fn foreign(record: &Record) -> bool {
     static THIS_NS: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
     let ns = THIS_NS.get_or_init(crate::sys::pid_namespace);
     record.pid_ns.is_some() && ns.is_some() && record.pid_ns != *ns

@@ -1081,6 +1081,13 @@ fn a_containers_job_is_never_signalled_from_outside_its_pid_namespace() {
     let job = w.job(&id);
     assert_eq!(field_str(&job, "status").as_deref(), Some("running"));
     let sid = field_num(&job, "sid").unwrap() as i64;
+    // Its pid is the container's, not one to `kill` here.
+    let pid = field_num(&job, "pid").unwrap();
+    let listing = text(&w.output("runs", &[] as &[&str]).stdout);
+    assert!(
+        listing.contains(&format!(" pid {pid} (another pid namespace) ")),
+        "{listing}"
+    );
     // A stranger here with the job's session id, and a group of its own in
     // that session, as the job's processes would be.
     let mut stranger = None;
