@@ -56,7 +56,8 @@ Options (they end at the first word that is not an option, or at --):
                     name, notification target and timeout (unless given
                     here); the environment is this shell's, not JOB's
       --link [DIR]  create the runs, runlog, runrm, runkill and runwait
-                    links to this binary, beside it or in DIR
+                    links to this binary, in DIR or beside the run you
+                    called (if that is a link, they link to it)
       --completions SHELL  print completions for bash, zsh or fish:
                     source <(run --completions bash)
   -h, --help        show this help
@@ -496,19 +497,25 @@ fn link(rest: &[OsString]) -> Result<i32> {
             format!("cannot find this binary: {}", crate::error::describe(&e)),
         )
     })?;
+    let inode = |m: std::fs::Metadata| (m.dev(), m.ino());
+    let this = std::fs::metadata(&exe).map(inode).ok();
+    let is_this = |path: &Path| this.is_some() && std::fs::metadata(path).map(inode).ok() == this;
     let dir = match rest.first() {
         Some(dir) => PathBuf::from(dir),
-        None => exe.parent().map(Path::to_path_buf).unwrap_or_default(),
+        None => invoked_dir(&exe, is_this),
     };
     // DIR/run is this very binary (not a link to it) when DIR is its own
     // directory, however DIR is spelled (`.`, a relative path).
     let mut names: Vec<&str> = OTHER_NAMES.to_vec();
-    let inode = |m: std::fs::Metadata| (m.dev(), m.ino());
     let own = std::fs::symlink_metadata(dir.join("run")).map(inode).ok();
-    if own.is_none() || own != std::fs::metadata(&exe).map(inode).ok() {
+    if own.is_none() || own != this {
         names.insert(0, "run");
     }
-    let linked = |path: &Path| std::fs::read_link(path).is_ok_and(|target| target == exe);
+    // A link to this binary, however it is spelled (relative, through
+    // other links).
+    let linked = |path: &Path| {
+        std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) && is_this(path)
+    };
     // Every name in the way is told at once, and then none is made.
     let taken: Vec<String> = names
         .iter()
@@ -530,6 +537,12 @@ fn link(rest: &[OsString]) -> Result<i32> {
             ),
         ));
     }
+    // Where DIR/run is a link to this binary (to a versioned file), the
+    // others link to it, so that they follow it to the next version.
+    let target = match linked(&dir.join("run")) {
+        true => PathBuf::from("run"),
+        false => exe.clone(),
+    };
     for name in names {
         let path = dir.join(name);
         let shown = escape(&path.to_string_lossy());
@@ -537,15 +550,34 @@ fn link(rest: &[OsString]) -> Result<i32> {
             crate::error::say!("{shown}: already linked");
             continue;
         }
-        std::os::unix::fs::symlink(&exe, &path).map_err(|e| {
+        std::os::unix::fs::symlink(&target, &path).map_err(|e| {
             let mut err = Error::io("cannot create link", &path, e);
             err.message
                 .push_str(" (name a writable directory: run --link DIR)");
             err
         })?;
-        crate::error::say!("{shown} -> {}", escape(&exe.to_string_lossy()));
+        crate::error::say!("{shown} -> {}", escape(&target.to_string_lossy()));
     }
     Ok(code::OK)
+}
+
+/// Where `--link` puts the other names by default: beside the name this
+/// binary was run by (argv[0]'s directory if it has a `/`, else the first
+/// PATH entry where that name is this binary), not beside the file itself:
+/// `run` may be a link to a versioned file kept off PATH.
+fn invoked_dir(exe: &Path, is_this: impl Fn(&Path) -> bool) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let real = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    let Some(arg0) = std::env::args_os().next().map(PathBuf::from) else {
+        return real;
+    };
+    if arg0.as_os_str().as_bytes().contains(&b'/') {
+        return arg0.parent().map(Path::to_path_buf).unwrap_or(real);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .find(|dir| is_this(&dir.join(&arg0)))
+        .unwrap_or(real)
 }
 
 #[cfg(test)]

@@ -1028,3 +1028,43 @@ fn a_job_started_in_a_removed_directory_names_it() {
         "{err}"
     );
 }
+
+/// `run --link` without DIR puts the other names beside the name `run`
+/// was called by, not beside the file it resolves to: `run` may be a link
+/// to a versioned file kept off PATH (they went there, out of PATH's
+/// reach). Beside such a link they link to `run`, and so follow it to the
+/// next version.
+#[test]
+fn link_goes_beside_the_name_run_was_called_by() {
+    let w = World::new();
+    let (dist, bin) = (w.root.join("dist"), w.root.join("on-path"));
+    std::fs::create_dir(&dist).unwrap();
+    std::fs::create_dir(&bin).unwrap();
+    std::os::unix::fs::symlink(binary(), dist.join("run-1.2.3")).unwrap();
+    std::os::unix::fs::symlink("../dist/run-1.2.3", bin.join("run")).unwrap();
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    for program in [std::path::PathBuf::from("run"), bin.join("run")] {
+        let out = Command::new(&program)
+            .arg("--link")
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{program:?}: {}", text(&out.stderr));
+        for name in NAMES.iter().filter(|&&n| n != "run") {
+            let target = std::fs::read_link(bin.join(name));
+            assert_eq!(
+                target.ok(),
+                Some(std::path::PathBuf::from("run")),
+                "{program:?} {name}"
+            );
+        }
+        let made: Vec<_> = std::fs::read_dir(&dist).unwrap().collect();
+        assert_eq!(made.len(), 1, "links were made beside the versioned file");
+    }
+    let out = Command::new("runs")
+        .env("PATH", &path)
+        .env("RUN_DIR", &w.state)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
