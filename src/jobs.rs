@@ -346,9 +346,9 @@ impl<'i> Indexed<'i> {
     /// numbers its removed files had: a job removed by hand (not by runrm,
     /// which drops its line), and another of its name started in the same
     /// second, after it ended. Only a job that ended within that second
-    /// can have one (unless the wall clock went back since), so only then
-    /// is its record looked at (a `stat`): its size and time tell the two
-    /// apart.
+    /// (2 s of its start, with room) can have one, unless the wall clock
+    /// went back since; only then is its record looked at (a `stat`): its
+    /// size and time tell the two apart.
     fn id_may_be_taken(&self) -> bool {
         (self.record.written as f64) / 1e9 < self.started + 2.0
     }
@@ -478,8 +478,9 @@ pub struct Scan<'i> {
 /// under its id and the inode numbers of its record and log, and an entry is
 /// believed only while the directory listing shows the same id with the same
 /// two inode numbers, both regular files (and, if another job may have its
-/// id, the record its size and time: see `Indexed::id_may_be_taken`). The listing then needs no `open`
-/// and no parsing per finished job; everything else is read from its files,
+/// id, the record the same size and time: see `Indexed::id_may_be_taken`).
+/// The listing then needs no `open` and no parsing per finished job (and a
+/// `stat` only for those few); everything else is read from its files,
 /// as is any job the index is wrong about. The directory's shared lock is
 /// held from reading the index to writing it, so that no removal (which
 /// takes it exclusively) falls in between.
