@@ -558,6 +558,15 @@ fn link(rest: &[OsString]) -> Result<i32> {
         })?;
         crate::error::say!("{shown} -> {}", escape(&target.to_string_lossy()));
     }
+    // The first hour: links that no shell will find.
+    let dir_id = std::fs::metadata(&dir).map(inode).ok();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    if !std::env::split_paths(&path).any(|p| std::fs::metadata(p).map(inode).ok() == dir_id) {
+        crate::error::tell!(
+            "run: {} is not on PATH; add it there to call runs, runlog, runrm, runkill and runwait by name",
+            escape(&dir.to_string_lossy())
+        );
+    }
     Ok(code::OK)
 }
 

@@ -462,6 +462,14 @@ fn link_creates_the_other_names_and_is_idempotent() {
         let target = std::fs::read_link(dir.join(name)).unwrap();
         assert_eq!(target, binary(), "{name}");
     }
+    // No shell would find them there: it says so, in one line.
+    let said = format!("run: {} is not on PATH; add it there", dir.display());
+    assert!(
+        text(&out.stderr).starts_with(&said),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(text(&out.stderr).lines().count(), 1);
     let again = w.output("run", &["--link", dir.to_str().unwrap()]);
     assert!(again.status.success());
     assert!(text(&again.stdout).contains("already linked"));
@@ -1050,6 +1058,7 @@ fn link_goes_beside_the_name_run_was_called_by() {
             .output()
             .unwrap();
         assert!(out.status.success(), "{program:?}: {}", text(&out.stderr));
+        assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
         for name in NAMES.iter().filter(|&&n| n != "run") {
             let target = std::fs::read_link(bin.join(name));
             assert_eq!(
