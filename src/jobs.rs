@@ -290,6 +290,8 @@ pub struct Indexed<'i> {
     id: &'i str,
     record: FileKey,
     log: u64,
+    /// Whether a later job may take its id: see `id_may_recur`.
+    risky: bool,
     status: Status,
     started: f64,
     /// Detail, duration and command, tab-separated.
@@ -315,6 +317,8 @@ impl<'i> Indexed<'i> {
             at += 1;
         }
         let field = |n: usize| &fields[if n == 0 { 0 } else { tabs[n - 1] + 1 }..tabs[n]];
+        // The record's key: inode, size, time written (ns), and `risky`.
+        let mut key = field(1).split(':');
         // The cells were escaped when they were written: an entry whose
         // cells hold a control character was not written by `run`. (The id
         // is escaped when it is shown; the other fields must parse.)
@@ -323,14 +327,15 @@ impl<'i> Indexed<'i> {
         }
         Some(Indexed {
             id: field(0),
-            record: {
-                let mut key = field(1).split(':');
-                let mut next = || key.next()?.parse().ok();
-                FileKey {
-                    inode: next()?,
-                    size: next()?,
-                    written: key.next()?.parse().ok()?,
-                }
+            record: FileKey {
+                inode: key.next()?.parse().ok()?,
+                size: key.next()?.parse().ok()?,
+                written: key.next()?.parse().ok()?,
+            },
+            risky: match key.next()? {
+                "0" => false,
+                "1" => true,
+                _ => return None,
             },
             log: field(2).parse().ok()?,
             status: Status::from_word(field(3)).filter(|s| s.is_finished())?,
@@ -345,12 +350,11 @@ impl<'i> Indexed<'i> {
     /// Whether a later job may have this one's id, and with it the inode
     /// numbers its removed files had: a job removed by hand (not by runrm,
     /// which drops its line), and another of its name started in the same
-    /// second, after it ended. Only a job that ended within that second
-    /// (2 s of its start, with room) can have one, unless the wall clock
-    /// went back since; only then is its record looked at (a `stat`): its
-    /// size and time tell the two apart.
+    /// local second, after it ended (`id_may_recur`, judged when the line
+    /// was written). Only then is its record looked at (a `stat`): its size
+    /// and time tell the two apart.
     fn id_may_be_taken(&self) -> bool {
-        (self.record.written as f64) / 1e9 < self.started + 2.0
+        self.risky
     }
 
     /// The job, its record parsed from the index.
@@ -447,9 +451,14 @@ impl Entry<'_> {
                     size,
                     written,
                 } = key;
+                let offset = |t: f64| {
+                    let at = std::time::UNIX_EPOCH + crate::time::seconds(t).unwrap_or_default();
+                    crate::time::local(at).offset
+                };
+                let risky = id_may_recur(started, *written as f64 / 1e9, offset) as u8;
                 let _ = write!(
                     out,
-                    "{}\t{inode}:{size}:{written}\t{log}\t{status}\t{started}\t",
+                    "{}\t{inode}:{size}:{written}:{risky}\t{log}\t{status}\t{started}\t",
                     job.id(),
                 );
                 job.push_cells(out, started);
@@ -894,9 +903,43 @@ fn no_match(reference: &str) -> Error {
     Error::new(code::FAILURE, format!("no job matches {shown}"))
 }
 
+/// Whether a later job may get the id of one that started at `started` and
+/// whose record was written at `ended` (Unix seconds): only one started in
+/// the same local second, after that. The second comes again only while it
+/// lasts, or where local time goes back after it (`offset`, seconds east of
+/// UTC at a moment, drops: the end of summer time gives an hour's ids
+/// twice). A step back of the wall clock is not foreseen.
+fn id_may_recur(started: f64, ended: f64, offset: impl Fn(f64) -> i64) -> bool {
+    let back = (offset(started) - offset(started + 7200.0)).max(0);
+    ended < started + 2.0 + back as f64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A later job can take an id only in the second it was made, or in
+    /// the hour that comes again where local time goes back after it.
+    #[test]
+    fn an_id_may_recur_only_in_its_second_or_a_repeated_hour() {
+        let start = 1_800_000_000.5;
+        let summer = |t: f64| if t < start + 600.0 { 7200 } else { 3600 };
+        let still = |_: f64| 3600;
+        // The same offset all along: only a job that ended in its second.
+        assert!(id_may_recur(start, start + 0.2, still));
+        assert!(id_may_recur(start, start + 1.9, still));
+        assert!(!id_may_recur(start, start + 2.0, still));
+        assert!(!id_may_recur(start, start + 900.0, still));
+        // Summer time ends ten minutes after it started: its second comes
+        // again an hour later, so any job that ended before that may lose
+        // its id to a new one.
+        assert!(id_may_recur(start, start + 900.0, summer));
+        assert!(id_may_recur(start, start + 3601.0, summer));
+        assert!(!id_may_recur(start, start + 3602.0, summer));
+        // Local time going forward (the start of summer time) repeats no id.
+        let spring = |t: f64| if t < start + 600.0 { 3600 } else { 7200 };
+        assert!(!id_may_recur(start, start + 900.0, spring));
+    }
 
     /// A job seen by its log alone, whose record and pid file came since
     /// (and whose process is gone) is never made up as one of the
