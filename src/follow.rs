@@ -46,6 +46,9 @@ pub fn show(store: &Store, job: &Job, lines: Option<u64>, follow: bool) -> Resul
     if !pump(&mut log, &mut out, &path)? {
         return Ok(code::OK);
     }
+    if follow && job.elsewhere() {
+        crate::error::tell!("runlog: {}; not followed", job.outcome());
+    }
     if !follow || job.status.is_finished() {
         return Ok(job.exit_status());
     }

@@ -61,8 +61,14 @@ impl Job {
     /// `failed (exit 2) after 3m 12s`: how it ended, or that it has not.
     pub fn ending(&self) -> String {
         let record = &self.record;
-        let detail = record.end_detail();
-        let detail = detail.map_or("no end recorded".into(), |d| crate::quote::escape(&d));
+        let detail = match record.end_detail() {
+            Some(detail) => crate::quote::escape(&detail),
+            None if self.elsewhere() => format!(
+                "it ran on {}, which this machine cannot see",
+                crate::quote::escape(&record.host)
+            ),
+            None => "no end recorded".into(),
+        };
         let took = record
             .duration
             .and_then(crate::time::seconds)
@@ -70,6 +76,12 @@ impl Job {
                 format!(" after {}", crate::time::duration(d))
             });
         format!("{} ({detail}){took}", self.status.word())
+    }
+
+    /// Whether it is another machine's job that this one cannot see
+    /// (`unknown`, shown `on HOST`): see `store::elsewhere`.
+    pub fn elsewhere(&self) -> bool {
+        self.status == Status::Unknown && self.recorded && crate::store::elsewhere(&self.record)
     }
 
     /// The job as it is now, read again from its files; `None` if it has

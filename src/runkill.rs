@@ -218,6 +218,12 @@ fn signal_group(store: &Store, job: &Job, sig: i32) -> std::result::Result<(), S
             return Err(format!("cannot read {id}: {}", crate::error::describe(&e)));
         }
     };
+    if now.elsewhere() {
+        return Err(format!(
+            "{id} ran on {}, which this machine cannot see; stop it there",
+            escape(&now.record.host)
+        ));
+    }
     if now.status.is_finished() {
         return Err(format!("{id} is not running: {}", now.ending()));
     }

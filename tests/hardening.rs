@@ -1034,6 +1034,28 @@ fn another_machines_job_is_unknown_here_never_lost_or_swept() {
         "{err}"
     );
     assert_eq!(w.jobs().keys().collect::<Vec<_>>(), vec![far]);
+    // Neither stopped nor waited for nor followed as if it had ended here:
+    // each says where it ran.
+    let cannot_see = "it ran on elsewhere.example, which this machine cannot see";
+    for (name, said) in [
+        (
+            "runkill",
+            format!(
+                "runkill: {far} ran on elsewhere.example, which this machine cannot see; stop it there\n"
+            ),
+        ),
+        ("runwait", String::new()),
+        (
+            "runlog",
+            format!("runlog: {far}: unknown ({cannot_see}); not followed\n"),
+        ),
+    ] {
+        let out = w.output(name, &[far]);
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        assert_eq!(text(&out.stderr), said, "{name}");
+    }
+    let out = w.output("runwait", &[far]);
+    assert!(text(&out.stdout).contains(&format!("{far}: unknown ({cannot_see})")));
     let out = w.output("runrm", &[far]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(w.jobs().is_empty());
