@@ -402,7 +402,8 @@ fn queue_name(raw: &OsStr) -> Result<String> {
 
 /// The ids of the jobs `list` names (comma-separated), each resolved as
 /// runlog resolves a reference. A job of the original shell version that
-/// still runs cannot be waited for: it leaves no end to read.
+/// still runs cannot be waited for: it leaves no end to read; nor one of
+/// another machine that this one cannot see.
 fn waited_for(store: Option<&Store>, list: Option<&str>) -> Result<Vec<String>> {
     let Some(list) = list else {
         return Ok(Vec::new());
@@ -417,6 +418,14 @@ fn waited_for(store: Option<&Store>, list: Option<&str>) -> Result<Vec<String>> 
                     "cannot wait for {}: it has no record to say when it ends",
                     escape(job.id())
                 ),
+            ));
+        }
+        if job.elsewhere() {
+            // Its end may come (the state directory is shared) or never:
+            // this machine cannot tell which, nor when.
+            return Err(Error::new(
+                code::FAILURE,
+                format!("cannot wait for {}: {}", escape(job.id()), job.ending()),
             ));
         }
         ids.push(job.record.id);

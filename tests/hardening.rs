@@ -1056,6 +1056,15 @@ fn another_machines_job_is_unknown_here_never_lost_or_swept() {
     }
     let out = w.output("runwait", &[far]);
     assert!(text(&out.stdout).contains(&format!("{far}: unknown ({cannot_see})")));
+    // Nor is it something to start after: nothing starts.
+    let before = w.files();
+    for option in ["--after", "--after-ok"] {
+        let out = w.output("run", &[option, far, "true"]);
+        assert_eq!(out.status.code(), Some(1), "{option}");
+        let said = format!("run: cannot wait for {far}: unknown ({cannot_see})\n");
+        assert_eq!(text(&out.stderr), said, "{option}");
+    }
+    assert_eq!(w.files(), before);
     let out = w.output("runrm", &[far]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(w.jobs().is_empty());
