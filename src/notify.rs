@@ -475,7 +475,10 @@ mod tls {
                 .into_iter()
                 .map(Into::into),
             );
-        for path in candidates {
+        // Only a regular file: a FIFO or a device there would hang the
+        // supervisor, or never end.
+        let file = |path: &std::path::PathBuf| std::fs::metadata(path).is_ok_and(|m| m.is_file());
+        for path in candidates.filter(file) {
             if let Ok(certs) = CertificateDer::pem_file_iter(&path) {
                 let certs: Roots = certs.filter_map(Result::ok).collect();
                 if !certs.is_empty() {

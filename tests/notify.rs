@@ -462,3 +462,26 @@ fn an_exec_that_fails_after_the_start_is_notified_with_its_reason() {
         "{body}"
     );
 }
+
+/// A CA bundle named by SSL_CERT_FILE that is not a file (a FIFO, a
+/// device) is passed over as a missing one is, and the notification goes
+/// on (here to fail its handshake, and say so): the supervisor once waited
+/// on the FIFO for ever, and a listing said it was still notifying.
+#[cfg(feature = "tls")]
+#[test]
+fn a_certificate_bundle_that_is_not_a_file_never_holds_up_the_notification() {
+    let w = World::new();
+    let server = Server::start(&[Reply::Reset]);
+    let url = server.url("t").replacen("http://", "https://", 1);
+    let fifo = w.root.join("bundle");
+    assert!(w.cmd("mkfifo").arg(&fifo).status().unwrap().success());
+    for bundle in [fifo.to_str().unwrap(), "/dev/zero"] {
+        let env = [("NTFY_TOPIC", url.as_str()), ("SSL_CERT_FILE", bundle)];
+        let id = start(&w, &env, &["-n", "true"]);
+        let line = w.notify_line(&id);
+        assert!(
+            line.starts_with(&format!("--- notification to {url} failed: ")),
+            "{bundle}: {line}"
+        );
+    }
+}
