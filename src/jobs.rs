@@ -123,11 +123,16 @@ impl Job {
                 crate::quote::push_escaped(out, &record.host);
             }
             (None, Status::Waiting, _) => {
-                let ids = record.after.iter().chain(&record.after_ok);
+                // A few of them: the column is as wide as its widest cell.
+                let ids: Vec<&String> = record.after.iter().chain(&record.after_ok).collect();
+                let shown = if ids.len() > 3 { 2 } else { ids.len() };
                 out.push_str("after ");
-                for (i, id) in ids.enumerate() {
+                for (i, id) in ids[..shown].iter().enumerate() {
                     out.push_str(if i > 0 { "," } else { "" });
                     crate::quote::push_escaped(out, id);
+                }
+                if ids.len() > shown {
+                    let _ = write!(out, " +{} more", ids.len() - shown);
                 }
             }
             _ => out.push('-'),

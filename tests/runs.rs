@@ -968,3 +968,29 @@ fn an_exit_code_no_process_can_have_is_damage_not_an_outcome() {
     let waited = w.output("runwait", &["edge_20250101_000001"]);
     assert_eq!(waited.status.code(), Some(128 + 31));
 }
+
+/// A job waiting for many names the first two and how many more: the
+/// column is as wide as its widest cell, and one such job made every row
+/// of the table as wide as all its ids. `--json` keeps them all.
+#[test]
+fn a_job_waiting_for_many_names_a_few_and_keeps_the_table_narrow() {
+    let w = World::new();
+    let deps: Vec<String> = (0..6)
+        .map(|i| w.start(&["-N", &format!("dep{i}"), "sleep", "30.0754"]))
+        .collect();
+    let waiting = w.start(&["--after", &deps.join(","), "true"]);
+    let few = w.start(&["--after", &deps[..3].join(","), "true"]);
+    let table = text(&w.output("runs", &[] as &[&str]).stdout);
+    let line = line_of(&table, &waiting);
+    assert!(
+        line.contains(&format!("after {},{} +4 more ", deps[0], deps[1])),
+        "{table}"
+    );
+    assert!(line_of(&table, &few).contains(&format!("after {} ", deps[..3].join(","))));
+    assert!(table.lines().all(|l| l.chars().count() < 150), "{table}");
+    let job = w.job(&waiting);
+    let after: &Vec<tinyjson::JsonValue> = job["after"].get().unwrap();
+    assert_eq!(after.len(), 6);
+    let out = w.output("runkill", &deps);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
