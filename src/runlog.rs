@@ -199,6 +199,9 @@ fn pick_with_fzf<'a>(fzf: &std::path::Path, jobs: &[&'a Job]) -> Result<&'a Job>
     }
 }
 
+/// How many jobs the numbered menu shows, newest first.
+const MENU_LINES: usize = 20;
+
 fn pick_from_menu<'a>(tty: File, jobs: &[&'a Job]) -> Result<&'a Job> {
     let mut out = &tty;
     let mut input = io::BufReader::new(&tty);
@@ -208,9 +211,19 @@ fn pick_from_menu<'a>(tty: File, jobs: &[&'a Job]) -> Result<&'a Job> {
             format!("terminal: {}", crate::error::describe(&e)),
         )
     };
+    // The newest, as many as a terminal shows above its prompt: with more,
+    // the newest would scroll away.
+    let (jobs, older) = jobs.split_at(jobs.len().min(MENU_LINES));
     let mut menu = String::new();
     for (n, job) in jobs.iter().enumerate() {
         menu.push_str(&format!("{}) {}\n", n + 1, summary(job)));
+    }
+    if !older.is_empty() {
+        let s = if older.len() == 1 { "" } else { "s" };
+        menu.push_str(&format!(
+            "({} older job{s} not shown: name one, runlog JOB)\n",
+            older.len()
+        ));
     }
     out.write_all(menu.as_bytes()).map_err(failed)?;
     loop {

@@ -396,3 +396,47 @@ fn logs_of_the_original_shell_version_are_shown() {
     let out = w.output("runlog", &["-n", "1", "train"]);
     assert_eq!(text(&out.stdout), "epoch 1\n");
 }
+
+/// With more jobs than a terminal shows, the menu lists the newest twenty
+/// and says how many older ones it leaves out: all of them scrolled the
+/// newest, numbered first, off the screen.
+#[test]
+fn the_numbered_menu_shows_the_newest_twenty() {
+    let w = World::new();
+    let ids: Vec<String> = (0..23)
+        .map(|i| {
+            w.start(&[
+                "-N",
+                &format!("m{i}"),
+                "printf",
+                "%s-%s.",
+                "OUT",
+                &i.to_string(),
+            ])
+        })
+        .collect();
+    w.wait_all_done(ids.len());
+    let out = w
+        .cmd("script")
+        .args(["-qec", "runlog --no-follow </dev/null", "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(b"1\n")?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    let out = text(&out.stdout);
+    let newest = ids.last().unwrap();
+    assert!(out.contains(&format!("1) ○ done    {newest}")), "{out}");
+    assert!(out.contains("20) ") && !out.contains("21) "), "{out}");
+    assert!(
+        out.contains("(3 older jobs not shown: name one, runlog JOB)"),
+        "{out}"
+    );
+    assert!(out.contains("Pick a job [1-20]: "), "{out}");
+    // The newest one's log, and no other's.
+    assert!(out.contains("OUT-22.") && !out.contains("OUT-21."), "{out}");
+}
