@@ -111,6 +111,8 @@ pub struct Record {
     pub duration: Option<f64>,
     pub exit_code: Option<i32>,
     pub signal: Option<String>,
+    /// Whether the signal that ended it left a core dump.
+    pub core_dumped: bool,
     pub status: Status,
     pub topic: Option<String>,
     pub log: String,
@@ -166,6 +168,7 @@ impl Record {
             cpu_system: None,
             timeout: None,
             timed_out: false,
+            core_dumped: false,
             after: Vec::new(),
             after_ok: Vec::new(),
             queue: None,
@@ -193,6 +196,7 @@ impl Record {
     /// escaped: a record's signal is a string anyone could have written.
     pub fn end_detail(&self) -> Option<String> {
         let how = match (&self.signal, self.exit_code, &self.reason) {
+            (Some(signal), _, _) if self.core_dumped => format!("{signal}, core dumped"),
             (Some(signal), _, _) => signal.clone(),
             (None, Some(code), _) => format!("exit {code}"),
             (None, None, Some(reason)) => return Some(reason.clone()),
@@ -277,6 +281,7 @@ impl Record {
             Some(s) => push_str(&mut out, "signal", s),
             None => push_raw(&mut out, "signal", None),
         }
+        let _ = write!(out, "\"core_dumped\":{},", self.core_dumped);
         push_str(&mut out, "status", status.word());
         match &self.topic {
             Some(t) => push_str(&mut out, "topic", t),
@@ -340,6 +345,7 @@ impl Record {
             duration: nullable(take("duration"), number)?,
             exit_code: nullable(take("exit_code"), exit_code)?,
             signal: nullable(take("signal"), string)?,
+            core_dumped: nullable(take("core_dumped"), boolean)?.unwrap_or(false),
             topic: nullable(take("topic"), string)?,
             peak_rss_kib: nullable(take("peak_rss_kib"), |v| number(v).map(|n| n as u64))?,
             cpu_user: nullable(take("cpu_user"), number)?,
@@ -526,6 +532,7 @@ mod tests {
             duration: Some(192.25),
             exit_code: Some(3),
             signal: None,
+            core_dumped: false,
             status: Status::Failed,
             topic: Some("builds".into()),
             log: "/home/me/.local/share/run/build_20251205_163539.log".into(),

@@ -685,6 +685,7 @@ fn run_job(
     match raw.map(|(status, _)| ExitStatus::from_raw(status)) {
         Ok(status) if status.signal().is_some() => {
             record.signal = status.signal().map(sys::signal_name);
+            record.core_dumped = status.core_dumped();
         }
         Ok(status) => record.exit_code = status.code(),
         Err(e) => crate::error::tell!(

@@ -1077,3 +1077,88 @@ fn link_goes_beside_the_name_run_was_called_by() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+/// A signal that leaves a core dump says so, as a shell does ("Segmentation
+/// fault (core dumped)"): in the record, the footer, `runs` and the
+/// notification. One that leaves none (a core size limit of 0) does not.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_core_dump_is_told_with_the_signal() {
+    use std::os::unix::process::CommandExt;
+    let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
+    if pattern.trim() != "core" {
+        println!("skipped: cores go to {pattern:?}, not to the job's directory");
+        return;
+    }
+    let mut hard = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the plain struct it is given.
+    unsafe { libc::getrlimit(libc::RLIMIT_CORE, &mut hard) };
+    if hard.rlim_max == 0 {
+        println!("skipped: core dumps are not allowed here (ulimit -Hc 0)");
+        return;
+    }
+    let w = World::new();
+    let server = Server::start(&[Reply::Status(200)]);
+    let url = server.url("cores");
+    let start = |core: libc::rlim_t| {
+        let mut cmd = w.cmd("run");
+        cmd.args(["-q", "-t", &url, "-N", "crash", "sh", "-c", "kill -SEGV $$"]);
+        // SAFETY: setrlimit is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(move || {
+                let limit = libc::rlimit {
+                    rlim_cur: core.min(hard.rlim_max),
+                    rlim_max: hard.rlim_max,
+                };
+                libc::setrlimit(libc::RLIMIT_CORE, &limit);
+                Ok(())
+            })
+        };
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout).trim().to_string()
+    };
+    let dumped = start(libc::RLIM_INFINITY);
+    let job = w.wait_end(&dumped);
+    assert_eq!(field_str(&job, "signal").as_deref(), Some("SIGSEGV"));
+    assert_eq!(job["core_dumped"], tinyjson::JsonValue::Boolean(true));
+    assert!(
+        w.root.join("core").exists(),
+        "no core in the job's directory"
+    );
+    let footer = w
+        .log(&dumped)
+        .lines()
+        .find(|l| l.starts_with("--- "))
+        .unwrap()
+        .to_string();
+    assert!(
+        footer.starts_with("--- killed: SIGSEGV, core dumped after "),
+        "{footer}"
+    );
+    let table = text(&w.output("runs", &[] as &[&str]).stdout);
+    let line = table
+        .lines()
+        .find(|l| l.contains(dumped.as_str()))
+        .unwrap_or("");
+    assert!(line.contains(" SIGSEGV, core dumped, peak "), "{table}");
+    let title = server.next().header("Title").map(String::from);
+    assert_eq!(
+        title.as_deref(),
+        Some("crash killed (SIGSEGV, core dumped)")
+    );
+    let _ = std::fs::remove_file(w.root.join("core"));
+    let none = start(0);
+    let job = w.wait_end(&none);
+    assert_eq!(job["core_dumped"], tinyjson::JsonValue::Boolean(false));
+    let footer = w
+        .log(&none)
+        .lines()
+        .find(|l| l.starts_with("--- "))
+        .unwrap()
+        .to_string();
+    assert!(footer.starts_with("--- killed: SIGSEGV after "), "{footer}");
+}
