@@ -82,10 +82,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     chosen.retain(|job| {
         let running = !job.status.is_finished();
         // Another machine's job that this one cannot see: only by name.
-        let elsewhere = sweeping
-            && job.status == Status::Unknown
-            && job.recorded
-            && crate::store::elsewhere(&job.record);
+        let elsewhere = sweeping && job.elsewhere();
         if running {
             crate::error::tell!(
                 "runrm: {} is {}; not removed",
