@@ -779,13 +779,13 @@ pub fn running_for(record: &Record, now: f64) -> f64 {
 
 /// Whether `p`, which has the pid of the job's session, is the process that
 /// got it for the job (which started at `start`): its supervisor, started
-/// with it; not a later one, nor one that was there before.
+/// when the record says (`sid_since_boot`, in this boot; else with the
+/// job); not a later one, nor one that was there before.
 fn is_leader(p: &Process, record: &Record, start: f64) -> bool {
-    // Its own start where the record has it (in this boot), else the job's.
-    let began = match recorded_since_boot(record) {
-        Some(Some(_)) => record.sid_since_boot.unwrap_or(start),
-        _ => start,
-    };
+    let began = recorded_since_boot(record)
+        .flatten()
+        .and(record.sid_since_boot)
+        .unwrap_or(start);
     Some(p.session) == record.sid && (p.since_boot - began).abs() <= START_SLACK
 }
 
