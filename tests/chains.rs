@@ -670,7 +670,7 @@ fn a_waiting_job_that_cannot_be_started_ends_failed_and_never_vanishes() {
         let path = w.bin.join(name);
         std::fs::remove_file(&path).unwrap();
         match *name {
-            "run" => std::fs::copy(&exe, &path).map(drop).unwrap(),
+            "run" => copy_program(&exe, &path),
             _ => std::os::unix::fs::symlink("run", &path).unwrap(),
         }
     }
@@ -697,16 +697,7 @@ fn a_waiting_job_that_cannot_be_started_ends_failed_and_never_vanishes() {
         };
         cmd
     };
-    // The copy was just written: a child another test thread forked
-    // meanwhile may hold it open for writing until it execs.
-    let output = |mut cmd: Command| loop {
-        match cmd.output() {
-            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
-                std::thread::sleep(Duration::from_millis(20))
-            }
-            done => break done.unwrap(),
-        }
-    };
+    let output = |mut cmd: Command| cmd.output().unwrap();
     // Room for run and its supervisor, not for the job.
     let out = output(as_user("run", 2, &["true"]));
     let err = text(&out.stderr);

@@ -702,8 +702,7 @@ fn a_command_that_cannot_run_is_refused_before_anything_is_made() {
         return;
     };
     let script = w.root.join("noexec/job.sh");
-    std::fs::write(&script, "#!/bin/sh\necho ran\n").unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_program(&script, "#!/bin/sh\necho ran\n");
     let (code, err, files) = refused(&w, &[script.as_os_str()]);
     assert_eq!(code, Some(126));
     assert_eq!(
@@ -722,8 +721,7 @@ fn an_exec_that_fails_after_the_start_is_the_jobs_recorded_outcome() {
     // A script whose interpreter is missing: the file checks out, the
     // exec fails with ENOENT.
     let script = w.root.join("orphan.sh");
-    std::fs::write(&script, "#!/no/such/interpreter\n").unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_program(&script, "#!/no/such/interpreter\n");
     let id = w.start(&[script.to_str().unwrap()]);
     let job = w.wait_end(&id);
     assert_eq!(field_str(&job, "status").as_deref(), Some("failed"));
@@ -745,8 +743,7 @@ fn an_exec_that_fails_after_the_start_is_the_jobs_recorded_outcome() {
     );
     // A script saved on Windows: its interpreter is `/bin/sh\r`.
     let crlf = w.root.join("crlf.sh");
-    std::fs::write(&crlf, "#!/bin/sh\r\necho hi\r\n").unwrap();
-    std::fs::set_permissions(&crlf, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_program(&crlf, "#!/bin/sh\r\necho hi\r\n");
     let job = w.wait_end(&w.start(&[crlf.to_str().unwrap()]));
     assert_eq!(
         field_str(&job, "reason").as_deref(),
@@ -754,7 +751,7 @@ fn an_exec_that_fails_after_the_start_is_the_jobs_recorded_outcome() {
     );
     // A program open for writing: ETXTBSY, exit 126.
     let busy = w.root.join("busy");
-    std::fs::copy("/bin/true", &busy).unwrap();
+    copy_program(std::path::Path::new("/bin/true"), &busy);
     let _writer = std::fs::OpenOptions::new().write(true).open(&busy).unwrap();
     let id = w.start(&[busy.to_str().unwrap()]);
     let job = w.wait_end(&id);

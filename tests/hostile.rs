@@ -432,8 +432,7 @@ fn every_job_can_be_named_and_reached() {
     let w = World::new();
     // A script named like an option: its job's name drops the dash.
     let script = w.root.join("-x");
-    std::fs::write(&script, "#!/bin/sh\nsleep 30\n").unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_program(&script, "#!/bin/sh\nsleep 30\n");
     let id = w.start(&[script.to_str().unwrap()]);
     assert!(id.starts_with("x_"), "{id}");
     // `--` ends the options of every command that takes a job.

@@ -437,12 +437,10 @@ fn bad_topics_and_credentials_fail_before_anything_starts() {
 
 #[test]
 fn an_exec_that_fails_after_the_start_is_notified_with_its_reason() {
-    use std::os::unix::fs::PermissionsExt;
     let w = World::new();
     let server = Server::start(&[Reply::Status(200)]);
     let script = w.root.join("orphan.sh");
-    std::fs::write(&script, "#!/no/such/interpreter\n").unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_program(&script, "#!/no/such/interpreter\n");
     let url = server.url("execs");
     start(
         &w,

@@ -523,7 +523,7 @@ fn link_creates_the_other_names_and_is_idempotent() {
     // itself is not in the way.
     let own = w.root.join("own");
     std::fs::create_dir(&own).unwrap();
-    std::fs::copy(binary(), own.join("run")).unwrap();
+    copy_program(&binary(), &own.join("run"));
     for dir in [".", "../own"] {
         let out = Command::new(own.join("run"))
             .args(["--link", dir])

@@ -191,12 +191,7 @@ fn fzf_gets_the_jobs_and_its_choice_is_shown() {
          printf '%s\\n' \"$line\"\n",
         root = w.root.display()
     );
-    std::fs::write(fake.join("fzf"), script).unwrap();
-    std::fs::set_permissions(
-        fake.join("fzf"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    write_program(&fake.join("fzf"), script);
     let out = w
         .cmd("script")
         .args(["-qec", "runlog --no-follow; echo \"[rc=$?]\"", "/dev/null"])

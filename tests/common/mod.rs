@@ -315,6 +315,27 @@ pub fn damage_in_place(path: &std::path::Path) {
     file.set_modified(meta.modified().unwrap()).unwrap();
 }
 
+/// Copy a program to run it: by cp(1), so that no descriptor open for
+/// writing it is ever in this process, where a child another test thread
+/// forks would hold it until that child execs (ETXTBSY for our exec).
+pub fn copy_program(from: &Path, to: &Path) {
+    let status = Command::new("cp").arg(from).arg(to).status().unwrap();
+    assert!(status.success(), "cp {from:?} {to:?}");
+}
+
+/// Write an executable script, by way of [`copy_program`] for the same
+/// reason.
+pub fn write_program(path: &Path, content: impl AsRef<[u8]>) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut draft = path.as_os_str().to_owned();
+    draft.push(".draft");
+    let draft = PathBuf::from(draft);
+    std::fs::write(&draft, content).unwrap();
+    std::fs::set_permissions(&draft, std::fs::Permissions::from_mode(0o755)).unwrap();
+    copy_program(&draft, path);
+    std::fs::remove_file(&draft).unwrap();
+}
+
 pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
