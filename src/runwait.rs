@@ -1,10 +1,11 @@
 //! `runwait [--timeout DURATION] [JOB...]`: wait until jobs end.
 //!
 //! Rule: a job has ended when the store says so (its end recorded, or
-//! nothing of it alive), not when its log is let go. It waits on one watch
-//! of the state directory, whatever the number of jobs: no thread and no
-//! descriptor per job, and a look at every job once a second for those
-//! whose supervisor died. It never touches the jobs: on a timeout they keep
+//! nothing of it alive), not when its log is let go. For one job it sleeps
+//! on the locks that the job's end lets go of; for more, or if those did
+//! not tell, on one watch of the state directory, whatever the number of
+//! jobs: no thread and no descriptor per job, and a look at every job once
+//! a second for those whose supervisor died. It never touches the jobs: on a timeout they keep
 //! running. It prints only final outcomes; when it cannot read a job, it
 //! says so and exits 1.
 
@@ -14,6 +15,7 @@ use crate::jobs::{self, Job};
 use crate::store::{LOG, PID, RECORD, Store};
 use std::collections::HashSet;
 use std::ffi::OsString;
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 const HELP: &str = "\
@@ -77,6 +79,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     let mut changed: HashSet<Vec<u8>> = HashSet::new();
     let mut everything = true;
     let mut last_look = Instant::now();
+    let mut locks_left = 2;
     loop {
         let mut i = 0;
         while i < pending.len() {
@@ -130,6 +133,24 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
             wait = wait.min(left);
         }
         let Some(watch) = &watch else {
+            // One job: sleep on the locks that its end lets go of, with no
+            // watch to make (or close: that waits for the kernel's grace
+            // period, up to 20 ms). First its room, which its supervisor
+            // holds until the end is recorded or it dies; then, if the job
+            // is still running, its log, which the job holds while it
+            // lives. Each once: the watch and its looks follow.
+            if let ([id], 1..) = (pending.as_slice(), locks_left) {
+                let file = match locks_left {
+                    2 => store.open_room(id),
+                    _ => crate::store::open_read(&store.path(id, LOG)),
+                };
+                locks_left -= 1;
+                if let Ok(file) = file {
+                    let limit = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                    let _ = crate::sys::await_shared_lock(file.as_fd(), limit);
+                }
+                continue;
+            }
             let made = crate::sys::Watch::dir(store.dir())
                 .map_err(|e| Error::io("cannot watch state directory", store.dir(), e))?;
             watch = Some(made);

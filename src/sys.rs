@@ -669,19 +669,56 @@ pub fn default_stop() {
     ignore_signal(libc::SIGALRM);
 }
 
+/// A shared lock on `file`, waited for at most `limit` (for ever if None):
+/// whether it was had. Past the limit a SIGALRM every 10 ms interrupts the
+/// wait, so that one entered just after the deadline still ends.
+pub fn await_shared_lock(file: BorrowedFd, limit: Option<Duration>) -> io::Result<bool> {
+    extern "C" fn on_alarm(_: libc::c_int) {}
+    let deadline = limit.map(|limit| {
+        // SAFETY: the handler does nothing; no SA_RESTART, so that the
+        // alarm interrupts the flock.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_alarm as *const () as libc::sighandler_t;
+            libc::sigaction(libc::SIGALRM, &action, std::ptr::null_mut());
+        }
+        set_timer_every(
+            limit.max(Duration::from_micros(1)),
+            Duration::from_millis(10),
+        );
+        monotonic_micros().saturating_add(limit.as_micros() as u64)
+    });
+    let had = loop {
+        // SAFETY: plain integer arguments.
+        match cvt(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH) }) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                if deadline.is_some_and(|due| monotonic_micros() >= due) {
+                    break Ok(false);
+                }
+            }
+            done => break done.map(|_| true),
+        }
+    };
+    if deadline.is_some() {
+        set_timer(Duration::ZERO);
+    }
+    had
+}
+
 /// SIGALRM after `d` (never, if zero). Async-signal-safe.
 fn set_timer(d: Duration) {
-    let value = libc::timeval {
+    set_timer_every(d, Duration::ZERO)
+}
+
+/// SIGALRM after `first` (never, if zero), then every `then` (if not zero).
+fn set_timer_every(first: Duration, then: Duration) {
+    let time = |d: Duration| libc::timeval {
         tv_sec: d.as_secs() as _,
         tv_usec: d.subsec_micros() as _,
     };
-    let zero = libc::timeval {
-        tv_sec: 0,
-        tv_usec: 0,
-    };
     let timer = libc::itimerval {
-        it_interval: zero,
-        it_value: value,
+        it_interval: time(then),
+        it_value: time(first),
     };
     // SAFETY: a valid itimerval; the old value is not asked for.
     unsafe { libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut()) };

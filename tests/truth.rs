@@ -307,7 +307,8 @@ fn a_step_of_the_wall_clock_never_makes_a_job_a_stranger() {
 
 /// Property 4: What was written is believed: SIGKILL the supervisor at a random
 /// moment around the job's end. Whenever the log's footer tells the
-/// outcome, every command reports that outcome, never `lost`.
+/// outcome, every command reports that outcome, never `lost`; a runwait
+/// that was waiting meanwhile tells the outcome recorded in the end.
 #[test]
 fn a_supervisor_killed_as_the_job_ends_never_loses_a_written_outcome() {
     const TRIALS: usize = 150;
@@ -318,6 +319,12 @@ fn a_supervisor_killed_as_the_job_ends_never_loses_a_written_outcome() {
     for trial in 0..TRIALS {
         let id = w.start(&["-N", &format!("t{trial}"), "sh", "-c", "sleep 0.1; exit 3"]);
         let begun = Instant::now();
+        let mut waiting = w
+            .cmd("runwait")
+            .arg(&id)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
         let job = w.job(&id);
         let supervisor = match field_num(&job, "sid") {
             Some(sid) => sid as i64,
@@ -333,7 +340,11 @@ fn a_supervisor_killed_as_the_job_ends_never_loses_a_written_outcome() {
         let status = field_str(&job, "status").unwrap();
         let footer = w.log(&id).contains("\n--- failed: exit 3 after ");
         footers += footer as usize;
+        let waited_meanwhile = waiting.wait().unwrap().code();
         if !footer && status == "lost" {
+            failures.check(waited_meanwhile == Some(1), || {
+                format!("trial {trial}: lost, but runwait said {waited_meanwhile:?}")
+            });
             continue;
         }
         // Known, from the footer or from the final record alone.
@@ -341,8 +352,10 @@ fn a_supervisor_killed_as_the_job_ends_never_loses_a_written_outcome() {
         let waited = w.output("runwait", &[&id]).status.code();
         let shown = w.output("runlog", &["--no-follow", &id]).status.code();
         failures.check(
-            status == "failed" && code == Some(3.0) && waited == Some(3) && shown == Some(3),
-            || format!("trial {trial}: footer {footer}, {status} {code:?}, runwait {waited:?}, runlog {shown:?}"),
+            status == "failed"
+                && code == Some(3.0)
+                && [waited, waited_meanwhile, shown] == [Some(3); 3],
+            || format!("trial {trial}: footer {footer}, {status} {code:?}, runwait {waited:?} (meanwhile {waited_meanwhile:?}), runlog {shown:?}"),
         );
     }
     println!("{footers} of {TRIALS} had their footer written");
@@ -455,6 +468,81 @@ fn runwait_returns_at_the_recorded_end_not_at_the_log_let_go() {
     server.next();
     assert!(alive(sid), "runwait waited for the notification");
     sigkill(background);
+}
+
+/// The inode of the file process `pid` waits to flock, as /proc/locks tells
+/// (a `->` line: pid, then MAJ:MIN:INODE).
+fn lock_awaited(pid: u32) -> Option<u64> {
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    locks.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let blocked = fields.get(1..3) == Some(&["->", "FLOCK"][..]);
+        (blocked && fields.get(5) == Some(&pid.to_string().as_str()))
+            .then(|| fields.get(6)?.rsplit(':').next()?.parse().ok())?
+    })
+}
+
+/// Whether process `pid` holds an inotify descriptor.
+fn watches(pid: u32) -> bool {
+    let fds = format!("/proc/{pid}/fdinfo");
+    std::fs::read_dir(fds).is_ok_and(|fds| {
+        fds.flatten().any(|fd| {
+            std::fs::read_to_string(fd.path()).is_ok_and(|info| info.contains("inotify wd:"))
+        })
+    })
+}
+
+/// Property 6c: runwait on one job sleeps on the locks its end lets go of,
+/// with no watch to close on the way out: its supervisor's on the room for
+/// its final record, then, when the supervisor is killed, the job's on its
+/// log; and a watch only if the job let go of its log. In each case, with
+/// and without a timeout running, it tells how the job ended.
+#[test]
+fn runwait_on_one_job_waits_on_its_locks_and_outlives_its_supervisor() {
+    use std::os::unix::fs::MetadataExt;
+    for (timeout, lets_go) in [(None, false), (Some("30s"), false), (None, true)] {
+        let case = format!("timeout {timeout:?}, log let go {lets_go}");
+        let w = World::new();
+        let flag = w.root.join("go");
+        let mut script = format!("while [ ! -e {} ]; do sleep 0.02; done", flag.display());
+        if lets_go {
+            script = format!("exec >/dev/null 2>&1; {script}");
+        }
+        let id = w.start(&["sh", "-c", &script]);
+        let pid = field_num(&w.job(&id), "pid").unwrap() as i64;
+        let supervisor = parent_of(pid);
+        let inode = |name: String| std::fs::metadata(w.state.join(name)).unwrap().ino();
+        let (room, log) = (inode(format!(".{id}.json.end")), inode(format!("{id}.log")));
+        let mut args: Vec<&str> = timeout.map_or(vec![], |t| vec!["--timeout", t]);
+        args.push(&id);
+        let waiter = w
+            .cmd("runwait")
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        poll("runwait to wait on the supervisor's lock", || {
+            (lock_awaited(waiter.id())? == room).then_some(())
+        });
+        assert!(!watches(waiter.id()), "{case}: a watch as well");
+        assert!(sigkill(supervisor));
+        if lets_go {
+            poll("runwait to watch instead", || {
+                watches(waiter.id()).then_some(())
+            });
+        } else {
+            poll("runwait to wait on the log's lock", || {
+                (lock_awaited(waiter.id())? == log).then_some(())
+            });
+            assert!(!watches(waiter.id()), "{case}: a watch as well");
+        }
+        std::fs::write(&flag, "").unwrap();
+        let out = waiter.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{case}: lost is 1");
+        let said = format!("{id}: lost (no end recorded)\n");
+        assert_eq!(text(&out.stdout), said, "{case}");
+    }
 }
 
 /// Property 6b: One watch for any number of jobs: 300 running jobs, waited for with
