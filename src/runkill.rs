@@ -123,8 +123,11 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     }
     // SIGTERM went to all of them at once; now their grace runs together.
     // A job is stopped once its end is recorded and nothing of it is left.
-    let deadline = Instant::now() + grace;
-    while signalled.iter().any(|j| !stopped(&store, j)) && Instant::now() < deadline {
+    // A grace past any clock's end (`--grace 18446744073709551615s`) is for ever.
+    let deadline = Instant::now().checked_add(grace);
+    while signalled.iter().any(|j| !stopped(&store, j))
+        && deadline.is_none_or(|deadline| Instant::now() < deadline)
+    {
         std::thread::sleep(Duration::from_millis(20));
     }
     for job in &signalled {

@@ -73,7 +73,8 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     // (closing one costs the kernel's grace period, up to 20 ms), and then
     // every job is looked at again, so that no end falls in between.
     let mut watch = None;
-    let deadline = timeout.map(|t| Instant::now() + t);
+    // A timeout past any clock's end is none.
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let mut pending: Vec<String> = chosen.iter().map(|j| j.id().to_string()).collect();
     let mut status = code::OK;
     let mut changed: HashSet<Vec<u8>> = HashSet::new();

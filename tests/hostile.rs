@@ -499,3 +499,38 @@ fn a_command_line_of_megabytes_is_recorded_and_its_end_never_lost() {
     let line = listing.lines().find(|l| l.contains(id.as_str())).unwrap();
     assert!(line.contains(" exit 3"), "{}", &line[..200]);
 }
+
+/// A duration past the end of any clock (2^64 - 1 seconds, the largest
+/// that parses) is "for ever" to every option that takes one: never a
+/// panic, and each command does what it would with a very long one.
+#[test]
+fn a_duration_past_any_clocks_end_is_for_ever() {
+    const FOREVER: &str = "18446744073709551615s";
+    let w = World::new();
+    let flag = w.root.join("go");
+    let script = format!("while [ ! -e {} ]; do sleep 0.02; done", flag.display());
+    let long = w.start(&["--timeout", FOREVER, "sh", "-c", &script]);
+    let waiter = w
+        .cmd("runwait")
+        .args(["--timeout", FOREVER, &long])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::fs::write(&flag, "").unwrap();
+    let out = waiter.wait_with_output().unwrap();
+    sane("runwait", &["--timeout", FOREVER], &out);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(field_str(&w.job(&long), "status").as_deref(), Some("done"));
+    // runkill's grace: SIGTERM stops the job, and runkill waits for that.
+    let stubborn = w.start(&["sleep", "30"]);
+    let out = bounded(&w, "runkill", &["--grace", FOREVER, &stubborn]);
+    sane("runkill", &["--grace", FOREVER], &out);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(w.status(&stubborn), "killed");
+    // The filters: every job is younger than that; none is older.
+    assert_eq!(json_ids(&w, &["--since", FOREVER]).len(), 2);
+    let out = bounded(&w, "runrm", &["--older-than", FOREVER]);
+    sane("runrm", &["--older-than", FOREVER], &out);
+    assert_eq!(json_ids(&w, &[]).len(), 2, "runrm removed a job");
+}
