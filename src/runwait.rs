@@ -139,7 +139,10 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
             // period, up to 20 ms). First its room, which its supervisor
             // holds until the end is recorded or it dies; then, if the job
             // is still running, its log, which the job holds while it
-            // lives. Each once: the watch and its looks follow.
+            // lives. Each once, and none once one is found that nobody
+            // holds (a supervisor of a version that locks no room, a job
+            // that let go of its log), which tells nothing: the watch and
+            // its looks follow.
             if let ([id], 1..) = (pending.as_slice(), locks_left) {
                 let file = match locks_left {
                     2 => store.open_room(id),
@@ -147,8 +150,12 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
                 };
                 locks_left -= 1;
                 if let Ok(file) = file {
-                    let limit = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-                    let _ = crate::sys::await_shared_lock(file.as_fd(), limit);
+                    if file.try_lock_shared().is_ok() {
+                        locks_left = 0;
+                    } else {
+                        let limit = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                        let _ = crate::sys::await_shared_lock(file.as_fd(), limit);
+                    }
                 }
                 continue;
             }

@@ -545,6 +545,54 @@ fn runwait_on_one_job_waits_on_its_locks_and_outlives_its_supervisor() {
     }
 }
 
+/// Property 6d: a room that nobody locks (as a supervisor of a version
+/// that locks none leaves it) is no reason to wait on the log: runwait
+/// still returns at the recorded end, while the supervisor, holding the
+/// log, is still notifying.
+#[test]
+fn runwait_on_a_room_nobody_locks_still_returns_at_the_recorded_end() {
+    let w = World::new();
+    let server = Server::start(&[Reply::Hang]);
+    let flag = w.root.join("go");
+    let script = format!("while [ ! -e {} ]; do sleep 0.02; done", flag.display());
+    let started = w
+        .cmd("run")
+        .env("RUN_NOTIFY_TIMEOUT", "3")
+        .args(["-q", "-t", &server.url("slow"), "sh", "-c", &script])
+        .output()
+        .unwrap();
+    assert!(started.status.success(), "{}", text(&started.stderr));
+    let id = text(&started.stdout).trim().to_string();
+    // An unlocked stand-in at the room's name while runwait looks; the
+    // supervisor's own room goes back before the job ends.
+    let room = w.state.join(format!(".{id}.json.end"));
+    let kept = w.state.join("kept-room");
+    std::fs::rename(&room, &kept).unwrap();
+    std::fs::write(&room, " ").unwrap();
+    let waiter = w
+        .cmd("runwait")
+        .arg(&id)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    poll("runwait to pass the room by", || {
+        (watches(waiter.id()) || lock_awaited(waiter.id()).is_some()).then_some(())
+    });
+    std::fs::rename(&kept, &room).unwrap();
+    std::fs::write(&flag, "").unwrap();
+    let out = waiter.wait_with_output().unwrap();
+    assert_eq!(
+        text(&out.stdout).lines().count(),
+        1,
+        "{}",
+        text(&out.stderr)
+    );
+    let sid = field_num(&w.job(&id), "sid").unwrap() as i64;
+    assert!(alive(sid), "runwait waited for the notification");
+    server.next();
+}
+
 /// Property 6b: One watch for any number of jobs: 300 running jobs, waited for with
 /// 32 descriptors at most, are each reported right.
 #[test]
