@@ -268,7 +268,8 @@ impl Store {
         file.lock()?;
         let mut text = String::new();
         file.read_to_string(&mut text)?;
-        let last = Some(text.trim().to_string()).filter(|id| !id.is_empty());
+        let first = text.lines().next().unwrap_or_default().trim();
+        let last = Some(first.to_string()).filter(|id| !id.is_empty());
         Ok((file, last))
     }
 
@@ -1001,8 +1002,12 @@ fn create(path: &Path, append: bool) -> io::Result<File> {
 
 /// Make `id` the last job of the queue whose locked file is `queue`.
 pub fn set_queue_tail(queue: &File, id: &str) -> io::Result<()> {
-    queue.set_len(0)?;
-    queue.write_all_at(format!("{id}\n").as_bytes(), 0)
+    // The id first, then the cut: killed between the two, the file still
+    // names a job on its first line (the one `lock_queue` reads), never
+    // none, which would start the next job at once.
+    let line = format!("{id}\n");
+    queue.write_all_at(line.as_bytes(), 0)?;
+    queue.set_len(line.len() as u64)
 }
 
 /// Open for reading without following a symlink, and without blocking on a

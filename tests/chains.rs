@@ -526,6 +526,60 @@ fn a_queued_job_whose_waiting_supervisor_was_killed_takes_no_turn() {
     assert!(!w.root.join("second").exists());
 }
 
+/// A queued job's supervisor killed as it makes its job the queue's last
+/// (held there by strace, just after its first ftruncate: the very cut of
+/// the queue's file) leaves a file that still names a job: the next job
+/// waits for the one running, never starts beside it.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_supervisor_killed_as_it_joins_the_queue_never_lets_the_next_job_jump_it() {
+    let probe = std::process::Command::new("strace")
+        .args(["-o", "/dev/null", "true"])
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        println!("skipped: no strace that may trace here");
+        return;
+    }
+    let w = World::new();
+    let flag = w.root.join("go");
+    let script = format!("while [ ! -e '{}' ]; do sleep 0.02; done", flag.display());
+    let first = w.start(&["-Q", "build", "sh", "-c", &script]);
+    let queue_file = w.state.join(".queue-build");
+    let mut held = w
+        .cmd("strace")
+        .args(["-f", "-o", "/dev/null", "-e", "trace=ftruncate"])
+        .args(["-e", "inject=ftruncate:delay_exit=30000000:when=1"])
+        .arg(w.bin.join("run"))
+        .args(["-q", "-Q", "build", "true"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The second job's supervisor: the process holding the queue's file,
+    // once it has cut it (whatever the cut left).
+    let first_line = format!("{first}\n");
+    let supervisor = poll("the second supervisor to cut the queue's file", || {
+        let now = std::fs::read_to_string(&queue_file).ok()?;
+        if now == first_line {
+            return None;
+        }
+        std::fs::read_dir("/proc").ok()?.flatten().find_map(|p| {
+            let pid: i64 = p.file_name().to_str()?.parse().ok()?;
+            let holds = std::fs::read_dir(p.path().join("fd"))
+                .ok()?
+                .flatten()
+                .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|to| to == queue_file));
+            holds.then_some(pid)
+        })
+    });
+    assert!(sigkill(supervisor));
+    // strace would sit out its delay before it notices.
+    let _ = held.kill();
+    let _ = held.wait();
+    let third = marking(&w, &["-Q", "build"], "third");
+    runs_only_after(&w, &third, &first);
+}
+
 /// `later` stays waiting for a second while `first` (blocked on `go`) runs,
 /// and once `go` is released it runs, beginning no earlier than `first`
 /// ended.
