@@ -3,7 +3,8 @@
 //! Rule: a running job is never removed. "Finished" is the job store's
 //! status, checked again while runrm itself holds the job's lock, so no job
 //! can start or run under it; a job's record goes last, so an interrupted
-//! runrm leaves a job that `runs` still shows.
+//! runrm leaves a job that `runs` still shows. A queue's file goes, under
+//! its lock, only once nothing of the queue is left to follow.
 
 use crate::args::{Operands, Opt, Takes, opt};
 use crate::error::{Result, code};
@@ -122,7 +123,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     let (mut removed, mut freed) = (0usize, 0u64);
     // No listing may read the directory until the removed jobs are out of
     // the index too: it would write their lines back.
-    let _lock = if dry_run {
+    let lock = if dry_run {
         None
     } else {
         Some(store.lock(true)?)
@@ -162,6 +163,30 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
             &store,
             &chosen.iter().map(|job| job.id()).collect::<Vec<_>>(),
         );
+        drop(lock);
+        // A queue with no job left to follow leaves no file behind: its
+        // last job is gone and none of it is still to end. A job that joins
+        // it after this listing is its last job, which the lock shows.
+        let mut queues: Vec<String> = chosen
+            .iter()
+            .filter_map(|j| j.record.queue.clone())
+            .collect();
+        queues.sort();
+        queues.dedup();
+        if !queues.is_empty()
+            && let Ok(unfinished) = jobs::list(Some(&store), |s| !s.is_finished())
+        {
+            queues.retain(|name| {
+                unfinished
+                    .iter()
+                    .all(|j| j.record.queue.as_ref() != Some(name))
+            });
+            for name in queues {
+                store.drop_queue(&name, |last| {
+                    last.is_none_or(|id| matches!(jobs::find(&store, id), Ok(None)))
+                });
+            }
+        }
     }
     let plural = if removed == 1 { "" } else { "s" };
     crate::error::say!("{verb} {removed} job{plural}, {} freed", size(freed));

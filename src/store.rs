@@ -255,22 +255,58 @@ impl Store {
     /// Queue `name`'s file (`.queue-NAME`), locked: whoever holds it is the
     /// one starting a job in the queue. With the id of its last job, if any.
     pub fn lock_queue(&self, name: &str) -> io::Result<(File, Option<String>)> {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-            .open(self.dir.join(format!(".queue-{name}")))?;
-        if !file.metadata()?.is_file() {
-            return Err(io::Error::from_raw_os_error(libc::EINVAL));
-        }
-        file.lock()?;
+        let path = self.queue_path(name);
+        let mut file = loop {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+                .open(&path)?;
+            if !file.metadata()?.is_file() {
+                return Err(io::Error::from_raw_os_error(libc::EINVAL));
+            }
+            file.lock()?;
+            // Unless runrm removed it meanwhile (`drop_queue`): then the
+            // queue is the file at its name now.
+            if names(&path, &file) {
+                break file;
+            }
+        };
         let mut text = String::new();
         file.read_to_string(&mut text)?;
         let first = text.lines().next().unwrap_or_default().trim();
         let last = Some(first.to_string()).filter(|id| !id.is_empty());
         Ok((file, last))
+    }
+
+    /// Remove queue `name`'s file if `idle`, asked with the queue's last
+    /// job while the file is locked, says that nothing of the queue is left
+    /// to follow; a queue that a job is joining (locked) is left alone.
+    pub fn drop_queue(&self, name: &str, idle: impl FnOnce(Option<&str>) -> bool) {
+        let path = self.queue_path(name);
+        let Ok(mut file) = open_read(&path) else {
+            return;
+        };
+        let mut text = String::new();
+        if file.try_lock().is_ok()
+            && names(&path, &file)
+            && file.metadata().is_ok_and(|m| m.is_file())
+            && file.read_to_string(&mut text).is_ok()
+            && idle(
+                text.lines()
+                    .next()
+                    .map(str::trim)
+                    .filter(|id| !id.is_empty()),
+            )
+        {
+            let _ = fs::remove_file(&path);
+        }
+    }
+
+    fn queue_path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!(".queue-{name}"))
     }
 
     /// Take room for the job's final record now, while there is some: a job

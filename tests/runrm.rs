@@ -366,3 +366,118 @@ fn removing_a_job_drops_its_index_line_and_keeps_the_others() {
         .unwrap_or_default();
     assert!(line.starts_with("○ failed "), "{listing}");
 }
+
+/// A queue's file goes with the last of its jobs, and stays while anything
+/// of the queue is left to follow: its last job kept, or (that one
+/// removed) an earlier one still running, which the next job then waits
+/// for.
+#[test]
+fn a_queue_with_nothing_left_to_follow_leaves_no_file() {
+    let w = World::new();
+    let queue = |name: &str| w.state.join(format!(".queue-{name}"));
+    for _ in 0..2 {
+        finished(&w, &["-Q", "done", "true"]);
+    }
+    // `kept`: its last job is named by no runrm.
+    let first = finished(&w, &["-Q", "kept", "true"]);
+    finished(&w, &["-Q", "kept", "true"]);
+    // `busy`: a running job, and after it a waiting one, cancelled.
+    let running = w.start(&[
+        "-Q",
+        "busy",
+        "sh",
+        "-c",
+        &format!(
+            "while [ ! -e {} ]; do sleep 0.02; done",
+            w.root.join("go").display()
+        ),
+    ]);
+    let cancelled = w.start(&["-Q", "busy", "true"]);
+    assert!(w.output("runkill", &[&cancelled]).status.success());
+    w.wait_end(&cancelled);
+    assert!(queue("done").exists() && queue("kept").exists() && queue("busy").exists());
+    let out = w.output("runrm", &[&first, &cancelled]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        queue("kept").exists(),
+        "the queue's last job is still there"
+    );
+    assert!(queue("busy").exists(), "the queue's first job still runs");
+    let out = w.output("runrm", &[] as &[&str]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(w.status(&running), "running");
+    assert!(!queue("done").exists() && !queue("kept").exists());
+    assert!(queue("busy").exists(), "the queue's first job still runs");
+    // The next job of `busy` waits for the running one.
+    let next = w.start(&["-Q", "busy", "true"]);
+    assert_eq!(w.status(&next), "waiting");
+    open_gate(&w, "go");
+    let ended = field_num(&w.wait_end(&running), "ended").unwrap();
+    assert!(field_num(&w.wait_end(&next), "began").unwrap() >= ended);
+    let out = w.output("runrm", &[] as &[&str]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!queue("busy").exists());
+    let left: Vec<String> = w.files();
+    assert!(left.iter().all(|f| f == ".index"), "{left:?}");
+}
+
+/// A job joining a queue just as runrm removes the queue's file (runrm
+/// held by strace just before its unlink, the job waiting for the lock on
+/// the file runrm then unlinks) joins the queue at its name, not the file
+/// removed: the next job waits for it, never starts beside it.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_job_joining_a_queue_as_runrm_removes_its_file_still_heads_the_queue() {
+    use std::os::unix::fs::MetadataExt;
+    use std::process::{Command, Stdio};
+    let probe = Command::new("strace")
+        .args(["-o", "/dev/null", "true"])
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        println!("skipped: no strace that may trace here");
+        return;
+    }
+    let w = World::new();
+    finished(&w, &["-Q", "q", "true"]);
+    let queue = w.state.join(".queue-q");
+    let inode = std::fs::metadata(&queue).unwrap().ino();
+    let mut remover = w
+        .cmd("strace")
+        .args(["-qq", "-o", "/dev/null", "-P"])
+        .arg(&queue)
+        .args(["-e", "trace=unlink,unlinkat"])
+        .args(["-e", "inject=unlink,unlinkat:delay_enter=30000000"])
+        .arg(w.bin.join("runrm"))
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let runrm = poll("runrm to lock the queue's file", || {
+        children_of(remover.id())
+            .into_iter()
+            .find(|&pid| flocks(pid as u32, false).contains(&inode))
+    });
+    let gate = w.root.join("go");
+    let script = format!("while [ ! -e {} ]; do sleep 0.02; done", gate.display());
+    let mut joining = w
+        .cmd("run")
+        .args(["-q", "-Q", "q", "sh", "-c", &script])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    poll("the job to wait for the queue's lock", || {
+        (lock_awaited(joining.id())? == inode).then_some(())
+    });
+    // Without its tracer, runrm unlinks at once.
+    remover.kill().unwrap();
+    remover.wait().unwrap();
+    poll("runrm to end", || (!alive(runrm)).then_some(()));
+    assert!(joining.wait().unwrap().success());
+    let mut first = String::new();
+    std::io::Read::read_to_string(&mut joining.stdout.take().unwrap(), &mut first).unwrap();
+    let first = first.trim();
+    let next = w.start(&["-Q", "q", "true"]);
+    assert_eq!(w.status(&next), "waiting", "it started beside {first}");
+    open_gate(&w, "go");
+    let ended = field_num(&w.wait_end(first), "ended").unwrap();
+    assert!(field_num(&w.wait_end(&next), "began").unwrap() >= ended);
+}

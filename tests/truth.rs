@@ -470,18 +470,6 @@ fn runwait_returns_at_the_recorded_end_not_at_the_log_let_go() {
     sigkill(background);
 }
 
-/// The inode of the file process `pid` waits to flock, as /proc/locks tells
-/// (a `->` line: pid, then MAJ:MIN:INODE).
-fn lock_awaited(pid: u32) -> Option<u64> {
-    let locks = std::fs::read_to_string("/proc/locks").ok()?;
-    locks.lines().find_map(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let blocked = fields.get(1..3) == Some(&["->", "FLOCK"][..]);
-        (blocked && fields.get(5) == Some(&pid.to_string().as_str()))
-            .then(|| fields.get(6)?.rsplit(':').next()?.parse().ok())?
-    })
-}
-
 /// Whether process `pid` holds an inotify descriptor.
 fn watches(pid: u32) -> bool {
     let fds = format!("/proc/{pid}/fdinfo");

@@ -587,6 +587,32 @@ pub fn sigkill(pid: i64) -> bool {
 
 /// The children of `pid`, from /proc (Linux 3.5 and later).
 #[cfg(target_os = "linux")]
+/// The inode of the file process `pid` waits to flock, as /proc/locks
+/// tells (a `->` line: pid, then MAJ:MIN:INODE).
+pub fn lock_awaited(pid: u32) -> Option<u64> {
+    flocks(pid, true).first().copied()
+}
+
+/// The inodes of the files process `pid` holds a flock on, or (`waiting`)
+/// waits to, as /proc/locks tells.
+pub fn flocks(pid: u32, waiting: bool) -> Vec<u64> {
+    let locks = std::fs::read_to_string("/proc/locks").unwrap_or_default();
+    let pid = pid.to_string();
+    locks
+        .lines()
+        .filter_map(|line| {
+            let mut fields: Vec<&str> = line.split_whitespace().collect();
+            let blocked = fields.get(1) == Some(&"->");
+            if blocked {
+                fields.remove(1);
+            }
+            let ours = blocked == waiting && fields.get(1) == Some(&"FLOCK");
+            (ours && fields.get(4) == Some(&pid.as_str()))
+                .then(|| fields.get(5)?.rsplit(':').next()?.parse().ok())?
+        })
+        .collect()
+}
+
 pub fn children_of(pid: u32) -> Vec<i64> {
     std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
         .unwrap_or_default()
