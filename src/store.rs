@@ -256,6 +256,7 @@ impl Store {
     /// one starting a job in the queue. With the id of its last job, if any.
     pub fn lock_queue(&self, name: &str) -> io::Result<(File, Option<String>)> {
         let path = self.queue_path(name);
+        let mut tries = 0;
         let mut file = loop {
             let file = OpenOptions::new()
                 .read(true)
@@ -269,8 +270,10 @@ impl Store {
             }
             file.lock()?;
             // Unless runrm removed it meanwhile (`drop_queue`): then the
-            // queue is the file at its name now.
-            if names(&path, &file) {
+            // queue is the file at its name now. (Bounded, for a file system
+            // whose inode numbers would not tell.)
+            tries += 1;
+            if names(&path, &file) || tries == 100 {
                 break file;
             }
         };
