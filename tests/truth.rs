@@ -1295,3 +1295,66 @@ fn a_launch_held_up_before_its_fork_leaves_a_job_that_runkill_stops() {
     let job = w.wait_end(&id);
     assert_eq!(field_str(&job, "signal").as_deref(), Some("SIGTERM"));
 }
+
+/// SIGKILL runrm at a random moment while it removes twenty jobs of a
+/// queue: each job is left whole or gone, or, if cut short, in the order
+/// runrm removes (its spares, log, pid file, then its record, so that a
+/// job with files left is still listed); the listing, read twice (from the
+/// directory, then from the index it wrote), shows exactly the jobs whose
+/// records remain, each as it ended; and a new job of the queue runs.
+#[test]
+fn runrm_killed_at_any_moment_leaves_each_job_whole_gone_or_listed() {
+    const TRIALS: usize = 40;
+    const JOBS: usize = 20;
+    let mut random = Random::new("runrm_killed");
+    let mut failures = Failures::new(TRIALS);
+    let (mut cut_short, mut gone) = (0, 0);
+    for trial in 0..TRIALS {
+        let w = World::new();
+        let ids: Vec<String> = (0..JOBS).map(|_| w.start(&["-Q", "q", "true"])).collect();
+        w.wait_end(ids.last().unwrap());
+        w.indexed(&ids.iter().map(String::as_str).collect::<Vec<_>>());
+        let mut runrm = w.cmd("runrm").stdout(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(Duration::from_micros(random.below(8_000)));
+        sigkill(runrm.id().into());
+        let _ = runrm.wait();
+        let files = w.files();
+        let has = |id: &str, suffix: &str| files.contains(&format!("{id}{suffix}"));
+        let mut remaining = Vec::new();
+        for id in &ids {
+            let left = [".log", ".pid", ".json"].map(|s| has(id, s));
+            // Once one is gone, every one before it in runrm's order is.
+            let in_order = left.windows(2).all(|pair| pair[0] <= pair[1]);
+            failures.check(in_order, || {
+                format!("trial {trial}: {id}: log, pid, record {left:?}")
+            });
+            if left[2] {
+                remaining.push(id.clone());
+            }
+            gone += !left.contains(&true) as usize;
+            cut_short += (left.contains(&true) && left.contains(&false)) as usize;
+        }
+        remaining.sort();
+        for _ in 0..2 {
+            let jobs = w.jobs();
+            let mut listed: Vec<String> = jobs.keys().cloned().collect();
+            listed.sort();
+            let done = remaining
+                .iter()
+                .all(|id| field_str(&jobs[id.as_str()], "status").as_deref() == Some("done"));
+            failures.check(listed == remaining && done, || {
+                format!("trial {trial}: listed {listed:?}, records of {remaining:?}")
+            });
+        }
+        let next = w.start(&["-Q", "q", "true"]);
+        let status = field_str(&w.wait_end(&next), "status");
+        failures.check(status.as_deref() == Some("done"), || {
+            format!("trial {trial}: the next job of the queue: {status:?}")
+        });
+    }
+    println!(
+        "{cut_short} jobs were cut short, {gone} of {} gone",
+        TRIALS * JOBS
+    );
+    failures.assert_none();
+}
