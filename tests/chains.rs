@@ -533,11 +533,7 @@ fn a_queued_job_whose_waiting_supervisor_was_killed_takes_no_turn() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_supervisor_killed_as_it_joins_the_queue_never_lets_the_next_job_jump_it() {
-    let probe = std::process::Command::new("strace")
-        .args(["-o", "/dev/null", "true"])
-        .status();
-    if !probe.is_ok_and(|s| s.success()) {
-        println!("skipped: no strace that may trace here");
+    if !can_strace() {
         return;
     }
     let w = World::new();

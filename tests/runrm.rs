@@ -429,12 +429,8 @@ fn a_queue_with_nothing_left_to_follow_leaves_no_file() {
 #[test]
 fn a_job_joining_a_queue_as_runrm_removes_its_file_still_heads_the_queue() {
     use std::os::unix::fs::MetadataExt;
-    use std::process::{Command, Stdio};
-    let probe = Command::new("strace")
-        .args(["-o", "/dev/null", "true"])
-        .status();
-    if !probe.is_ok_and(|s| s.success()) {
-        println!("skipped: no strace that may trace here");
+    use std::process::Stdio;
+    if !can_strace() {
         return;
     }
     let w = World::new();

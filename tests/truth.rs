@@ -1265,11 +1265,7 @@ fn a_callers_ignored_or_blocked_signals_never_cost_a_jobs_end() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_launch_held_up_before_its_fork_leaves_a_job_that_runkill_stops() {
-    let probe = Command::new("strace")
-        .args(["-o", "/dev/null", "true"])
-        .status();
-    if !probe.is_ok_and(|s| s.success()) {
-        println!("skipped: no strace that may trace here");
+    if !can_strace() {
         return;
     }
     let w = World::new();

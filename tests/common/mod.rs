@@ -336,6 +336,19 @@ pub fn write_program(path: &Path, content: impl AsRef<[u8]>) {
     std::fs::remove_file(&draft).unwrap();
 }
 
+/// Whether strace(1) may trace here (scripts/test installs it; a container
+/// may forbid ptrace); if not, says the test is skipped.
+pub fn can_strace() -> bool {
+    let probe = Command::new("strace")
+        .args(["-o", "/dev/null", "true"])
+        .status();
+    let usable = probe.is_ok_and(|s| s.success());
+    if !usable {
+        println!("skipped: no strace that may trace here");
+    }
+    usable
+}
+
 pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
