@@ -5,9 +5,9 @@
 //! on the locks that the job's end lets go of; for more, or if those did
 //! not tell, on one watch of the state directory, whatever the number of
 //! jobs: no thread and no descriptor per job, and a look at every job once
-//! a second for those whose supervisor died. It never touches the jobs: on a timeout they keep
-//! running. It prints only final outcomes; when it cannot read a job, it
-//! says so and exits 1.
+//! a second for those whose supervisor died. It never touches the jobs: on
+//! a timeout they keep running. It prints only final outcomes; when it
+//! cannot read a job, it says so and exits 1.
 
 use crate::args::{Operands, Opt, Takes, opt};
 use crate::error::{Error, Result, code};

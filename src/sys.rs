@@ -686,7 +686,7 @@ pub fn await_shared_lock(file: BorrowedFd, limit: Option<Duration>) -> io::Resul
             limit.max(Duration::from_micros(1)),
             Duration::from_millis(10),
         );
-        monotonic_micros().saturating_add(limit.as_micros() as u64)
+        monotonic_micros().saturating_add(u64::try_from(limit.as_micros()).unwrap_or(u64::MAX))
     });
     let had = loop {
         // SAFETY: plain integer arguments.
