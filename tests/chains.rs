@@ -576,6 +576,57 @@ fn a_supervisor_killed_as_it_joins_the_queue_never_lets_the_next_job_jump_it() {
     runs_only_after(&w, &third, &first);
 }
 
+/// A queued job's supervisor SIGKILLed at a random moment of its launch,
+/// while the queue's job before it runs: whatever it left, the job queued
+/// after it waits for the running one and starts only once that one has
+/// ended, and the killed job's command never runs.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_supervisor_killed_at_any_moment_of_a_queued_launch_keeps_the_queue_in_order() {
+    const TRIALS: usize = 40;
+    let mut random = Random::new("queued_launch_killed");
+    for trial in 0..TRIALS {
+        let w = World::new();
+        let gate = w.root.join("go");
+        let script = format!("while [ ! -e '{}' ]; do sleep 0.02; done", gate.display());
+        let first = w.start(&["-Q", "q", "sh", "-c", &script]);
+        let mark = w.root.join("killed-ran");
+        let mut killed = w
+            .cmd("run")
+            .args(["-q", "-Q", "q", "sh", "-c"])
+            .arg(format!("touch '{}'", mark.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let supervisor = spin("the supervisor's fork", || {
+            children_of(killed.id()).first().copied()
+        });
+        std::thread::sleep(Duration::from_micros(random.below(3_000)));
+        sigkill(supervisor);
+        let _ = killed.wait();
+        let next = marking(&w, &["-Q", "q"], "next-ran");
+        assert_eq!(
+            w.status(&next),
+            "waiting",
+            "trial {trial}: it started beside {first}"
+        );
+        release(&w, "go");
+        let ended = field_num(&w.wait_end(&first), "ended").unwrap();
+        let job = w.wait_end(&next);
+        assert_eq!(
+            field_str(&job, "status").as_deref(),
+            Some("done"),
+            "trial {trial}"
+        );
+        assert!(field_num(&job, "began").unwrap() >= ended, "trial {trial}");
+        assert!(
+            !mark.exists(),
+            "trial {trial}: the killed job's command ran"
+        );
+    }
+}
+
 /// `later` stays waiting for a second while `first` (blocked on `go`) runs,
 /// and once `go` is released it runs, beginning no earlier than `first`
 /// ended.
