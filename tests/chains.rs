@@ -627,6 +627,43 @@ fn a_supervisor_killed_at_any_moment_of_a_queued_launch_keeps_the_queue_in_order
     }
 }
 
+/// A queued job's supervisor SIGKILLed at a random moment around its turn
+/// (as the job before it ends and it starts its own): the job queued after
+/// it never runs while the killed one's command still runs, and it runs
+/// once that has ended or never started.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_supervisor_killed_at_any_moment_of_its_turn_keeps_the_queue_one_at_a_time() {
+    const TRIALS: usize = 40;
+    let mut random = Random::new("queued_turn_killed");
+    let mut ran = 0;
+    for trial in 0..TRIALS {
+        let w = World::new();
+        let gate = w.root.join("go");
+        let marks = w.root.join("marks");
+        let script = format!("while [ ! -e '{}' ]; do sleep 0.01; done", gate.display());
+        w.start(&["-Q", "q", "sh", "-c", &script]);
+        let middle = format!(
+            "echo begin >> '{m}'; sleep 0.1; echo end >> '{m}'",
+            m = marks.display()
+        );
+        let killed = w.start(&["-Q", "q", "sh", "-c", &middle]);
+        let supervisor = field_num(&w.job(&killed), "sid").unwrap() as i64;
+        let last = format!("echo last >> '{}'", marks.display());
+        let next = w.start(&["-Q", "q", "sh", "-c", &last]);
+        release(&w, "go");
+        std::thread::sleep(Duration::from_micros(random.below(40_000)));
+        sigkill(supervisor);
+        w.wait_end(&next);
+        let marks = std::fs::read_to_string(&marks).unwrap_or_default();
+        let marks: Vec<&str> = marks.lines().collect();
+        let in_order = matches!(marks.as_slice(), ["last"] | ["begin", "end", "last"]);
+        assert!(in_order, "trial {trial}: {marks:?}");
+        ran += (marks.len() == 3) as usize;
+    }
+    println!("the killed job's command ran in {ran} of {TRIALS} trials");
+}
+
 /// `later` stays waiting for a second while `first` (blocked on `go`) runs,
 /// and once `go` is released it runs, beginning no earlier than `first`
 /// ended.
