@@ -136,11 +136,13 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
             continue;
         }
         match remove(&store, job) {
-            Ok(Some(bytes)) => {
+            Ok(Removal::Freed(bytes)) => {
                 removed += 1;
                 freed += bytes;
             }
-            Ok(None) => {
+            // Another runrm removed it meanwhile.
+            Ok(Removal::Gone) => {}
+            Ok(Removal::Held) => {
                 // Ended, but its log is held: by its supervisor (alive
                 // past the end only to notify), or by what the job left
                 // running in the background.
@@ -216,9 +218,18 @@ fn job_size(store: &Store, id: &str) -> u64 {
         .sum()
 }
 
-/// Remove one job's files while holding its lock. `Ok(None)` if the job
-/// turned out to be running after all; `Ok(Some(bytes))` when removed.
-fn remove(store: &Store, job: &Job) -> std::result::Result<Option<u64>, String> {
+/// What removing one job came to.
+enum Removal {
+    /// Its files are gone, this many bytes of them.
+    Freed(u64),
+    /// Its log is held: it turned out to be running after all.
+    Held,
+    /// Another runrm removed it first.
+    Gone,
+}
+
+/// Remove one job's files while holding its lock.
+fn remove(store: &Store, job: &Job) -> std::result::Result<Removal, String> {
     let id = job.id();
     // Hold the log's lock for the whole removal: while we hold it, nothing
     // of the job can be alive. A `runs` probing the lock holds it for a
@@ -228,12 +239,14 @@ fn remove(store: &Store, job: &Job) -> std::result::Result<Option<u64>, String> 
             let mut attempts = 0;
             loop {
                 match log.try_lock() {
+                    // A log unlinked meanwhile is another runrm's doing.
+                    Ok(()) if !store.holds_id(id, &log) => return Ok(Removal::Gone),
                     Ok(()) => break Some(log),
                     Err(fs::TryLockError::WouldBlock) if attempts < 20 => {
                         attempts += 1;
                         std::thread::sleep(Duration::from_millis(5));
                     }
-                    Err(fs::TryLockError::WouldBlock) => return Ok(None),
+                    Err(fs::TryLockError::WouldBlock) => return Ok(Removal::Held),
                     Err(fs::TryLockError::Error(e)) => {
                         return Err(format!(
                             "{}: cannot lock log: {}",
@@ -246,7 +259,8 @@ fn remove(store: &Store, job: &Job) -> std::result::Result<Option<u64>, String> 
         }
         Err(_) => None,
     };
-    let mut freed = 0;
+    // Whether this runrm removed any of its files.
+    let (mut freed, mut found) = (0, false);
     let mut problems = Vec::new();
     store.remove_spares(id);
     for suffix in [LOG, PID, RECORD] {
@@ -275,7 +289,8 @@ fn remove(store: &Store, job: &Job) -> std::result::Result<Option<u64>, String> 
             break;
         }
         match fs::remove_file(&path) {
-            Ok(()) => freed += meta.len(),
+            Ok(()) => (freed, found) = (freed + meta.len(), true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => problems.push(format!(
                 "cannot remove {}: {}",
                 escape(&path.to_string_lossy()),
@@ -284,7 +299,11 @@ fn remove(store: &Store, job: &Job) -> std::result::Result<Option<u64>, String> 
         }
     }
     if problems.is_empty() {
-        Ok(Some(freed))
+        Ok(if found {
+            Removal::Freed(freed)
+        } else {
+            Removal::Gone
+        })
     } else {
         Err(problems.join("; "))
     }

@@ -477,3 +477,39 @@ fn a_job_joining_a_queue_as_runrm_removes_its_file_still_heads_the_queue() {
     let ended = field_num(&w.wait_end(first), "ended").unwrap();
     assert!(field_num(&w.wait_end(&next), "began").unwrap() >= ended);
 }
+
+/// Three runrm at once over the same finished jobs: each job is removed
+/// and counted once in all (never as removed by two, or as held by the
+/// other's lock), and every runrm exits 0.
+#[test]
+fn concurrent_runrms_count_each_job_once() {
+    const JOBS: usize = 120;
+    let w = World::new();
+    let ids: Vec<String> = (0..JOBS).map(|_| w.start(&["true"])).collect();
+    for id in &ids {
+        w.wait_end(id);
+    }
+    let sweepers: Vec<_> = (0..3)
+        .map(|_| {
+            w.cmd("runrm")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut removed = 0;
+    for sweeper in sweepers {
+        let out = sweeper.wait_with_output().unwrap();
+        let (said, err) = (text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success() && err.is_empty(), "{said}{err}");
+        let n: usize = said
+            .strip_prefix("removed ")
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{said}"));
+        removed += n;
+    }
+    assert_eq!(removed, JOBS, "jobs counted as removed, in all");
+    assert!(w.jobs().is_empty());
+}
