@@ -239,8 +239,6 @@ fn remove(store: &Store, job: &Job) -> std::result::Result<Removal, String> {
             let mut attempts = 0;
             loop {
                 match log.try_lock() {
-                    // A log unlinked meanwhile is another runrm's doing.
-                    Ok(()) if !store.holds_id(id, &log) => return Ok(Removal::Gone),
                     Ok(()) => break Some(log),
                     Err(fs::TryLockError::WouldBlock) if attempts < 20 => {
                         attempts += 1;

@@ -154,7 +154,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
                         locks_left = 0;
                     } else {
                         let limit = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-                        let _ = crate::sys::await_shared_lock(file.as_fd(), limit);
+                        crate::sys::await_shared_lock(file.as_fd(), limit);
                     }
                 }
                 continue;

@@ -277,10 +277,7 @@ impl Store {
                 break file;
             }
         };
-        let mut text = String::new();
-        file.read_to_string(&mut text)?;
-        let first = text.lines().next().unwrap_or_default().trim();
-        let last = Some(first.to_string()).filter(|id| !id.is_empty());
+        let last = queue_tail(&mut file)?;
         Ok((file, last))
     }
 
@@ -292,17 +289,10 @@ impl Store {
         let Ok(mut file) = open_read(&path) else {
             return;
         };
-        let mut text = String::new();
         if file.try_lock().is_ok()
             && names(&path, &file)
             && file.metadata().is_ok_and(|m| m.is_file())
-            && file.read_to_string(&mut text).is_ok()
-            && idle(
-                text.lines()
-                    .next()
-                    .map(str::trim)
-                    .filter(|id| !id.is_empty()),
-            )
+            && queue_tail(&mut file).is_ok_and(|last| idle(last.as_deref()))
         {
             let _ = fs::remove_file(&path);
         }
@@ -1037,6 +1027,15 @@ fn create(path: &Path, append: bool) -> io::Result<File> {
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)
+}
+
+/// The last job of the queue whose file is `queue`: its first line (see
+/// `set_queue_tail`), if any.
+fn queue_tail(queue: &mut File) -> io::Result<Option<String>> {
+    let mut text = String::new();
+    queue.read_to_string(&mut text)?;
+    let first = text.lines().next().unwrap_or_default().trim();
+    Ok(Some(first.to_string()).filter(|id| !id.is_empty()))
 }
 
 /// Make `id` the last job of the queue whose locked file is `queue`.

@@ -669,10 +669,11 @@ pub fn default_stop() {
     ignore_signal(libc::SIGALRM);
 }
 
-/// A shared lock on `file`, waited for at most `limit` (for ever if None):
-/// whether it was had. Past the limit a SIGALRM every 10 ms interrupts the
-/// wait, so that one entered just after the deadline still ends.
-pub fn await_shared_lock(file: BorrowedFd, limit: Option<Duration>) -> io::Result<bool> {
+/// Wait until a shared lock on `file` is had (and keep it), an error comes,
+/// or `limit` has passed (never, if None). Past the limit a SIGALRM every
+/// 10 ms interrupts the wait, so that one entered just after the deadline
+/// still ends.
+pub fn await_shared_lock(file: BorrowedFd, limit: Option<Duration>) {
     extern "C" fn on_alarm(_: libc::c_int) {}
     let deadline = limit.map(|limit| {
         // SAFETY: the handler does nothing; no SA_RESTART, so that the
@@ -688,21 +689,20 @@ pub fn await_shared_lock(file: BorrowedFd, limit: Option<Duration>) -> io::Resul
         );
         monotonic_micros().saturating_add(u64::try_from(limit.as_micros()).unwrap_or(u64::MAX))
     });
-    let had = loop {
+    loop {
         // SAFETY: plain integer arguments.
         match cvt(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH) }) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {
                 if deadline.is_some_and(|due| monotonic_micros() >= due) {
-                    break Ok(false);
+                    break;
                 }
             }
-            done => break done.map(|_| true),
+            _ => break,
         }
-    };
+    }
     if deadline.is_some() {
         set_timer(Duration::ZERO);
     }
-    had
 }
 
 /// SIGALRM after `d` (never, if zero). Async-signal-safe.
