@@ -513,3 +513,31 @@ fn concurrent_runrms_count_each_job_once() {
     assert_eq!(removed, JOBS, "jobs counted as removed, in all");
     assert!(w.jobs().is_empty());
 }
+
+/// A queue's file that is not a regular file (a planted symlink, a FIFO)
+/// is left alone when runrm removes the queue's last job, and what a
+/// symlink points to is never touched.
+#[test]
+fn a_queue_file_that_is_not_a_file_is_left_alone() {
+    let w = World::new();
+    let victim = w.root.join("victim");
+    std::fs::write(&victim, "keep me\n").unwrap();
+    finished(&w, &["-Q", "linked", "true"]);
+    finished(&w, &["-Q", "fifo", "true"]);
+    let linked = w.state.join(".queue-linked");
+    std::fs::remove_file(&linked).unwrap();
+    std::os::unix::fs::symlink(&victim, &linked).unwrap();
+    std::fs::remove_file(w.state.join(".queue-fifo")).unwrap();
+    w.plant_fifo(".queue-fifo");
+    let out = w.output("runrm", &[] as &[&str]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(w.jobs().is_empty());
+    assert!(
+        std::fs::symlink_metadata(&linked)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me\n");
+    assert!(w.files().contains(&".queue-fifo".to_string()));
+}

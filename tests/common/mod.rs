@@ -598,8 +598,6 @@ pub fn sigkill(pid: i64) -> bool {
     unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) == 0 }
 }
 
-/// The children of `pid`, from /proc (Linux 3.5 and later).
-#[cfg(target_os = "linux")]
 /// The inode of the file process `pid` waits to flock, as /proc/locks
 /// tells (a `->` line: pid, then MAJ:MIN:INODE).
 pub fn lock_awaited(pid: u32) -> Option<u64> {
@@ -626,6 +624,8 @@ pub fn flocks(pid: u32, waiting: bool) -> Vec<u64> {
         .collect()
 }
 
+/// The children of `pid`, from /proc (Linux 3.5 and later).
+#[cfg(target_os = "linux")]
 pub fn children_of(pid: u32) -> Vec<i64> {
     std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
         .unwrap_or_default()
