@@ -49,9 +49,14 @@ fn bash() -> String {
     let run = crate::run::OPTIONS;
     let mut s = String::from(
         r#"# run completions for bash: source <(run --completions bash)
+# Each name is a word as it is: compgen -W would expand it again (and run
+# a planted `$(...)`), and an unquoted $(...) would glob it.
 _run_jobs() {
-    local cur=${COMP_WORDS[COMP_CWORD]} IFS=$'\n'
-    COMPREPLY=($(compgen -W "$(runs --complete $1 2>/dev/null)" -- "$cur"))
+    local cur=${COMP_WORDS[COMP_CWORD]} word
+    COMPREPLY=()
+    while IFS= read -r word; do
+        [[ $word == "$cur"* ]] && COMPREPLY+=("$word")
+    done < <(runs --complete $1 2>/dev/null)
 }
 # $1 the options, $2 those taking a value, $3 `runs --complete` flags for
 # the operands, or `none`.

@@ -3,7 +3,7 @@
 mod common;
 use common::*;
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 
 /// A small tmpfs mounted at `path` for the life of the guard (root only).
 #[cfg(target_os = "linux")]
@@ -1166,4 +1166,68 @@ fn a_containers_job_is_never_signalled_from_outside_its_pid_namespace() {
     assert_eq!(field_str(&job, "signal").as_deref(), Some("SIGTERM"));
     let _ = container.kill();
     let _ = container.wait();
+}
+
+#[test]
+fn planted_job_names_are_only_words_to_tab_completion() {
+    let w = World::new();
+    let id = w.start(&["--name", "plain", "true"]);
+    w.wait_end(&id);
+    // Names a shell would run, expand or glob if it read them as code.
+    let names = ["$(touch PWNED)", "`touch PWNED2`", "${HOME}x", "*", "a b"];
+    for (n, name) in names.iter().enumerate() {
+        w.plant(&format!("{name}_20261208_00000{n}.log"), b"$ true\n");
+    }
+    let mut want: Vec<String> = vec!["plain".into(), id.clone()];
+    for (n, name) in names.iter().enumerate() {
+        want.push(name.to_string());
+        want.push(format!("{name}_20261208_00000{n}"));
+    }
+    want.sort();
+    let offered = |out: Output| {
+        assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+        let mut words: Vec<String> = text(&out.stdout).lines().map(String::from).collect();
+        words.sort();
+        words
+    };
+    let bash = "source <(run --completions bash) || exit 9; COMP_WORDS=(runlog \"$1\"); COMP_CWORD=1; _run_jobs; printf '%s\\n' \"${COMPREPLY[@]}\"";
+    let complete = |cur: &str| {
+        let out = w
+            .cmd("bash")
+            .current_dir(&w.root)
+            .env("HOME", &w.root)
+            .args(["-c", bash, "bash", cur])
+            .output()
+            .unwrap();
+        offered(out)
+    };
+    assert_eq!(complete(""), want, "bash offers every name as it is");
+    assert_eq!(
+        complete("$(touch"),
+        ["$(touch PWNED)", "$(touch PWNED)_20261208_000000"],
+        "bash matches a prefix as text, not as a pattern"
+    );
+    let fish = w
+        .cmd("fish")
+        .current_dir(&w.root)
+        .env("HOME", &w.root)
+        .args([
+            "--no-config",
+            "-c",
+            "run --completions fish | source; complete -C 'runlog '",
+        ])
+        .output()
+        .expect("fish must be installed (scripts/test installs it)");
+    let fish_words: Vec<String> = offered(fish)
+        .into_iter()
+        .map(|l| l.split('\t').next().unwrap().to_string())
+        .filter(|l| !l.starts_with('-'))
+        .collect();
+    assert_eq!(fish_words, want, "fish offers every name as it is");
+    for planted in ["PWNED", "PWNED2"] {
+        assert!(
+            !w.root.join(planted).exists(),
+            "a job's name was run as a command by completion"
+        );
+    }
 }
