@@ -61,8 +61,7 @@ pub fn show(store: &Store, job: &Job, lines: Option<u64>, follow: bool) -> Resul
             matches!(job.refresh(store), Ok(Some(now)) if !now.status.is_finished())
         }
     };
-    let watch =
-        crate::sys::Watch::file(&path).map_err(|e| Error::io("cannot watch log", &path, e))?;
+    let watch = crate::sys::Watch::file(&path);
     while alive() {
         watch.wait(RECHECK, |_| {});
         // Emptied to free the disk (`: > LOG`), as tail -f takes it: the

@@ -159,9 +159,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
                 }
                 continue;
             }
-            let made = crate::sys::Watch::dir(store.dir())
-                .map_err(|e| Error::io("cannot watch state directory", store.dir(), e))?;
-            watch = Some(made);
+            watch = Some(crate::sys::Watch::dir(store.dir()));
             continue;
         };
         changed.clear();

@@ -1072,16 +1072,17 @@ pub fn terminal_width(fd: BorrowedFd<'_>) -> Option<usize> {
     (rc == 0 && size.ws_col > 0).then_some(size.ws_col as usize)
 }
 
-/// Wakes a waiter when a file or a directory changes: inotify on Linux, a
-/// short sleep elsewhere.
+/// Wakes a waiter when a file or a directory changes: inotify on Linux
+/// where it can be had (a user's instances may all be taken), else a short
+/// sleep.
 pub struct Watch {
     #[cfg(target_os = "linux")]
-    inotify: OwnedFd,
+    inotify: Option<OwnedFd>,
 }
 
 impl Watch {
     /// A log: written to, or closed by a writer.
-    pub fn file(path: &std::path::Path) -> io::Result<Watch> {
+    pub fn file(path: &std::path::Path) -> Watch {
         #[cfg(target_os = "linux")]
         let mask = libc::IN_MODIFY | libc::IN_CLOSE_WRITE | libc::IN_DONT_FOLLOW;
         #[cfg(not(target_os = "linux"))]
@@ -1091,7 +1092,7 @@ impl Watch {
 
     /// The state directory: a file renamed into it (a record replaced) or
     /// removed from it.
-    pub fn dir(path: &std::path::Path) -> io::Result<Watch> {
+    pub fn dir(path: &std::path::Path) -> Watch {
         #[cfg(target_os = "linux")]
         let mask = libc::IN_MOVED_TO | libc::IN_DELETE | libc::IN_ONLYDIR;
         #[cfg(not(target_os = "linux"))]
@@ -1100,20 +1101,25 @@ impl Watch {
     }
 
     #[cfg(target_os = "linux")]
-    fn new(path: &std::path::Path, mask: u32) -> io::Result<Watch> {
-        let path = CString::new(path.as_os_str().as_bytes())?;
-        // SAFETY: no pointer arguments.
-        let fd = cvt(unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) })?;
-        // SAFETY: inotify_init1 returned a fresh descriptor that we now own.
-        let inotify = unsafe { OwnedFd::from_raw_fd(fd) };
-        // SAFETY: `path` is a valid NUL-terminated string.
-        cvt(unsafe { libc::inotify_add_watch(fd, path.as_ptr(), mask) })?;
-        Ok(Watch { inotify })
+    fn new(path: &std::path::Path, mask: u32) -> Watch {
+        let watch = || -> io::Result<OwnedFd> {
+            let path = CString::new(path.as_os_str().as_bytes())?;
+            // SAFETY: no pointer arguments.
+            let fd = cvt(unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) })?;
+            // SAFETY: inotify_init1 returned a fresh descriptor that we now own.
+            let inotify = unsafe { OwnedFd::from_raw_fd(fd) };
+            // SAFETY: `path` is a valid NUL-terminated string.
+            cvt(unsafe { libc::inotify_add_watch(fd, path.as_ptr(), mask) })?;
+            Ok(inotify)
+        };
+        Watch {
+            inotify: watch().ok(),
+        }
     }
 
     #[cfg(not(target_os = "linux"))]
-    fn new(_path: &std::path::Path, _mask: u32) -> io::Result<Watch> {
-        Ok(Watch {})
+    fn new(_path: &std::path::Path, _mask: u32) -> Watch {
+        Watch {}
     }
 
     /// Block until something changes or `timeout` passes, and call `each`
@@ -1122,8 +1128,11 @@ impl Watch {
     /// timeout, or where there are no events to tell.
     #[cfg(target_os = "linux")]
     pub fn wait(&self, timeout: std::time::Duration, mut each: impl FnMut(&[u8])) -> bool {
+        let Some(inotify) = &self.inotify else {
+            return nap(timeout);
+        };
         let mut pollfd = libc::pollfd {
-            fd: self.inotify.as_raw_fd(),
+            fd: inotify.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
         };
@@ -1160,9 +1169,15 @@ impl Watch {
 
     #[cfg(not(target_os = "linux"))]
     pub fn wait(&self, timeout: std::time::Duration, _each: impl FnMut(&[u8])) -> bool {
-        std::thread::sleep(timeout.min(std::time::Duration::from_millis(200)));
-        false
+        nap(timeout)
     }
+}
+
+/// What a watch without events does: sleep a little, then say nothing was
+/// told, so that the waiter looks at everything.
+fn nap(timeout: std::time::Duration) -> bool {
+    std::thread::sleep(timeout.min(std::time::Duration::from_millis(200)));
+    false
 }
 
 /// Make SIGINT end the process at once with status 130, the shell's code for

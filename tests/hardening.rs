@@ -1231,3 +1231,76 @@ fn planted_job_names_are_only_words_to_tab_completion() {
         );
     }
 }
+
+/// With no inotify to be had (a user's 128 instances all taken, as editors
+/// and containers do), following a log and waiting for jobs still see every
+/// line and the end, by looking again and again: strace makes each
+/// inotify_init1 fail with EMFILE.
+#[cfg(target_os = "linux")]
+#[test]
+fn without_inotify_following_and_waiting_still_end_with_the_job() {
+    if !can_strace() {
+        return;
+    }
+    let w = World::new();
+    let gate = w.root.join("go");
+    let gated = |then: &str| {
+        format!(
+            "while [ ! -e {} ]; do sleep 0.02; done; {then}",
+            gate.display()
+        )
+    };
+    let failing = w.start(&["sh", "-c", &gated("echo after; exit 3")]);
+    let done = w.start(&["sh", "-c", &gated("true")]);
+    let traced = |args: &[&str]| {
+        w.cmd("strace")
+            .args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=inotify_init1"])
+            .args(["-e", "inject=inotify_init1:error=EMFILE"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let runlog = w.bin.join("runlog");
+    let runwait = w.bin.join("runwait");
+    let run = w.bin.join("run");
+    let follower = traced(&[runlog.to_str().unwrap(), &failing]);
+    let waiter = traced(&[runwait.to_str().unwrap(), &failing, &done]);
+    let runner = traced(&[
+        run.to_str().unwrap(),
+        "-f",
+        "sh",
+        "-c",
+        &gated("echo later"),
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    std::fs::write(&gate, "").unwrap();
+    let follower = follower.wait_with_output().unwrap();
+    assert_eq!(
+        follower.status.code(),
+        Some(3),
+        "{}",
+        text(&follower.stderr)
+    );
+    assert!(
+        text(&follower.stdout).contains("after\n--- failed: exit 3"),
+        "{}",
+        text(&follower.stdout)
+    );
+    let waiter = waiter.wait_with_output().unwrap();
+    assert_eq!(waiter.status.code(), Some(3), "{}", text(&waiter.stderr));
+    assert_eq!(
+        text(&waiter.stdout).lines().count(),
+        2,
+        "{}",
+        text(&waiter.stdout)
+    );
+    let runner = runner.wait_with_output().unwrap();
+    assert!(runner.status.success(), "{}", text(&runner.stderr));
+    assert!(
+        text(&runner.stdout).contains("later\n--- done"),
+        "{}",
+        text(&runner.stdout)
+    );
+}
