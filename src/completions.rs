@@ -131,7 +131,8 @@ fn zsh() -> String {
         r#"# run completions for zsh: source <(run --completions zsh), after compinit
 _run_jobs() {
     local -a jobs
-    jobs=(${(f)"$(runs --complete $1 2>/dev/null)"})
+    # _describe reads `word:description`: a colon in a name is quoted.
+    jobs=(${${(f)"$(runs --complete $1 2>/dev/null)"}//:/\\:})
     _describe -t jobs 'job' jobs
 }
 _run_dispatch() {

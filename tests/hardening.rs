@@ -1174,7 +1174,14 @@ fn planted_job_names_are_only_words_to_tab_completion() {
     let id = w.start(&["--name", "plain", "true"]);
     w.wait_end(&id);
     // Names a shell would run, expand or glob if it read them as code.
-    let names = ["$(touch PWNED)", "`touch PWNED2`", "${HOME}x", "*", "a b"];
+    let names = [
+        "$(touch PWNED)",
+        "`touch PWNED2`",
+        "${HOME}x",
+        "*",
+        "a b",
+        "a:b",
+    ];
     for (n, name) in names.iter().enumerate() {
         w.plant(&format!("{name}_20261208_00000{n}.log"), b"$ true\n");
     }
@@ -1224,12 +1231,71 @@ fn planted_job_names_are_only_words_to_tab_completion() {
         .filter(|l| !l.starts_with('-'))
         .collect();
     assert_eq!(fish_words, want, "fish offers every name as it is");
+    // zsh lists what Tab offers on a terminal, which zpty gives it.
+    let zsh = r#"
+zmodload zsh/zpty || exit 9
+zpty z 'zsh -f -i'
+zpty -w z $'PROMPT=$\'\\x52DY> \'; LISTMAX=100000; autoload -U compinit; compinit -u -D; source <(run --completions zsh)'
+# Keys typed before the prompt would be thrown away.
+zpty -r z _ '*RDY> ' || exit 8
+zpty -w -n z $'runlog \t\t'
+zpty -r z listed '*plain_*' || exit 8
+zpty -w z $'\C-u echo Z\'\'DONE'
+zpty -r z rest '*ZDONE*' || exit 8
+print -r -- "$listed$rest"
+"#;
+    let out = w
+        .cmd("timeout")
+        .current_dir(&w.root)
+        .env("HOME", &w.root)
+        .args(["60", "zsh", "-f", "-c", zsh])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "zsh: {}", text(&out.stderr));
+    let listed = screen_items(&text(&out.stdout));
+    for word in &want {
+        assert!(
+            listed.contains(word),
+            "zsh does not offer {word:?}; it listed {listed:?}"
+        );
+    }
     for planted in ["PWNED", "PWNED2"] {
         assert!(
             !w.root.join(planted).exists(),
             "a job's name was run as a command by completion"
         );
     }
+}
+
+/// The items a terminal shows, from what was written to it: each line cut
+/// into the columns of a completion listing (two spaces or more apart, or
+/// an escape sequence between), carriage returns and bells dropped.
+fn screen_items(raw: &str) -> Vec<String> {
+    let mut plain = String::new();
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x1b' => {
+                // A move of the cursor ends an item too.
+                plain.push_str("  ");
+                if chars.next() == Some('[') {
+                    for c in chars.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+            }
+            '\r' | '\x07' | '\x08' => {}
+            c => plain.push(c),
+        }
+    }
+    plain
+        .lines()
+        .flat_map(|line| line.split("  ").map(str::trim).collect::<Vec<_>>())
+        .filter(|item| !item.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 /// With no inotify to be had (a user's 128 instances all taken, as editors
