@@ -33,6 +33,14 @@ impl Job {
         &self.record.id
     }
 
+    /// Whether its files show a job, not only a name shaped like one: a
+    /// record, or a log that begins as a job's does (`$ COMMAND`, as `run`
+    /// and the original shell version write; a record made up from the
+    /// files takes its command from there).
+    pub fn evident(&self) -> bool {
+        self.recorded || !self.record.command.is_empty()
+    }
+
     /// The exit status that stands for how the job ended: 0 for done, its
     /// exit code for failed, 128+N for killed by signal N, 1 for lost,
     /// skipped, or ended with no exit code known (`ended`, `unknown`); 0

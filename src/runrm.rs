@@ -23,7 +23,8 @@ runrm - remove finished jobs (log, pid file and record)
 Usage: runrm [OPTIONS] [JOB...]
 
 Without JOB, every finished job (done, failed, killed, skipped, lost)
-goes. JOB is an id, a unique id prefix, or a name (the newest job of that
+goes; files only named like a job (no record, and no log that begins
+`$ COMMAND`) go only when named. JOB is an id, a unique id prefix, or a name (the newest job of that
 name). Running jobs are never removed, even when named. Selectors
 combine; all must hold.
 
@@ -34,8 +35,9 @@ Options:
       --dry-run              list what would go, remove nothing
   -h, --help                 show this help
 
-Exit status: 0 done; 1 a job was kept (a named job was running, or an ended
-job's log is still held) or a file could not be removed; 2 bad usage.";
+Exit status: 0 done; 1 a job was kept (a named job was running, an ended
+job's log is still held, or files only named like a job were left) or a
+file could not be removed; 2 bad usage.";
 
 /// runrm's options, for the parser and the completions.
 pub const OPTIONS: &[Opt] = &[
@@ -82,8 +84,11 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
     let sweeping = references.is_empty();
     chosen.retain(|job| {
         let running = !job.status.is_finished();
-        // Another machine's job that this one cannot see: only by name.
+        // Another machine's job that this one cannot see, or files only
+        // named like a job (someone's `backup_20240101_000000.log`): only
+        // by name.
         let elsewhere = sweeping && job.elsewhere();
+        let stranger = sweeping && !job.evident();
         if running {
             crate::error::tell!(
                 "runrm: {} is {}; not removed",
@@ -96,11 +101,16 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
                 escape(job.id()),
                 escape(&job.record.host)
             );
+        } else if stranger {
+            crate::error::tell!(
+                "runrm: {} has no record, and no log that begins as a job's does; not removed (name it to remove it)",
+                escape(job.id())
+            );
         }
-        if running || elsewhere {
+        if running || elsewhere || stranger {
             status = code::FAILURE;
         }
-        !running && !elsewhere
+        !running && !elsewhere && !stranger
     });
     let verb = if dry_run { "would remove" } else { "removed" };
     let Some(store) = store else {

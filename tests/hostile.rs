@@ -199,6 +199,83 @@ fn only_a_job_is_a_job() {
     }
 }
 
+/// A file named like a job is not yet a job to a sweep: `runrm` without
+/// names takes a job only if it has a record, or a log that begins as a
+/// job's does (`$ COMMAND`, as run and the original shell version write).
+/// Someone's own `backup_20240101_000000.log`, or a `.json` of theirs, is
+/// left whole, and goes only when named.
+#[test]
+fn a_sweep_takes_only_what_is_evidently_a_job() {
+    let w = World::new();
+    let done = w.start(&["true"]);
+    w.wait_end(&done);
+    let damaged = w.start(&["true"]);
+    w.wait_end(&damaged);
+    damage_in_place(&w.state.join(format!("{damaged}.json")));
+    let header_only = "legacy_20240101_000009";
+    w.plant(&format!("{header_only}.log"), b"$ ./backup.sh\n");
+    let strangers: &[(&str, &[u8])] = &[
+        ("mylog_20240101_000000.log", b"my own log\n"),
+        ("data_20240101_000001.json", b"{\"user\": \"data\"}\n"),
+        ("server_20240101_000002.pid", b"1234\n"),
+        ("notes_20240101_000003.json", b"not json\n"),
+        ("empty_20240101_000004.log", b""),
+    ];
+    for (name, content) in strangers {
+        w.plant(name, content);
+    }
+    let ids = |out: &Output| -> Vec<String> {
+        let mut ids: Vec<String> = strangers
+            .iter()
+            .map(|(name, _)| name.split_once('.').unwrap().0.to_string())
+            .filter(|id| text(&out.stderr).contains(&format!("runrm: {id} ")))
+            .collect();
+        ids.sort();
+        ids
+    };
+    let mut all: Vec<String> = strangers
+        .iter()
+        .map(|(name, _)| name.split_once('.').unwrap().0.to_string())
+        .collect();
+    all.sort();
+    let dry = bounded(&w, "runrm", &["--dry-run"]);
+    assert!(
+        text(&dry.stdout).starts_with("would remove")
+            && text(&dry.stdout).contains("would remove 3 jobs"),
+        "{}",
+        text(&dry.stdout)
+    );
+    for args in [&[][..], &["--failed"][..]] {
+        let out = bounded(&w, "runrm", args);
+        sane("runrm", args, &out);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        assert_eq!(
+            ids(&out),
+            all,
+            "each file left is named: {}",
+            text(&out.stderr)
+        );
+        for (name, content) in strangers {
+            let kept = std::fs::read(w.state.join(name))
+                .unwrap_or_else(|e| panic!("runrm {args:?} removed {name}: {e}"));
+            assert_eq!(&kept, content, "{name} was changed");
+        }
+    }
+    let mut listed = json_ids(&w, &[]);
+    listed.sort();
+    assert_eq!(listed, all, "what is left is listed, and only that");
+    for id in [done.as_str(), damaged.as_str(), header_only] {
+        assert!(
+            !w.files().iter().any(|f| f.starts_with(id)),
+            "{id} is a job and was left: {:?}",
+            w.files()
+        );
+    }
+    let named = bounded(&w, "runrm", &["mylog_20240101_000000"]);
+    assert_eq!(named.status.code(), Some(0), "{}", text(&named.stderr));
+    assert!(!w.state.join("mylog_20240101_000000.log").exists());
+}
+
 #[test]
 fn hostile_records_and_indexes_cost_one_line_never_a_crash() {
     let w = World::new();
