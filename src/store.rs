@@ -144,14 +144,14 @@ impl Store {
             }
             other => other,
         }
-        .map_err(|e| Error::io("cannot create log", &temp, e))?;
+        .map_err(|e| Error::io("cannot create log in", &self.dir, e))?;
         let made = log
             .try_lock()
             .map_err(io::Error::from)
             .and_then(|()| log.write_all(header));
         if let Err(e) = made {
             let _ = fs::remove_file(&temp);
-            return Err(Error::io("cannot write log", &temp, e));
+            return Err(Error::io("cannot write log in", &self.dir, e));
         }
         Ok((Some(temp), log))
     }

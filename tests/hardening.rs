@@ -483,6 +483,29 @@ fn bad_state_directories_give_clear_errors() {
         err.contains("cannot create state directory") && err.contains("set RUN_DIR"),
         "{err}"
     );
+    // A state directory that cannot be written (a read-only mount): the
+    // directory is named, not a temporary file in it.
+    let frozen = w.root.join("frozen");
+    if let Some(_ro) = is_root()
+        .then(|| Tmpfs::mount(&frozen, "size=64k,mode=0700,ro"))
+        .flatten()
+    {
+        let out = w
+            .cmd("run")
+            .env("RUN_DIR", &frozen)
+            .args(["true"])
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert_eq!(
+            err,
+            format!(
+                "run: cannot create log in {}: Read-only file system\n",
+                frozen.display()
+            )
+        );
+    }
     // Another user's directory (`su` keeps the other user's HOME): the way
     // out is named.
     if is_root() {
