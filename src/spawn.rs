@@ -708,7 +708,7 @@ fn run_job(
         .then(|| i32::from_le_bytes([failure[1], failure[2], failure[3], failure[4]]));
     record.reason = exec_failed.map(|errno| exec_failure(errno, args.file()));
     let why = record.reason.clone();
-    finish(store, log, record, space, why, elapsed, ended)
+    Some(finish(store, log, record, space, why, elapsed, ended))
 }
 
 /// A job that could not be started (no pipe, no fork, no record): if `run`
@@ -751,7 +751,15 @@ fn finish_unstarted(
     let ended = SystemTime::now();
     record.ended = Some(crate::time::unix_seconds(ended));
     record.duration = Some(clock.elapsed().as_secs_f64());
-    finish(store, log, record, space, why, clock.elapsed(), ended)
+    Some(finish(
+        store,
+        log,
+        record,
+        space,
+        why,
+        clock.elapsed(),
+        ended,
+    ))
 }
 
 /// Why the exec of `file` failed, in words. A file that is there but whose
@@ -785,7 +793,8 @@ fn exec_failure(errno: i32, file: &std::path::Path) -> String {
 }
 
 /// Record the end: the final record, the footer, and how it ended for the
-/// notification; `None` if the end could not be recorded.
+/// notification, which goes even where the end cannot be recorded (a file
+/// system gone read-only): then it says so, as the log does if it can.
 fn finish(
     store: &Store,
     log: &File,
@@ -794,40 +803,43 @@ fn finish(
     why: Option<String>,
     elapsed: Duration,
     ended: SystemTime,
-) -> Option<End> {
+) -> End {
     // The final record into its room first, then the footer, then the
     // rename: whoever finds the footer finds the end recorded (in the room,
     // if the supervisor died before the rename), and whoever sees the final
     // record in place finds the footer already in the log.
-    if let Err(e) = store.fill_final_record(&record, &space) {
+    let mut footer_at = None;
+    let recorded = store.fill_final_record(&record, &space).and_then(|()| {
+        footer_at = write_footer(log, &record, elapsed, ended).ok();
+        store.publish_final_record(&record.id, space, log)
+    });
+    let footer_at = footer_at.unwrap_or_else(|| log.metadata().map_or(0, |m| m.len()));
+    let unrecorded = recorded.err().map(|e| {
+        let e = crate::error::describe(&e);
         crate::error::tell!(
-            "run: cannot write the final record: {}",
-            crate::error::describe(&e)
+            "run: cannot record the job's end ({}: {}): {e}",
+            record.status.word(),
+            record.end_detail().unwrap_or("exit unknown".into())
         );
-        return None;
-    }
-    let footer_at = write_footer(log, &record, elapsed, ended).unwrap_or(0);
-    if let Err(e) = store.publish_final_record(&record.id, space, log) {
-        crate::error::tell!(
-            "run: cannot write the final record: {}",
-            crate::error::describe(&e)
-        );
-        return None;
-    }
-    Some(End {
+        e
+    });
+    End {
         record,
         footer_at,
         why,
-    })
+        unrecorded,
+    }
 }
 
 /// How a job ended, for its notification.
 struct End {
     record: Record,
-    /// Where the footer starts in the log.
+    /// Where the footer starts in the log (or would have).
     footer_at: u64,
     /// Why it never ran, if its exec failed.
     why: Option<String>,
+    /// Why its end could not be recorded, if it could not.
+    unrecorded: Option<String>,
 }
 
 /// Notify, once the record is final, and say in the log how that went.
@@ -836,7 +848,8 @@ fn announce(mut log: &File, end: &End, header_len: u64, target: &Target) {
         Some(why) => why.clone(),
         None => crate::notify::output_tail(log, header_len, end.footer_at),
     };
-    if let Some(message) = crate::notify::message(&end.record, &output) {
+    let unrecorded = end.unrecorded.as_deref();
+    if let Some(message) = crate::notify::message(&end.record, &output, unrecorded) {
         let outcome = crate::notify::deliver(target, &message);
         let _ = writeln!(log, "--- {outcome}");
     }
