@@ -65,8 +65,39 @@ fn strip_extension(base: &str) -> &str {
     }
 }
 
+/// What a wrapper's short option letter is followed by: nothing, a value
+/// (`bash -o pipefail`, `ionice -c 3`), code (`sh -c`, `python -c`,
+/// `node -e`), or a module (`python -m`).
+enum Follows {
+    Nothing,
+    Value,
+    Code,
+    Module,
+}
+
+fn option(base: &str, letter: u8) -> Follows {
+    let python = base.starts_with("python") || base.starts_with("pypy");
+    match (base, letter) {
+        (_, b'c') if is_shell(base) || python => Follows::Code,
+        (_, b'o' | b'O') if is_shell(base) => Follows::Value,
+        (_, b'm') if python => Follows::Module,
+        (_, b'W' | b'X') if python => Follows::Value,
+        ("node" | "deno" | "bun" | "ruby" | "perl", b'e') | ("php", b'r') => Follows::Code,
+        ("node" | "deno" | "bun", b'p') => Follows::Code,
+        ("node" | "ruby", b'r') | ("env", b'u' | b'C') | ("nice", b'n') => Follows::Value,
+        ("ionice", b'c' | b'n' | b'p') | ("taskset", b'c') | ("time", b'f' | b'o') => {
+            Follows::Value
+        }
+        ("stdbuf", b'i' | b'o' | b'e') | ("caffeinate", b't' | b'w') | ("npx", b'p') => {
+            Follows::Value
+        }
+        _ => Follows::Nothing,
+    }
+}
+
 /// The job name for `command`, before sanitizing. `python train.py` → `train`,
-/// `python -m http.server` → `http.server`, `sh -c 'make all'` → `make`.
+/// `python -m http.server` → `http.server`, `sh -c 'make all'` → `make`,
+/// `bash -lc 'make all'` → `make`.
 fn raw_name(command: &[OsString]) -> String {
     let mut i = 0;
     loop {
@@ -74,29 +105,47 @@ fn raw_name(command: &[OsString]) -> String {
         if !is_wrapper(&base) {
             return strip_extension(&base).to_string();
         }
+        // taskset's CPU mask comes before the command, unless -c gave a list.
+        let mut mask = base == "taskset";
         let mut j = i + 1;
-        while let Some(arg) = command.get(j) {
+        'words: while let Some(arg) = command.get(j) {
             let text = arg.to_string_lossy();
+            j += 1;
             match text.as_ref() {
-                "-m" if base.starts_with("python") || base.starts_with("pypy") => {
-                    return command.get(j + 1).map_or(base, |m| basename(m));
+                "--" => break,
+                "run" if matches!(base.as_str(), "uv" | "deno" | "bun") => {}
+                "--eval" | "--print" => return base,
+                t if t.starts_with("--") => {}
+                // A cluster of short options (`-lc`, `-uc`, `-c3`).
+                t if t.starts_with('-') => {
+                    for (k, &letter) in t.as_bytes().iter().enumerate().skip(1) {
+                        let rest = t.get(k + 1..).filter(|r| !r.is_empty());
+                        let follows = option(&base, letter);
+                        if let Follows::Nothing = follows {
+                            continue;
+                        }
+                        mask &= !(base == "taskset" && letter == b'c');
+                        let value = match rest {
+                            Some(rest) => Some(rest.to_string()),
+                            None => command.get(j).map(|v| v.to_string_lossy().into_owned()),
+                        };
+                        j += usize::from(rest.is_none());
+                        match follows {
+                            Follows::Code if is_shell(&base) => {
+                                return value.and_then(|v| shell_line_name(&v)).unwrap_or(base);
+                            }
+                            Follows::Code => return base,
+                            Follows::Module => return value.map_or(base, |m| basename(m.as_ref())),
+                            _ => continue 'words,
+                        }
+                    }
                 }
-                "-c" | "-e" => {
-                    let code = command.get(j + 1).map(|c| c.to_string_lossy());
-                    return match code.as_deref().filter(|_| is_shell(&base)) {
-                        Some(code) => shell_line_name(code).unwrap_or(base),
-                        None => base,
-                    };
+                t if t.contains('=') || t.bytes().all(|b| b.is_ascii_digit()) => {}
+                _ if std::mem::take(&mut mask) => {}
+                _ => {
+                    j -= 1;
+                    break;
                 }
-                "run" if matches!(base.as_str(), "uv" | "deno" | "bun") => j += 1,
-                "-u" | "-C" if base == "env" => j += 2,
-                t if t.starts_with('-')
-                    || t.contains('=')
-                    || t.bytes().all(|b| b.is_ascii_digit()) =>
-                {
-                    j += 1
-                }
-                _ => break,
             }
         }
         if j >= command.len() {
@@ -156,9 +205,12 @@ fn shell_line_name(code: &str) -> Option<String> {
         while k < words.len() && (PREFIXES.contains(&words[k]) || is_assignment(words[k])) {
             k += 1;
         }
+        // `conda activate ENV` sets up, as `source` does.
+        let activates = matches!(words.get(k + 1), Some(&("activate" | "deactivate")))
+            && matches!(words[k], "conda" | "mamba" | "micromamba");
         match words.get(k) {
             None => continue,
-            Some(word) if BUILTINS.contains(word) || word.starts_with('$') => continue,
+            Some(word) if BUILTINS.contains(word) || word.starts_with('$') || activates => continue,
             Some(_) => {
                 let rest: Vec<OsString> = words[k..].iter().map(OsString::from).collect();
                 return Some(raw_name(&rest));
@@ -246,6 +298,41 @@ mod tests {
         assert_eq!(name(&["env", "-u", "NTFY_TOKEN", "make"]), "make");
         assert_eq!(name(&["nice", "-n", "10", "nohup", "./job.sh"]), "job");
         assert_eq!(name(&["time", "make"]), "make");
+    }
+
+    #[test]
+    fn a_wrappers_options_and_their_values_are_not_the_command() {
+        assert_eq!(name(&["bash", "-lc", "make -v"]), "make");
+        assert_eq!(name(&["sh", "-ec", "cd /src && ./build.sh"]), "build");
+        assert_eq!(
+            name(&["bash", "-o", "pipefail", "-c", "make | tee x"]),
+            "make"
+        );
+        assert_eq!(
+            name(&["bash", "-lc", "conda activate ml && python train.py"]),
+            "train"
+        );
+        assert_eq!(name(&["bash", "-e", "./deploy.sh"]), "deploy");
+        assert_eq!(name(&["python3", "-W", "ignore", "train.py"]), "train");
+        assert_eq!(
+            name(&["python3", "-X", "importtime", "-c", "pass"]),
+            "python3"
+        );
+        assert_eq!(name(&["python3", "-uc", "import x"]), "python3");
+        assert_eq!(name(&["python3", "-um", "http.server"]), "http.server");
+        assert_eq!(name(&["python", "-mhttp.server"]), "http.server");
+        assert_eq!(name(&["perl", "-pe", "s/a/b/", "f"]), "perl");
+        assert_eq!(name(&["perl", "-p", "fix.pl", "f"]), "fix");
+        assert_eq!(name(&["node", "-p", "1+1"]), "node");
+        assert_eq!(name(&["ionice", "-c", "3", "make"]), "make");
+        assert_eq!(name(&["ionice", "-c3", "nice", "-n19", "make"]), "make");
+        assert_eq!(name(&["taskset", "-c", "0-3", "make"]), "make");
+        assert_eq!(name(&["taskset", "0x3", "make"]), "make");
+        assert_eq!(name(&["stdbuf", "-o", "L", "./job.sh"]), "job");
+        assert_eq!(name(&["time", "-o", "t.txt", "make"]), "make");
+        assert_eq!(name(&["env", "--", "make"]), "make");
+        assert_eq!(name(&["sh", "-", "x"]), "x");
+        assert_eq!(name(&["sh", "-éc", "make"]), "make");
     }
 
     #[test]
