@@ -393,13 +393,21 @@ fn detach_and_run(
         sys::catch_stop();
         store.write_record(&record).unwrap_or_else(|e| fail(e));
     }
+    // `run` hears that a waiting job waits before the queue names it: a
+    // `run` that lost its supervisor before then removes what it made,
+    // which no job of the queue may be waiting for.
+    let report = match record.status {
+        Status::Waiting => {
+            send(&report, WAITING, 0);
+            None
+        }
+        _ => Some(report),
+    };
     // The queue's next job follows this one, from now on.
     if let Some(queue) = queue {
         let _ = crate::store::set_queue_tail(&queue, &id);
     }
-    if record.status == Status::Waiting {
-        send(&report, WAITING, 0);
-        drop(report);
+    if report.is_none() {
         let mut waited = await_jobs(store, &record);
         // A stop signal up to here cancels it still; one after is
         // held until it can go on to the job (run_job).
@@ -419,7 +427,7 @@ fn detach_and_run(
         }
         return run_job(store, log, record, space, args, None);
     }
-    run_job(store, log, record, space, args, Some(report))
+    run_job(store, log, record, space, args, report)
 }
 
 /// The reason of a waiting job that runkill stopped.

@@ -529,7 +529,9 @@ fn a_queued_job_whose_waiting_supervisor_was_killed_takes_no_turn() {
 /// A queued job's supervisor killed as it makes its job the queue's last
 /// (held there by strace, just after its first ftruncate: the very cut of
 /// the queue's file) leaves a file that still names a job: the next job
-/// waits for the one running, never starts beside it.
+/// waits for the one running, never starts beside it. Its `run` has heard
+/// that it waits by then, so it never removes the job the queue names
+/// (which let a job joining just before that removal start at once).
 #[cfg(target_os = "linux")]
 #[test]
 fn a_supervisor_killed_as_it_joins_the_queue_never_lets_the_next_job_jump_it() {
@@ -568,10 +570,24 @@ fn a_supervisor_killed_as_it_joins_the_queue_never_lets_the_next_job_jump_it() {
             holds.then_some(pid)
         })
     });
+    let launcher = children_of(held.id());
     assert!(sigkill(supervisor));
     // strace would sit out its delay before it notices.
     let _ = held.kill();
     let _ = held.wait();
+    poll("the second job's run to end", || {
+        launcher
+            .iter()
+            .all(|&pid| pid == supervisor || !alive(pid))
+            .then_some(())
+    });
+    // The queue names a job, never one its `run` removed on giving up.
+    let named = std::fs::read_to_string(&queue_file).unwrap();
+    let named = named.lines().next().unwrap();
+    assert!(
+        w.state.join(format!("{named}.json")).exists(),
+        "the queue names {named}, whose files its run removed"
+    );
     let third = marking(&w, &["-Q", "build"], "third");
     runs_only_after(&w, &third, &first);
 }
