@@ -77,20 +77,28 @@ enum Follows {
 
 fn option(base: &str, letter: u8) -> Follows {
     let python = base.starts_with("python") || base.starts_with("pypy");
-    match (base, letter) {
-        (_, b'c') if is_shell(base) || python => Follows::Code,
-        (_, b'o' | b'O') if is_shell(base) => Follows::Value,
-        (_, b'm') if python => Follows::Module,
-        (_, b'W' | b'X') if python => Follows::Value,
-        ("node" | "deno" | "bun" | "ruby" | "perl", b'e') | ("php", b'r') => Follows::Code,
-        ("node" | "deno" | "bun", b'p') => Follows::Code,
-        ("node" | "ruby", b'r') | ("env", b'u' | b'C') | ("nice", b'n') => Follows::Value,
-        ("ionice", b'c' | b'n' | b'p') | ("taskset", b'c') | ("time", b'f' | b'o') => {
-            Follows::Value
-        }
-        ("stdbuf", b'i' | b'o' | b'e') | ("caffeinate", b't' | b'w') | ("npx", b'p') => {
-            Follows::Value
-        }
+    // Per wrapper: the letters that take a value, and those code follows.
+    let (value, code) = match base {
+        _ if is_shell(base) => ("oO", "c"),
+        _ if python => ("WX", "c"),
+        "node" | "deno" | "bun" => ("r", "ep"),
+        "ruby" => ("r", "e"),
+        "perl" => ("", "e"),
+        "php" => ("", "r"),
+        "env" => ("uC", ""),
+        "nice" => ("n", ""),
+        "ionice" => ("cnp", ""),
+        "taskset" => ("c", ""),
+        "time" => ("fo", ""),
+        "stdbuf" => ("ioe", ""),
+        "caffeinate" => ("tw", ""),
+        "npx" => ("p", ""),
+        _ => ("", ""),
+    };
+    match letter {
+        b'm' if python => Follows::Module,
+        _ if value.as_bytes().contains(&letter) => Follows::Value,
+        _ if code.as_bytes().contains(&letter) => Follows::Code,
         _ => Follows::Nothing,
     }
 }
@@ -119,24 +127,27 @@ fn raw_name(command: &[OsString]) -> String {
                 // A cluster of short options (`-lc`, `-uc`, `-c3`).
                 t if t.starts_with('-') => {
                     for (k, &letter) in t.as_bytes().iter().enumerate().skip(1) {
+                        // What follows the letter: the rest of the cluster,
+                        // else the next word.
                         let rest = t.get(k + 1..).filter(|r| !r.is_empty());
-                        let follows = option(&base, letter);
-                        if let Follows::Nothing = follows {
-                            continue;
-                        }
-                        mask &= !(base == "taskset" && letter == b'c');
-                        let value = match rest {
+                        let value = || match rest {
                             Some(rest) => Some(rest.to_string()),
                             None => command.get(j).map(|v| v.to_string_lossy().into_owned()),
                         };
-                        j += usize::from(rest.is_none());
-                        match follows {
+                        match option(&base, letter) {
+                            Follows::Nothing => {}
+                            Follows::Value => {
+                                mask &= !(base == "taskset" && letter == b'c');
+                                j += usize::from(rest.is_none());
+                                continue 'words;
+                            }
                             Follows::Code if is_shell(&base) => {
-                                return value.and_then(|v| shell_line_name(&v)).unwrap_or(base);
+                                return value().and_then(|v| shell_line_name(&v)).unwrap_or(base);
                             }
                             Follows::Code => return base,
-                            Follows::Module => return value.map_or(base, |m| basename(m.as_ref())),
-                            _ => continue 'words,
+                            Follows::Module => {
+                                return value().map_or(base, |m| basename(m.as_ref()));
+                            }
                         }
                     }
                 }
