@@ -481,15 +481,24 @@ fn await_jobs(store: &Store, record: &Record) -> std::result::Result<(), (Status
                     Ok(Some(dep)) if dep.queue == record.queue => Some(dep),
                     _ => None,
                 };
+                let mut gone = false;
                 for i in looked_at..known {
-                    let Some(dep) = in_queue(&ids[i]).filter(|dep| dep.began.is_none()) else {
-                        continue;
+                    let dep = match store.read_record(&ids[i]) {
+                        Ok(Some(dep)) if dep.queue == record.queue && dep.began.is_none() => dep,
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                            gone = true;
+                            continue;
+                        }
+                        _ => continue,
                     };
                     for id in dep.after.into_iter().chain(dep.after_ok) {
                         if !ids.contains(&id) && in_queue(&id).is_some() {
                             ids.push(id);
                         }
                     }
+                }
+                if gone {
+                    ids.extend(ahead_in_queue(store, record, &ids));
                 }
             }
             if ids.len() == known {
@@ -520,6 +529,38 @@ fn await_jobs(store: &Store, record: &Record) -> std::result::Result<(), (Status
         }
     }
     Ok(())
+}
+
+/// A job of the queue that is gone without a trace (removed once lost, or
+/// by hand) tells nothing of what came before it: the jobs of the queue
+/// still to end that are ahead of this one, not in `ids` yet. Ahead: it
+/// started before this one, and waits for it through none of the queue.
+fn ahead_in_queue(store: &Store, record: &Record, ids: &[String]) -> Vec<String> {
+    let queued = store.unfinished_of_queue(record.queue.as_deref().unwrap_or_default());
+    let mut behind = vec![record.id.clone()];
+    loop {
+        let more: Vec<String> = queued
+            .iter()
+            .filter(|j| !behind.contains(&j.id))
+            .filter(|j| {
+                j.after
+                    .iter()
+                    .chain(&j.after_ok)
+                    .any(|d| behind.contains(d))
+            })
+            .map(|j| j.id.clone())
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        behind.extend(more);
+    }
+    queued
+        .into_iter()
+        .filter(|j| j.started < record.started && !behind.contains(&j.id))
+        .map(|j| j.id)
+        .filter(|id| !ids.contains(id))
+        .collect()
 }
 
 /// Until job `id`, whose log is `log`, has ended, or a stop signal came

@@ -526,6 +526,63 @@ fn a_queued_job_whose_waiting_supervisor_was_killed_takes_no_turn() {
     assert!(!w.root.join("second").exists());
 }
 
+/// A queued job whose place in the queue is gone without a trace (the
+/// lost job it waited for removed by runrm after it joined, before its
+/// supervisor looked: strace holds each of its looks at that job's record)
+/// still waits for the job that runs: every job of the queue still to end
+/// that started before it.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_queued_job_whose_place_was_removed_before_it_looked_still_waits_its_turn() {
+    use std::io::BufRead;
+    if !can_strace() {
+        return;
+    }
+    let w = World::new();
+    let flag = w.root.join("go");
+    let script = format!("while [ ! -e '{}' ]; do sleep 0.02; done", flag.display());
+    let first = w.start(&["-Q", "build", "sh", "-c", &script]);
+    let second = marking(&w, &["-Q", "build"], "second");
+    let sid = field_num(&w.job(&second), "sid").unwrap() as i64;
+    assert!(sigkill(sid));
+    w.wait_status(&second, "lost");
+    let mut third = w
+        .cmd("strace")
+        .args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=openat", "-P"])
+        .arg(w.state.join(format!("{second}.json")))
+        .args(["-e", "inject=openat:delay_enter=400000"])
+        .arg(w.bin.join("run"))
+        .args(["-q", "-Q", "build", "sh", "-c"])
+        .arg(format!("touch '{}'", w.root.join("third").display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(third.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let id = line.trim().to_string();
+    // Its supervisor is held at its first look at `second`, found at launch.
+    let removed = w.output("runrm", &[second.as_str()]);
+    assert!(removed.status.success(), "{}", text(&removed.stderr));
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while std::time::Instant::now() < deadline {
+        assert!(
+            !w.root.join("third").exists(),
+            "the third job ran beside {first}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(w.status(&id), "waiting");
+    release(&w, "go");
+    let ended = field_num(&w.wait_end(&first), "ended").unwrap();
+    let job = w.wait_end(&id);
+    assert_eq!(field_str(&job, "status").unwrap(), "done");
+    assert!(field_num(&job, "began").unwrap() >= ended);
+    let _ = third.wait();
+}
+
 /// A queued job's supervisor killed as it makes its job the queue's last
 /// (held there by strace, just after its first ftruncate: the very cut of
 /// the queue's file) leaves a file that still names a job: the next job
