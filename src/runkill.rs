@@ -64,7 +64,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         return Ok(code::OK);
     }
     let signal: Option<i32> = p.value("signal", |s| {
-        crate::sys::signal_number(&s.to_uppercase()).filter(|&n| n > 0)
+        crate::sys::signal_number(&s.to_ascii_uppercase()).filter(|&n| n > 0)
     })?;
     let grace = p
         .value("grace", crate::time::parse_duration)?

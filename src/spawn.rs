@@ -533,10 +533,11 @@ fn await_jobs(store: &Store, record: &Record) -> std::result::Result<(), (Status
 
 /// A job of the queue that is gone without a trace (removed once lost, or
 /// by hand) tells nothing of what came before it: the jobs of the queue
-/// still to end that are ahead of this one, not in `ids` yet. Ahead: it
+/// with no end recorded that are ahead of this one, not in `ids` yet (a
+/// lost one among them is found ended at the first look). Ahead: it
 /// started before this one, and waits for it through none of the queue.
 fn ahead_in_queue(store: &Store, record: &Record, ids: &[String]) -> Vec<String> {
-    let queued = store.unfinished_of_queue(record.queue.as_deref().unwrap_or_default());
+    let queued = store.unended_of_queue(record.queue.as_deref().unwrap_or_default());
     let mut behind = vec![record.id.clone()];
     loop {
         let more: Vec<String> = queued

@@ -363,20 +363,17 @@ impl Store {
         renamed
     }
 
-    /// The records of queue `name`'s jobs that have not ended, read from
-    /// the directory's every record: only for a job whose place in the
-    /// queue was lost, never on a launch's way.
-    pub fn unfinished_of_queue(&self, name: &str) -> Vec<Record> {
+    /// The records of queue `name`'s jobs with no end recorded (some may be
+    /// lost), read from the directory's every record: only for a job whose
+    /// place in the queue was lost, never on a launch's way.
+    pub fn unended_of_queue(&self, name: &str) -> Vec<Record> {
         let Ok(dir) = fs::read_dir(&self.dir) else {
             return Vec::new();
         };
         dir.flatten()
             .filter_map(|e| Some(e.file_name().to_str()?.strip_suffix(RECORD)?.to_owned()))
             .filter_map(|id| self.read_record(&id).ok().flatten())
-            .filter(|r| r.queue.as_deref() == Some(name))
-            .filter_map(|r| self.status(r).ok().flatten())
-            .filter(|(_, status)| !status.is_finished())
-            .map(|(r, _)| r)
+            .filter(|r| r.queue.as_deref() == Some(name) && r.ended.is_none())
             .collect()
     }
 

@@ -152,7 +152,8 @@ fn runkill_and_a_timeout_stop_every_process_group_of_the_job() {
 fn runkill_s_sends_only_that_signal() {
     let w = World::new();
     let id = waiting(&w, "never", false);
-    let out = w.output("runkill", &["-s", "INT", &id]);
+    // A name in any case, as kill(1) takes it.
+    let out = w.output("runkill", &["-s", "sigInt", &id]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), format!("{id}: sent SIGINT\n"));
     assert_eq!(field_str(&w.wait_end(&id), "signal").unwrap(), "SIGINT");
