@@ -17,6 +17,14 @@ fn blocker(w: &World, flag: &str, code: i32) -> String {
     w.start(&["-N", "dep", "sh", "-c", &script])
 }
 
+/// The first job of queue `build`: it runs until `go` appears in the
+/// world's root (`release(w, "go")`).
+fn queue_head(w: &World) -> String {
+    let flag = w.root.join("go");
+    let script = format!("while [ ! -e '{}' ]; do sleep 0.02; done", flag.display());
+    w.start(&["-Q", "build", "sh", "-c", &script])
+}
+
 /// A job that leaves `marker` in the world's root if it ever runs.
 fn marking(w: &World, args: &[&str], marker: &str) -> String {
     let marker = w.root.join(marker);
@@ -499,9 +507,7 @@ fn a_queued_job_cancelled_while_waiting_keeps_the_queue_one_at_a_time() {
 #[test]
 fn a_queue_whose_cancelled_last_job_was_removed_still_waits_for_its_running_job() {
     let w = World::new();
-    let flag = w.root.join("go");
-    let script = format!("while [ ! -e '{}' ]; do sleep 0.02; done", flag.display());
-    let first = w.start(&["-Q", "build", "sh", "-c", &script]);
+    let first = queue_head(&w);
     let second = marking(&w, &["-Q", "build"], "second");
     assert!(w.output("runkill", &[&second]).status.success());
     let out = w.output("runrm", &[&second]);
@@ -514,9 +520,7 @@ fn a_queue_whose_cancelled_last_job_was_removed_still_waits_for_its_running_job(
 #[test]
 fn a_queued_job_whose_waiting_supervisor_was_killed_takes_no_turn() {
     let w = World::new();
-    let flag = w.root.join("go");
-    let script = format!("while [ ! -e '{}' ]; do sleep 0.02; done", flag.display());
-    let first = w.start(&["-Q", "build", "sh", "-c", &script]);
+    let first = queue_head(&w);
     let second = marking(&w, &["-Q", "build"], "second");
     let third = marking(&w, &["-Q", "build"], "third");
     let sid = field_num(&w.job(&second), "sid").unwrap() as i64;
@@ -539,9 +543,7 @@ fn a_queued_job_whose_place_was_removed_before_it_looked_still_waits_its_turn() 
         return;
     }
     let w = World::new();
-    let flag = w.root.join("go");
-    let script = format!("while [ ! -e '{}' ]; do sleep 0.02; done", flag.display());
-    let first = w.start(&["-Q", "build", "sh", "-c", &script]);
+    let first = queue_head(&w);
     let second = marking(&w, &["-Q", "build"], "second");
     let sid = field_num(&w.job(&second), "sid").unwrap() as i64;
     assert!(sigkill(sid));
@@ -596,9 +598,7 @@ fn a_supervisor_killed_as_it_joins_the_queue_never_lets_the_next_job_jump_it() {
         return;
     }
     let w = World::new();
-    let flag = w.root.join("go");
-    let script = format!("while [ ! -e '{}' ]; do sleep 0.02; done", flag.display());
-    let first = w.start(&["-Q", "build", "sh", "-c", &script]);
+    let first = queue_head(&w);
     let queue_file = w.state.join(".queue-build");
     let mut held = w
         .cmd("strace")
