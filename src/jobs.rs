@@ -8,7 +8,7 @@
 
 use crate::error::{Error, Result, code};
 use crate::record::{Record, Status};
-use crate::store::{FileKey, LOG, PID, RECORD, Store, open_read};
+use crate::store::{FileKey, LOG, PID, RECORD, Store, is_job_id, open_read, parse_stamp};
 use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::fmt::Write;
@@ -696,39 +696,7 @@ fn split_name(name: &[u8]) -> Option<(usize, u8)> {
         _ => return None,
     };
     let id = name.strip_suffix(suffix.as_bytes())?;
-    let (_, _, name_len) = stamp_of(id)?;
-    (name_len > 0 && id[0] != b'.').then_some((id.len(), bit))
-}
-
-/// `build_20251205_163539_2` → (20251205163539, 2, "build").
-pub fn parse_stamp(id: &str) -> Option<(u64, u32, &str)> {
-    let (stamp, n, name_len) = stamp_of(id.as_bytes())?;
-    Some((stamp, n, id.get(..name_len)?))
-}
-
-/// `parse_stamp` on bytes, with the length of the name before the stamp.
-fn stamp_of(b: &[u8]) -> Option<(u64, u32, usize)> {
-    // `NAME_` + 8 digits + `_` + 6 digits, then maybe `_` and a suffix.
-    let digits = |from: usize, to: usize| {
-        b[from..to].iter().try_fold(0u64, |n, d| match d {
-            b'0'..=b'9' => n.checked_mul(10)?.checked_add(u64::from(d - b'0')),
-            _ => None,
-        })
-    };
-    let stamp_at = |end: usize| -> Option<(u64, usize)> {
-        let start = end.checked_sub(16)?;
-        if b[start] != b'_' || b[start + 9] != b'_' {
-            return None;
-        }
-        let stamp = digits(start + 1, start + 9)? * 1_000_000 + digits(start + 10, end)?;
-        Some((stamp, start))
-    };
-    if let Some((stamp, name)) = stamp_at(b.len()) {
-        return Some((stamp, 1, name));
-    }
-    let cut = b.iter().rposition(|&c| c == b'_')?;
-    let number = u32::try_from(digits(cut + 1, b.len()).filter(|_| cut + 1 < b.len())?).ok()?;
-    stamp_at(cut).map(|(stamp, name)| (stamp, number, name))
+    is_job_id(id).then_some((id.len(), bit))
 }
 
 /// The job, read from its files, and the key of the record its end was
@@ -986,38 +954,6 @@ mod tests {
         assert!(legacy.legacy && legacy.status == Status::Ended);
         assert!(!job.legacy, "taken for the original's job");
         assert_eq!(job.status, Status::Unknown);
-    }
-
-    #[test]
-    fn stamps_parse_with_and_without_suffix() {
-        assert_eq!(
-            parse_stamp("build_20251205_163539"),
-            Some((20251205163539, 1, "build"))
-        );
-        assert_eq!(
-            parse_stamp("a_b_20251205_163539_12"),
-            Some((20251205163539, 12, "a_b"))
-        );
-        assert_eq!(parse_stamp("notes"), None);
-        assert_eq!(parse_stamp("x_2025_163539"), None);
-        assert_eq!(parse_stamp("20251205_163539"), None);
-        assert_eq!(
-            parse_stamp("_20251205_163539"),
-            Some((20251205163539, 1, ""))
-        );
-        assert_eq!(parse_stamp("x_20251205_163539_"), None);
-        assert_eq!(parse_stamp("x_20251205_163539_+2"), None);
-        assert_eq!(parse_stamp("x_20251205_16353a"), None);
-        assert_eq!(parse_stamp("x_20251205_163539_4294967296"), None);
-        assert_eq!(
-            parse_stamp("x_20251205_163539_99999999999999999999999"),
-            None
-        );
-        assert_eq!(
-            parse_stamp("x_20251205_163539_4294967295"),
-            Some((20251205163539, 4294967295, "x"))
-        );
-        assert_eq!(parse_stamp("x_2025120_1635391"), None);
     }
 
     #[test]

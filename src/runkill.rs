@@ -86,7 +86,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         .into_iter()
         .map(|reference| {
             let named = |job: &&Job| {
-                jobs::parse_stamp(job.id()).is_some_and(|(_, _, name)| *name == *reference)
+                crate::store::parse_stamp(job.id()).is_some_and(|(_, _, name)| *name == *reference)
             };
             match alive.iter().rev().find(named) {
                 Some(job) if !ids.iter().any(|id| reference == id.as_str()) => job.id().into(),

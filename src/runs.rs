@@ -153,7 +153,9 @@ fn named(entries: &[Entry], references: &[OsString]) -> Result<Option<HashSet<St
         let reference = reference.to_string_lossy();
         let of_name: Vec<&String> = ids
             .iter()
-            .filter(|id| jobs::parse_stamp(id).is_some_and(|(_, _, name)| name == reference))
+            .filter(|id| {
+                crate::store::parse_stamp(id).is_some_and(|(_, _, name)| name == reference)
+            })
             .collect();
         if of_name.is_empty() || ids.iter().any(|id| *id == reference) {
             named.insert(jobs::resolve(&ids, &reference)?.to_string());

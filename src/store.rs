@@ -372,6 +372,7 @@ impl Store {
         };
         dir.flatten()
             .filter_map(|e| Some(e.file_name().to_str()?.strip_suffix(RECORD)?.to_owned()))
+            .filter(|id| is_job_id(id.as_bytes()))
             .filter_map(|id| self.read_record(&id).ok().flatten())
             .filter(|r| r.queue.as_deref() == Some(name) && r.ended.is_none())
             .collect()
@@ -730,6 +731,43 @@ pub fn id_with_suffix(base: &str, n: u32) -> String {
     }
 }
 
+/// Whether `id` is shaped like a job's: `NAME_YYYYmmdd_HHMMSS[_N]`, with a
+/// NAME that is not hidden. Files of any other name are never opened.
+pub fn is_job_id(id: &[u8]) -> bool {
+    stamp_of(id).is_some_and(|(_, _, name_len)| name_len > 0) && id[0] != b'.'
+}
+
+/// `build_20251205_163539_2` → (20251205163539, 2, "build").
+pub fn parse_stamp(id: &str) -> Option<(u64, u32, &str)> {
+    let (stamp, n, name_len) = stamp_of(id.as_bytes())?;
+    Some((stamp, n, id.get(..name_len)?))
+}
+
+/// `parse_stamp` on bytes, with the length of the name before the stamp.
+fn stamp_of(b: &[u8]) -> Option<(u64, u32, usize)> {
+    // `NAME_` + 8 digits + `_` + 6 digits, then maybe `_` and a suffix.
+    let digits = |from: usize, to: usize| {
+        b[from..to].iter().try_fold(0u64, |n, d| match d {
+            b'0'..=b'9' => n.checked_mul(10)?.checked_add(u64::from(d - b'0')),
+            _ => None,
+        })
+    };
+    let stamp_at = |end: usize| -> Option<(u64, usize)> {
+        let start = end.checked_sub(16)?;
+        if b[start] != b'_' || b[start + 9] != b'_' {
+            return None;
+        }
+        let stamp = digits(start + 1, start + 9)? * 1_000_000 + digits(start + 10, end)?;
+        Some((stamp, start))
+    };
+    if let Some((stamp, name)) = stamp_at(b.len()) {
+        return Some((stamp, 1, name));
+    }
+    let cut = b.iter().rposition(|&c| c == b'_')?;
+    let number = u32::try_from(digits(cut + 1, b.len()).filter(|_| cut + 1 < b.len())?).ok()?;
+    stamp_at(cut).map(|(stamp, name)| (stamp, number, name))
+}
+
 /// Whether `path` names the very file `file` (whose inode cannot go to
 /// another file while it is open).
 fn names(path: &Path, file: &File) -> bool {
@@ -1069,4 +1107,41 @@ pub fn open_read(path: &Path) -> io::Result<File> {
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
         .open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_parse_with_and_without_suffix() {
+        assert_eq!(
+            parse_stamp("build_20251205_163539"),
+            Some((20251205163539, 1, "build"))
+        );
+        assert_eq!(
+            parse_stamp("a_b_20251205_163539_12"),
+            Some((20251205163539, 12, "a_b"))
+        );
+        assert_eq!(parse_stamp("notes"), None);
+        assert_eq!(parse_stamp("x_2025_163539"), None);
+        assert_eq!(parse_stamp("20251205_163539"), None);
+        assert_eq!(
+            parse_stamp("_20251205_163539"),
+            Some((20251205163539, 1, ""))
+        );
+        assert_eq!(parse_stamp("x_20251205_163539_"), None);
+        assert_eq!(parse_stamp("x_20251205_163539_+2"), None);
+        assert_eq!(parse_stamp("x_20251205_16353a"), None);
+        assert_eq!(parse_stamp("x_20251205_163539_4294967296"), None);
+        assert_eq!(
+            parse_stamp("x_20251205_163539_99999999999999999999999"),
+            None
+        );
+        assert_eq!(
+            parse_stamp("x_20251205_163539_4294967295"),
+            Some((20251205163539, 4294967295, "x"))
+        );
+        assert_eq!(parse_stamp("x_2025120_1635391"), None);
+    }
 }
