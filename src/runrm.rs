@@ -24,9 +24,9 @@ Usage: runrm [OPTIONS] [JOB...]
 
 Without JOB, every finished job (done, failed, killed, skipped, lost)
 goes; files only named like a job (no record, and no log that begins
-`$ COMMAND`) go only when named. JOB is an id, a unique id prefix, or a name (the newest job of that
-name). Running jobs are never removed, even when named. Selectors
-combine; all must hold.
+`$ COMMAND`) go only when named. JOB is an id, a unique id prefix, or a
+name (the newest job of that name). Running jobs are never removed, even
+when named. Selectors combine; all must hold.
 
 Options:
       --older-than DURATION  only jobs that ended longer ago (90s, 12h, 7d)
