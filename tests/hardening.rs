@@ -1341,29 +1341,46 @@ fn without_inotify_following_and_waiting_still_end_with_the_job() {
     };
     let failing = w.start(&["sh", "-c", &gated("echo after; exit 3")]);
     let done = w.start(&["sh", "-c", &gated("true")]);
-    let traced = |args: &[&str]| {
-        w.cmd("strace")
-            .args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=inotify_init1"])
-            .args(["-e", "inject=inotify_init1:error=EMFILE"])
+    // Each one's strace log tells when its inotify_init1 has failed: from
+    // then on it waits without a watch.
+    let traced = |name: &str, args: &[&str]| {
+        let log = w.root.join(format!("{name}.strace"));
+        let child = w
+            .cmd("strace")
+            .args(["-f", "-qq", "-e", "trace=inotify_init1"])
+            .args(["-e", "inject=inotify_init1:error=EMFILE", "-o"])
+            .arg(&log)
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap()
+            .unwrap();
+        (child, log)
     };
     let runlog = w.bin.join("runlog");
     let runwait = w.bin.join("runwait");
     let run = w.bin.join("run");
-    let follower = traced(&[runlog.to_str().unwrap(), &failing]);
-    let waiter = traced(&[runwait.to_str().unwrap(), &failing, &done]);
-    let runner = traced(&[
-        run.to_str().unwrap(),
-        "-f",
-        "sh",
-        "-c",
-        &gated("echo later"),
-    ]);
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    let (follower, a) = traced("runlog", &[runlog.to_str().unwrap(), &failing]);
+    let (waiter, b) = traced("runwait", &[runwait.to_str().unwrap(), &failing, &done]);
+    let (runner, c) = traced(
+        "run",
+        &[
+            run.to_str().unwrap(),
+            "-f",
+            "sh",
+            "-c",
+            &gated("echo later"),
+        ],
+    );
+    for log in [a, b, c] {
+        poll(
+            &format!("{} to fail to make a watch", log.display()),
+            || {
+                let text = std::fs::read_to_string(&log).ok()?;
+                text.contains("inotify_init1(").then_some(())
+            },
+        );
+    }
     std::fs::write(&gate, "").unwrap();
     let follower = follower.wait_with_output().unwrap();
     assert_eq!(
