@@ -462,9 +462,10 @@ fn an_exec_that_fails_after_the_start_is_notified_with_its_reason() {
 }
 
 /// An end that cannot be recorded (the file system gone read-only, an I/O
-/// error: strace makes the final record's writes fail with EROFS) is still
-/// told: the notification names the outcome and that it was not recorded,
-/// and the log says both; the listing says `lost`, as no end is on disk.
+/// error: strace makes the room's fill fail with EROFS, or its rename with
+/// EIO) is still told: the notification names the outcome and that it was
+/// not recorded, and the log says both; the listing says `lost`, as no end
+/// is on disk.
 #[cfg(target_os = "linux")]
 #[test]
 fn an_end_that_cannot_be_recorded_is_still_told() {
@@ -472,45 +473,52 @@ fn an_end_that_cannot_be_recorded_is_still_told() {
         return;
     }
     let w = World::new();
-    let server = Server::start(&[Reply::Status(200)]);
-    let url = server.url("ro");
-    // strace follows the supervisor, and ends when it does.
-    let out = w
-        .cmd("strace")
-        .args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=pwrite64"])
-        .args(["-e", "inject=pwrite64:error=EROFS"])
-        .arg(w.bin.join("run"))
-        .args([
-            "-q",
-            "-t",
-            &url,
-            "-N",
-            "frozen",
-            "sh",
-            "-c",
-            "echo working; exit 5",
-        ])
-        .env("RUN_NOTIFY_TIMEOUT", "2")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let id = text(&out.stdout).trim().to_string();
-    let requests = server.received();
-    assert_eq!(requests.len(), 1, "one notification, sent before the end");
-    let request = &requests[0];
-    assert_eq!(request.header("Title"), Some("frozen failed (exit 5)"));
-    let body = text(&request.body);
-    assert!(
-        body.contains("its end could not be recorded (Read-only file system)"),
-        "{body}"
-    );
-    assert!(body.ends_with("\n\nworking"), "{body}");
-    let log = w.log(&id);
-    assert!(
-        log.contains("run: cannot record the job's end (failed: exit 5): Read-only file system"),
-        "{log}"
-    );
-    assert_eq!(w.status(&id), "lost");
+    // The final record's room cannot be filled; or it is, with the footer
+    // after it, but cannot be renamed into place.
+    for (call, errno, why) in [
+        ("pwrite64", "EROFS", "Read-only file system"),
+        ("rename", "EIO", "Input/output error"),
+    ] {
+        let server = Server::start(&[Reply::Status(200)]);
+        let url = server.url("ro");
+        // strace follows the supervisor, and ends when it does.
+        let out = w
+            .cmd("strace")
+            .args(["-f", "-qq", "-o", "/dev/null", "-e"])
+            .arg(format!("trace={call}"))
+            .arg("-e")
+            .arg(format!("inject={call}:error={errno}"))
+            .arg(w.bin.join("run"))
+            .args(["-q", "-t", &url, "-N", "frozen", "sh", "-c"])
+            .arg("echo working; exit 5")
+            .env("RUN_NOTIFY_TIMEOUT", "2")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let id = text(&out.stdout).trim().to_string();
+        let requests = server.received();
+        assert_eq!(
+            requests.len(),
+            1,
+            "{call}: one notification, before the end"
+        );
+        let request = &requests[0];
+        assert_eq!(request.header("Title"), Some("frozen failed (exit 5)"));
+        let body = text(&request.body);
+        assert!(
+            body.contains(&format!("its end could not be recorded ({why})")),
+            "{body}"
+        );
+        assert!(body.ends_with("\n\nworking"), "{call}: {body}");
+        let log = w.log(&id);
+        assert!(
+            log.contains(&format!(
+                "run: cannot record the job's end (failed: exit 5): {why}"
+            )),
+            "{log}"
+        );
+        assert_eq!(w.status(&id), "lost");
+    }
 }
 
 /// A CA bundle named by SSL_CERT_FILE that is not a file (a FIFO, a
