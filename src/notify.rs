@@ -250,8 +250,9 @@ pub struct Message {
 
 /// The message for a job that ended as `record` says; `None` for a lost
 /// job, which sends nothing. `output` is the end of the job's output;
-/// `unrecorded`, why its end could not be recorded, if it could not.
-pub fn message(record: &Record, output: &str, unrecorded: Option<&str>) -> Option<Message> {
+/// `troubles`, lines on what went wrong in recording it (a log that could
+/// not be written to, an end that could not be recorded).
+pub fn message(record: &Record, output: &str, troubles: &[String]) -> Option<Message> {
     let (tags, priority, unknown) = match record.status {
         Status::Done => ("white_check_mark", "default", ""),
         Status::Failed => ("x", "high", "exit ?"),
@@ -280,8 +281,8 @@ pub fn message(record: &Record, output: &str, unrecorded: Option<&str>) -> Optio
     if let Some(cost) = record.cost() {
         body = format!("{body}, {cost}");
     }
-    if let Some(why) = unrecorded {
-        body = format!("{body}\nits end could not be recorded ({why}): runs shows it lost");
+    for trouble in troubles {
+        body = format!("{body}\n{trouble}");
     }
     if record.status != Status::Done && !output.trim().is_empty() {
         body.push_str("\n\n");

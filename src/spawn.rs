@@ -858,26 +858,40 @@ fn finish(
     // rename: whoever finds the footer finds the end recorded (in the room,
     // if the supervisor died before the rename), and whoever sees the final
     // record in place finds the footer already in the log.
-    let mut footer_at = None;
+    let mut footer = None;
     let recorded = store.fill_final_record(&record, &space).and_then(|()| {
-        footer_at = write_footer(log, &record, elapsed, ended).ok();
+        footer = Some(write_footer(log, &record, elapsed, ended));
         store.publish_final_record(&record.id, space, log)
     });
-    let footer_at = footer_at.unwrap_or_else(|| log.metadata().map_or(0, |m| m.len()));
-    let unrecorded = recorded.err().map(|e| {
+    let mut troubles = Vec::new();
+    // A full disk (or a file size limit) that the job met too: its own last
+    // words, and the footer, are not in the log.
+    if let Some(Err(e)) = &footer {
+        let e = crate::error::describe(e);
+        troubles.push(format!(
+            "its log could not be written to ({e}): it may lack the job's last output"
+        ));
+    }
+    if let Err(e) = recorded {
         let e = crate::error::describe(&e);
         crate::error::tell!(
             "run: cannot record the job's end ({}: {}): {e}",
             record.status.word(),
             record.end_detail().unwrap_or("exit unknown".into())
         );
-        e
-    });
+        troubles.push(format!(
+            "its end could not be recorded ({e}): runs shows it lost"
+        ));
+    }
+    let footer_at = match footer {
+        Some(Ok(at)) => at,
+        _ => log.metadata().map_or(0, |m| m.len()),
+    };
     End {
         record,
         footer_at,
         why,
-        unrecorded,
+        troubles,
     }
 }
 
@@ -888,8 +902,8 @@ struct End {
     footer_at: u64,
     /// Why it never ran, if its exec failed.
     why: Option<String>,
-    /// Why its end could not be recorded, if it could not.
-    unrecorded: Option<String>,
+    /// What went wrong in recording it, for the notification to say.
+    troubles: Vec<String>,
 }
 
 /// Notify, once the record is final, and say in the log how that went.
@@ -898,8 +912,7 @@ fn announce(mut log: &File, end: &End, header_len: u64, target: &Target) {
         Some(why) => why.clone(),
         None => crate::notify::output_tail(log, header_len, end.footer_at),
     };
-    let unrecorded = end.unrecorded.as_deref();
-    if let Some(message) = crate::notify::message(&end.record, &output, unrecorded) {
+    if let Some(message) = crate::notify::message(&end.record, &output, &end.troubles) {
         let outcome = crate::notify::deliver(target, &message);
         let _ = writeln!(log, "--- {outcome}");
     }

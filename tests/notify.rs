@@ -522,6 +522,50 @@ fn an_end_that_cannot_be_recorded_is_still_told() {
     }
 }
 
+/// A job that fills its log's disk loses its own last words (a training
+/// run's "No space left on device" cannot reach the log), and the footer
+/// with them: the notification says the log could not be written to, so
+/// that "failed (exit 3)" above a tail of old output is not all it tells.
+/// A file size limit stands in for a full disk: writes past it fail with
+/// EFBIG, as they would with ENOSPC. Also for a job that is done.
+#[test]
+fn a_log_that_cannot_be_written_to_is_told_in_the_notification() {
+    let w = World::new();
+    for (job, title) in [("exit 3", "full failed (exit 3)"), ("exit 0", "full done")] {
+        let server = Server::start(&[Reply::Status(200)]);
+        let url = server.url("full");
+        // 8 KiB: the job writes more, with SIGXFSZ ignored, so its writes
+        // fail rather than kill it; the limit is the supervisor's too.
+        let out = w
+            .cmd("sh")
+            .args(["-c", "ulimit -f 8; exec \"$0\" \"$@\""])
+            .arg(w.bin.join("run"))
+            .args(["-q", "-t", &url, "-N", "full", "sh", "-c"])
+            .arg(format!(
+                "trap '' XFSZ; echo early; head -c 9000 /dev/zero | tr '\\0' y; echo late; {job}"
+            ))
+            .env("RUN_NOTIFY_TIMEOUT", "2")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let id = text(&out.stdout).trim().to_string();
+        let request = server.next();
+        assert_eq!(request.header("Title"), Some(title));
+        let body = text(&request.body);
+        assert!(
+            body.contains("\nits log could not be written to (File too large): it may lack the job's last output"),
+            "{body}"
+        );
+        let log = w.log(&id);
+        let output = log.split_once("\n---\n").unwrap().1;
+        assert!(output.starts_with("early\nyyy"), "{log}");
+        assert!(
+            !output.contains("late") && !output.contains("\n--- "),
+            "{log}"
+        );
+    }
+}
+
 /// A CA bundle named by SSL_CERT_FILE that is not a file (a FIFO, a
 /// device) is passed over as a missing one is, and the notification goes
 /// on (here to fail its handshake, and say so): the supervisor once waited
