@@ -39,6 +39,10 @@ fn main() {
         .to_string();
     let rest = args.split_off(1.min(args.len()));
     sys::private_umask();
+    // Past a file size limit (`ulimit -f`) a write fails with EFBIG, said
+    // as an error, instead of killing the command with nothing said (the
+    // listing's index, the supervisor's footer); the job gets it back.
+    sys::ignore_signal(libc::SIGXFSZ);
     let (name, result) = match invoked.as_str() {
         "runs" => ("runs", runs::main(rest)),
         "runlog" => ("runlog", runlog::main(rest)),

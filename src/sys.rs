@@ -407,15 +407,10 @@ pub fn restore_umask() {
 /// SIGCHLD at its default, so that a child is not reaped before it is
 /// waited for (its exit code lost) if the caller ignored it, as some
 /// daemons do; and an empty mask, so that a mask a threaded caller left
-/// does not hold back a timeout or a signal to pass on. SIGXFSZ ignored:
-/// past a file size limit (`ulimit -f`) a write fails with EFBIG, said as
-/// an error, instead of killing the supervisor with nothing said.
+/// does not hold back a timeout or a signal to pass on.
 pub fn own_signals() {
-    // SAFETY: SIG_DFL and SIG_IGN are valid dispositions for these signals.
-    unsafe {
-        libc::signal(libc::SIGCHLD, libc::SIG_DFL);
-        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-    }
+    // SAFETY: SIG_DFL is a valid disposition for SIGCHLD.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
     unblock_all_signals();
 }
 
@@ -659,7 +654,8 @@ pub fn stop_caught() -> Option<libc::c_int> {
 }
 
 /// The stop signals kill this process again, and no alarm interrupts it
-/// (SIGALRM is ignored again, as from the detach on).
+/// (SIGALRM is ignored again, as from the detach on; SIGXFSZ, as from the
+/// start: see main).
 pub fn default_stop() {
     for sig in stop_signals() {
         // SAFETY: SIG_DFL is a valid disposition for these signals.
@@ -667,6 +663,7 @@ pub fn default_stop() {
     }
     set_timer(Duration::ZERO);
     ignore_signal(libc::SIGALRM);
+    ignore_signal(libc::SIGXFSZ);
 }
 
 /// Wait until a shared lock on `file` is had (and keep it), an error comes,

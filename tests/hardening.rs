@@ -934,13 +934,15 @@ fn any_umask_leaves_the_directory_0700_its_files_0600_and_the_job_its_own() {
 /// Under a file size limit (`ulimit -f`) too small for run's own files,
 /// `run` says so in one line (EFBIG, not a supervisor dead of SIGXFSZ) and
 /// leaves nothing; under one the job's output outgrows, the job is killed
-/// by SIGXFSZ as it would be anywhere, and that is recorded.
+/// by SIGXFSZ as it would be anywhere, and that is recorded. A listing
+/// whose index outgrows the limit lists all the same (it was killed by
+/// SIGXFSZ, exit 153 and not a word).
 #[test]
 fn a_file_size_limit_is_a_clear_error_or_the_jobs_recorded_end() {
     use std::os::unix::process::CommandExt;
     let w = World::new();
-    let limited = |bytes: u64, args: &[&str]| {
-        let mut cmd = w.cmd("run");
+    let limited_as = |name: &str, bytes: u64, args: &[&str]| {
+        let mut cmd = w.cmd(name);
         cmd.args(args);
         // SAFETY: setrlimit is async-signal-safe.
         unsafe {
@@ -955,6 +957,7 @@ fn a_file_size_limit_is_a_clear_error_or_the_jobs_recorded_end() {
         };
         cmd.output().unwrap()
     };
+    let limited = |bytes, args: &[&str]| limited_as("run", bytes, args);
     let out = limited(2048, &["true"]);
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -970,6 +973,27 @@ fn a_file_size_limit_is_a_clear_error_or_the_jobs_recorded_end() {
     assert_eq!(field_str(&job, "status").as_deref(), Some("killed"));
     assert_eq!(field_str(&job, "signal").as_deref(), Some("SIGXFSZ"));
     assert_eq!(w.output("runwait", &[&id]).status.code(), Some(128 + 25));
+    let second = w.start(&["true"]);
+    w.wait_end(&second);
+    // Two jobs' index lines are more than 1 KiB; a listing with no index
+    // writes one.
+    for args in [&[][..], &["--json"]] {
+        let _ = std::fs::remove_file(w.state.join(".index"));
+        let out = limited_as("runs", 1024, args);
+        assert!(out.status.success(), "runs {args:?}: {:?}", out.status);
+        let listed = text(&out.stdout);
+        assert!(listed.contains(&id) && listed.contains(&second), "{listed}");
+    }
+    let _ = std::fs::remove_file(w.state.join(".index"));
+    let out = limited_as("runs", 1024, &["--json"]);
+    let jobs: tinyjson::JsonValue = text(&out.stdout).parse().unwrap();
+    assert_eq!(jobs.get::<Vec<tinyjson::JsonValue>>().unwrap().len(), 2);
+    let strays: Vec<String> = w
+        .files()
+        .into_iter()
+        .filter(|f| f.starts_with('.') && f != ".index")
+        .collect();
+    assert_eq!(strays, Vec::<String>::new());
 }
 
 /// Where there is no `/proc` (a chroot or a container with none mounted),
