@@ -208,8 +208,11 @@ impl Record {
         };
         match self.timeout.and_then(crate::time::seconds) {
             Some(limit) if self.timed_out => {
-                // `2h`, not `2h 0m`.
-                let text = crate::time::duration(limit);
+                // `2h`, not `2h 0m`; `0.5s`, not `0s`.
+                let text = match self.timeout {
+                    Some(secs) if secs < 60.0 && limit.subsec_nanos() > 0 => format!("{secs}s"),
+                    _ => crate::time::duration(limit),
+                };
                 let zero = [" 0h", " 0m", " 0s"]
                     .iter()
                     .find_map(|z| text.strip_suffix(z));
@@ -562,6 +565,8 @@ mod tests {
             (5400.0, "1h 30m"),
             (60.0, "1m"),
             (45.0, "45s"),
+            (0.5, "0.5s"),
+            (90.5, "1m 30s"),
         ] {
             record.timeout = Some(limit);
             assert_eq!(

@@ -44,7 +44,7 @@ Options (they end at the first word that is not an option, or at --):
       --queue-ok NAME  the same, but start only if the queue's last job
                     succeeded: a failure stops the queue
       --timeout DURATION  stop the job once it has run this long (90s,
-                    30m, 2h, 1d, 1h30m): SIGTERM to its process group,
+                    30m, 1.5h, 1d, 1h30m): SIGTERM to its process group,
                     SIGKILL 5s later; it is then recorded as killed, timed
                     out
   -t, --topic TOPIC notify TOPIC (implies -n; never ambiguous). TOPIC is a

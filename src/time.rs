@@ -176,30 +176,45 @@ mod tests {
     }
 }
 
-/// `90s`, `30m`, `12h`, `7d`, or whole units together, largest first and
-/// each once, as the listings show them (`1h30m`, `2d12h`); bare seconds.
+/// `90s`, `30m`, `12h`, `7d`, or units together, largest first and each
+/// once, as the listings show them (`1h30m`, `2d12h`); bare seconds; each
+/// number may have a fraction, as sleep(1)'s do (`1.5h`, `0.5`).
 pub fn parse_duration(text: &str) -> Option<Duration> {
-    if text.bytes().all(|b| b.is_ascii_digit()) {
-        return text.parse().ok().map(Duration::from_secs);
+    let (mut total, mut rest, mut last) = (Duration::ZERO, text, u64::MAX);
+    if text.is_empty() {
+        return None;
     }
-    let (mut total, mut rest, mut last) = (0u64, text, u64::MAX);
     while !rest.is_empty() {
-        let at = rest.find(|c: char| !c.is_ascii_digit())?;
-        let scale = match rest[at..].chars().next()? {
-            'd' => 86_400,
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
+        let at = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(rest.len());
+        let scale = match rest[at..].chars().next() {
+            None if at == text.len() => 1,
+            Some('d') => 86_400,
+            Some('h') => 3600,
+            Some('m') => 60,
+            Some('s') => 1,
             _ => return None,
         };
-        if at == 0 || scale >= last {
+        let (whole, fraction) = rest[..at].split_once('.').unwrap_or((&rest[..at], ""));
+        let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+        if whole.len() + fraction.len() == 0 || scale >= last || !digits(whole) || !digits(fraction)
+        {
             return None;
         }
-        let n: u64 = rest[..at].parse().ok()?;
-        total = total.checked_add(n.checked_mul(scale)?)?;
-        (rest, last) = (&rest[at + 1..], scale);
+        // The fraction's first nine digits, as nanoseconds of a unit.
+        let nanos: u64 = format!("{:0<9.9}", fraction).parse().ok()?;
+        let whole: u64 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().ok()?
+        };
+        let part = Duration::from_secs(whole.checked_mul(scale)?)
+            .checked_add(Duration::from_nanos(nanos * scale))?;
+        total = total.checked_add(part)?;
+        (rest, last) = (&rest[(at + 1).min(rest.len())..], scale);
     }
-    Some(Duration::from_secs(total))
+    Some(total)
 }
 
 #[cfg(test)]
@@ -219,12 +234,28 @@ mod parse_tests {
             Some(Duration::from_secs(216_005))
         );
         assert_eq!(parse_duration("0m"), Some(Duration::ZERO));
+        let ms = Duration::from_millis;
+        assert_eq!(parse_duration("1.5h"), Some(ms(5_400_000)));
+        assert_eq!(parse_duration("0.5"), Some(ms(500)));
+        assert_eq!(parse_duration(".25s"), Some(ms(250)));
+        assert_eq!(parse_duration("2.s"), Some(ms(2000)));
+        assert_eq!(parse_duration("1h0.5m"), Some(ms(3_630_000)));
+        assert_eq!(
+            parse_duration("0.0000000019s"),
+            Some(Duration::from_nanos(1))
+        );
         for bad in [
             "",
             "m",
             "5x",
             "-5s",
-            "1.5h",
+            ".",
+            ".s",
+            "1..5h",
+            "1.5.h",
+            "1e3",
+            "-0.5",
+            "inf",
             "5 s",
             "99999999999999999999d",
             "30m1h",

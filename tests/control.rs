@@ -557,7 +557,7 @@ fn a_timed_out_job_that_ignores_sigterm_gets_sigkill_after_the_grace() {
 fn a_bad_timeout_is_a_usage_error_that_starts_nothing() {
     let w = World::new();
     for bad in [
-        "0", "0s", "0h0m", "soon", "1.5h", "-1s", "", "30m1h", "1h30",
+        "0", "0s", "0h0m", "0.0s", "soon", "1.5.h", "1e3", "-1s", "", "30m1h", "1h30",
     ] {
         let out = w.output("run", &["--timeout", bad, "true"]);
         assert_eq!(out.status.code(), Some(2), "{bad}");
@@ -568,9 +568,17 @@ fn a_bad_timeout_is_a_usage_error_that_starts_nothing() {
         );
     }
     assert!(w.files().is_empty(), "{:?}", w.files());
-    // Whole units together, as the listings show durations.
-    let id = w.start(&["--timeout", "1h30m", "true"]);
-    assert_eq!(field_num(&w.wait_end(&id), "timeout"), Some(5400.0));
+    // Units together, as the listings show durations; or a fraction, as
+    // sleep(1) takes one (it was "needs a duration above 0").
+    for good in ["1h30m", "1.5h"] {
+        let id = w.start(&["--timeout", good, "true"]);
+        assert_eq!(field_num(&w.wait_end(&id), "timeout"), Some(5400.0));
+    }
+    let id = w.start(&["--timeout", "0.3", "sleep", "300"]);
+    let job = w.wait_end(&id);
+    assert_eq!(field_num(&job, "timeout"), Some(0.3));
+    assert_eq!(job["timed_out"], tinyjson::JsonValue::Boolean(true));
+    assert!(w.log(&id).contains("\n--- killed: timed out after 0.3s, SIGTERM after 0s"));
 }
 
 #[test]
