@@ -863,11 +863,16 @@ fn finish(
         footer = Some(write_footer(log, &record, elapsed, ended));
         store.publish_final_record(&record.id, space, log)
     });
+    // Where the job's output ends: before what is said below.
+    let footer_at = match footer {
+        Some(Ok(at)) => at,
+        _ => log.metadata().map_or(0, |m| m.len()),
+    };
     let mut troubles = Vec::new();
     // A full disk (or a file size limit) that the job met too: its own last
     // words, and the footer, are not in the log.
-    if let Some(Err(e)) = &footer {
-        let e = crate::error::describe(e);
+    if let Some(Err(e)) = footer {
+        let e = crate::error::describe(&e);
         troubles.push(format!(
             "its log could not be written to ({e}): it may lack the job's last output"
         ));
@@ -883,10 +888,6 @@ fn finish(
             "its end could not be recorded ({e}): runs shows it lost"
         ));
     }
-    let footer_at = match footer {
-        Some(Ok(at)) => at,
-        _ => log.metadata().map_or(0, |m| m.len()),
-    };
     End {
         record,
         footer_at,
