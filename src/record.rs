@@ -207,17 +207,10 @@ impl Record {
             None => how,
         };
         match self.timeout.and_then(crate::time::seconds) {
-            Some(limit) if self.timed_out => {
-                // `2h`, not `2h 0m`; `0.5s`, not `0s`.
-                let text = match self.timeout {
-                    Some(secs) if secs < 60.0 && limit.subsec_nanos() > 0 => format!("{secs}s"),
-                    _ => crate::time::duration(limit),
-                };
-                let zero = [" 0h", " 0m", " 0s"]
-                    .iter()
-                    .find_map(|z| text.strip_suffix(z));
-                Some(format!("timed out after {}, {how}", zero.unwrap_or(&text)))
-            }
+            Some(limit) if self.timed_out => Some(format!(
+                "timed out after {}, {how}",
+                crate::time::limit(limit)
+            )),
             _ => Some(how),
         }
     }

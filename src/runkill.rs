@@ -131,7 +131,17 @@ pub fn main(args: Vec<OsString>) -> Result<i32> {
         std::thread::sleep(Duration::from_millis(20));
     }
     for job in &signalled {
-        for (group, _) in left(&store, job) {
+        let left = left(&store, job);
+        if !left.is_empty() {
+            let grace = crate::time::limit(grace);
+            note(
+                &store,
+                job,
+                libc::SIGKILL,
+                &format!(", still running {grace} after SIGTERM"),
+            );
+        }
+        for (group, _) in left {
             let _ = crate::sys::send_signal(-group, libc::SIGKILL);
         }
     }
@@ -171,6 +181,15 @@ fn settle(store: &Store, job: &Job, sig: i32) {
         }
         std::thread::sleep(Duration::from_millis(2));
     }
+}
+
+/// Say in the job's log, before the signal goes, that runkill sends it: in
+/// the output its notification ends with, a SIGTERM is then runkill's and
+/// not a shutdown's or someone's kill. Best effort: the signal matters more.
+fn note(store: &Store, job: &Job, sig: i32, more: &str) {
+    let at = crate::time::human(&crate::time::local(std::time::SystemTime::now()));
+    let sig = crate::sys::signal_name(sig);
+    let _ = store.add_to_log(job.id(), &format!("--- runkill: {sig} at {at}{more}"));
 }
 
 /// What of the job is left running: see `Store::left_running`.
@@ -245,6 +264,9 @@ fn signal_group(store: &Store, job: &Job, sig: i32) -> std::result::Result<(), S
         Err(_) if supervisor.is_some() => Vec::new(),
         groups => groups.map_err(|why| format!("{id} is not signalled: {why}"))?,
     };
+    if !groups.is_empty() {
+        note(store, job, sig, "");
+    }
     let mut result = Ok(());
     for (group, stopped) in groups {
         let sent = crate::sys::send_signal(-group, sig);

@@ -120,6 +120,27 @@ impl Store {
         self.dir.join(format!("{id}{suffix}"))
     }
 
+    /// Add `line` to the end of job `id`'s log, on a line of its own (the
+    /// job may be mid-line); nothing if the log is not a regular file.
+    pub fn add_to_log(&self, id: &str, line: &str) -> io::Result<()> {
+        let log = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+            .open(self.path(id, ".log"))?;
+        let meta = log.metadata()?;
+        if !meta.is_file() {
+            return Ok(());
+        }
+        let size = meta.len();
+        let mut last = [b'\n'];
+        if size > 0 {
+            log.read_exact_at(&mut last, size - 1)?;
+        }
+        let start = if last[0] == b'\n' { "" } else { "\n" };
+        (&log).write_all(format!("{start}{line}\n").as_bytes())
+    }
+
     /// `run`'s new log, created, locked and holding `header`: a file with no
     /// name yet where the system has them (then nothing is left if the
     /// launch dies), else `.new-PID.log`, whose path is returned. The

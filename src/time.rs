@@ -118,6 +118,18 @@ pub fn duration(d: Duration) -> String {
     out
 }
 
+/// A limit as one would give it: `2h`, not `2h 0m`; `0.5s`, not `0s`.
+pub fn limit(d: Duration) -> String {
+    if d.as_secs() < 60 && d.subsec_nanos() > 0 {
+        return format!("{}s", d.as_secs_f64());
+    }
+    let text = duration(d);
+    let zero = [" 0h", " 0m", " 0s"]
+        .iter()
+        .find_map(|z| text.strip_suffix(z));
+    zero.unwrap_or(&text).to_string()
+}
+
 /// `duration`, onto the end of `out`.
 pub fn push_duration(out: &mut String, d: Duration) {
     use std::fmt::Write;

@@ -578,7 +578,10 @@ fn a_bad_timeout_is_a_usage_error_that_starts_nothing() {
     let job = w.wait_end(&id);
     assert_eq!(field_num(&job, "timeout"), Some(0.3));
     assert_eq!(job["timed_out"], tinyjson::JsonValue::Boolean(true));
-    assert!(w.log(&id).contains("\n--- killed: timed out after 0.3s, SIGTERM after 0s"));
+    assert!(
+        w.log(&id)
+            .contains("\n--- killed: timed out after 0.3s, SIGTERM after 0s")
+    );
 }
 
 #[test]

@@ -566,6 +566,58 @@ fn a_log_that_cannot_be_written_to_is_told_in_the_notification() {
     }
 }
 
+/// A job runkill stopped says so where its output ends, before the footer
+/// and so in the notification: "killed (SIGTERM)" alone could be a
+/// shutdown's, or anyone's `kill`. Each signal is said before it goes, in
+/// order, on a line of its own though the job's last had no newline.
+#[test]
+fn a_job_runkill_stopped_says_so_in_its_notification() {
+    let w = World::new();
+    for (job, grace, title, said) in [
+        (
+            "printf partial; sleep 300",
+            "5s",
+            "sh killed (SIGTERM)",
+            &["SIGTERM at "][..],
+        ),
+        (
+            "trap '' TERM; printf partial; while :; do sleep 1; done",
+            "0.3",
+            "sh killed (SIGKILL)",
+            &["SIGTERM at ", "SIGKILL at "],
+        ),
+    ] {
+        let server = Server::start(&[Reply::Status(200)]);
+        let url = server.url("k");
+        let id = start(&w, &[], &["-t", &url, "sh", "-c", job]);
+        poll("the output", || {
+            w.log(&id).ends_with("partial").then_some(())
+        });
+        let out = w.output("runkill", &["--grace", grace, &id]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let request = server.next();
+        assert_eq!(request.header("Title"), Some(title));
+        let body = text(&request.body);
+        let tail = body.split_once("\n\npartial\n").expect(&body).1;
+        let lines: Vec<&str> = tail.lines().collect();
+        assert_eq!(lines.len(), said.len(), "{body}");
+        for (line, said) in lines.iter().zip(said) {
+            assert!(line.starts_with(&format!("--- runkill: {said}")), "{body}");
+        }
+        if said.len() == 2 {
+            assert!(
+                tail.ends_with(", still running 0.3s after SIGTERM"),
+                "{body}"
+            );
+        }
+        let log = w.log(&id);
+        assert!(
+            log.contains(&format!("partial\n{tail}\n--- killed: ")),
+            "{log}"
+        );
+    }
+}
+
 /// A CA bundle named by SSL_CERT_FILE that is not a file (a FIFO, a
 /// device) is passed over as a missing one is, and the notification goes
 /// on (here to fail its handshake, and say so): the supervisor once waited
