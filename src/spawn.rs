@@ -29,7 +29,6 @@ use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::fs::FileExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::ExitStatus;
@@ -923,27 +922,20 @@ fn announce(mut log: &File, end: &End, header_len: u64, target: &Target) {
 /// 2025-12-05 16:38:51 +0100`, on a line of its own even if the job's last
 /// line had no newline. Returns the size of the log before it.
 fn write_footer(
-    mut log: &File,
+    log: &File,
     record: &Record,
     elapsed: Duration,
     ended: SystemTime,
 ) -> io::Result<u64> {
-    let size = log.metadata()?.len();
-    let mut last = [b'\n'];
-    if size > 0 {
-        log.read_exact_at(&mut last, size - 1)?;
-    }
     let how = record.end_detail().unwrap_or("exit unknown".into());
     let cost = record
         .cost()
         .map_or(String::new(), |cost| format!(", {cost}"));
     let footer = format!(
-        "{}--- {}: {how} after {}{cost}, ended {}\n",
-        if last[0] == b'\n' { "" } else { "\n" },
+        "--- {}: {how} after {}{cost}, ended {}",
         record.status.word(),
         crate::time::duration(elapsed),
         crate::time::human(&crate::time::local(ended)),
     );
-    log.write_all(footer.as_bytes())?;
-    Ok(size)
+    crate::store::add_line(log, &footer)
 }

@@ -120,25 +120,18 @@ impl Store {
         self.dir.join(format!("{id}{suffix}"))
     }
 
-    /// Add `line` to the end of job `id`'s log, on a line of its own (the
-    /// job may be mid-line); nothing if the log is not a regular file.
+    /// Add `line` to the end of job `id`'s log (see `add_line`); nothing
+    /// if the log is not a regular file.
     pub fn add_to_log(&self, id: &str, line: &str) -> io::Result<()> {
         let log = OpenOptions::new()
             .read(true)
             .append(true)
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
             .open(self.path(id, ".log"))?;
-        let meta = log.metadata()?;
-        if !meta.is_file() {
-            return Ok(());
+        if log.metadata()?.is_file() {
+            add_line(&log, line)?;
         }
-        let size = meta.len();
-        let mut last = [b'\n'];
-        if size > 0 {
-            log.read_exact_at(&mut last, size - 1)?;
-        }
-        let start = if last[0] == b'\n' { "" } else { "\n" };
-        (&log).write_all(format!("{start}{line}\n").as_bytes())
+        Ok(())
     }
 
     /// `run`'s new log, created, locked and holding `header`: a file with no
@@ -1119,6 +1112,20 @@ pub fn set_queue_tail(queue: &File, id: &str) -> io::Result<()> {
     let line = format!("{id}\n");
     queue.write_all_at(line.as_bytes(), 0)?;
     queue.set_len(line.len() as u64)
+}
+
+/// Append `line` and a newline to `log` (opened to append), on a line of its
+/// own though the last one has no newline (the job may be mid-line).
+/// Returns the size of the log before.
+pub fn add_line(mut log: &File, line: &str) -> io::Result<u64> {
+    let size = log.metadata()?.len();
+    let mut last = [b'\n'];
+    if size > 0 {
+        log.read_exact_at(&mut last, size - 1)?;
+    }
+    let start = if last[0] == b'\n' { "" } else { "\n" };
+    log.write_all(format!("{start}{line}\n").as_bytes())?;
+    Ok(size)
 }
 
 /// Open for reading without following a symlink, and without blocking on a
