@@ -455,7 +455,8 @@ fn await_jobs(store: &Store, record: &Record) -> std::result::Result<(), (Status
     // while the others are waited for.
     let mut ended: Vec<(String, Status, String)> = Vec::new();
     loop {
-        let pending: Vec<(&String, File)> = ids
+        // A job whose log was deleted by hand is waited for all the same.
+        let pending: Vec<(&String, Option<File>)> = ids
             .iter()
             .filter(|id| {
                 if ended.iter().any(|(done, ..)| done == *id) {
@@ -468,9 +469,9 @@ fn await_jobs(store: &Store, record: &Record) -> std::result::Result<(), (Status
                 }
                 !finished
             })
-            .filter_map(|id| {
+            .map(|id| {
                 let log = crate::store::open_read(&store.path(id, crate::store::LOG));
-                Some((id, log.ok()?))
+                (id, log.ok())
             })
             .collect();
         if pending.is_empty() {
@@ -511,7 +512,7 @@ fn await_jobs(store: &Store, record: &Record) -> std::result::Result<(), (Status
         }
         round += 1;
         for (id, log) in pending {
-            wait_for_end(store, id, &log);
+            wait_for_end(store, id, log.as_ref());
         }
         if sys::stop_caught().is_some() {
             return Err(cancelled());
@@ -569,12 +570,15 @@ fn ahead_in_queue(store: &Store, record: &Record, ids: &[String]) -> Vec<String>
 /// the job left running (a daemon, a compiler server) holding its log does
 /// not hold up what waits for it. If the supervisor died with no end
 /// recorded (or is of a version that does not lock its room): a shared
-/// lock on its log, which comes once nothing of the job holds it.
-fn wait_for_end(store: &Store, id: &str, log: &File) {
+/// lock on its log, which comes once nothing of the job holds it. With
+/// neither, back at once: the caller looks again a second later.
+fn wait_for_end(store: &Store, id: &str, log: Option<&File>) {
     if let Ok(room) = store.open_room(id) {
         wait_for_lock(&room);
     }
-    if !outcome(store, id).0.is_finished() {
+    if let Some(log) = log
+        && !outcome(store, id).0.is_finished()
+    {
         wait_for_lock(log);
     }
 }
@@ -623,8 +627,7 @@ fn run_job(
     args: &ExecArgs,
     report: Option<OwnedFd>,
 ) -> Option<End> {
-    let id = record.id.clone();
-    if report.is_none() && !store.holds_id(&id, log) {
+    if report.is_none() && !store.keeps_id(&record, log) {
         // Removed while it waited: it never starts.
         store.drop_room(space);
         sys::exit_now(0)
@@ -715,7 +718,7 @@ fn run_job(
             Ok(sys::Waited::Ended(status, usage)) => break Ok((status, usage)),
             Err(e) => break Err(e),
         };
-        if store.holds_id(&id, log) {
+        if store.keeps_id(&record, log) {
             let _ = store.write_record(&record);
         }
     };
@@ -860,7 +863,7 @@ fn finish(
     let mut footer = None;
     let recorded = store.fill_final_record(&record, &space).and_then(|()| {
         footer = Some(write_footer(log, &record, elapsed, ended));
-        store.publish_final_record(&record.id, space, log)
+        store.publish_final_record(&record, space, log)
     });
     // Where the job's output ends: before what is said below.
     let footer_at = match footer {

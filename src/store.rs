@@ -365,12 +365,17 @@ impl Store {
     /// Put the final record in place of the first, unless the job was
     /// removed meanwhile (`holds_id`): then only its room goes. Either way
     /// the room's lock goes with it: what waits for the job goes on.
-    pub fn publish_final_record(&self, id: &str, space: RecordSpace, log: &File) -> io::Result<()> {
-        if !self.holds_id(id, log) {
+    pub fn publish_final_record(
+        &self,
+        record: &Record,
+        space: RecordSpace,
+        log: &File,
+    ) -> io::Result<()> {
+        if !self.keeps_id(record, log) {
             self.drop_room(space);
             return Ok(());
         }
-        let renamed = fs::rename(&space.path, self.path(id, RECORD));
+        let renamed = fs::rename(&space.path, self.path(&record.id, RECORD));
         if renamed.is_err() {
             let _ = fs::remove_file(&space.path);
         }
@@ -518,6 +523,26 @@ impl Store {
     /// more of it may be written under that id.
     pub fn holds_id(&self, id: &str, log: &File) -> bool {
         names(&self.path(id, LOG), log)
+    }
+
+    /// Whether the job's supervisor may still write under its id:
+    /// `holds_id`; or its log alone was deleted (by hand, to free the disk
+    /// it filled: the job's end was then never recorded, and it read
+    /// `lost`), nothing has taken its name, and `ID.json` is still this
+    /// supervisor's record (its session, that session's start, this boot).
+    pub fn keeps_id(&self, record: &Record, log: &File) -> bool {
+        let id = &record.id;
+        let log_gone = matches!(fs::symlink_metadata(self.path(id, LOG)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound);
+        self.holds_id(id, log)
+            || log_gone
+                && record.sid.is_some()
+                && self.read_record(id).is_ok_and(|on_disk| {
+                    on_disk.is_some_and(|r| {
+                        (r.sid, r.sid_since_boot, &r.boot_id)
+                            == (record.sid, record.sid_since_boot, &record.boot_id)
+                    })
+                })
     }
 
     /// A job's temporary files: a record being written, its reserved room.
@@ -725,8 +750,10 @@ impl Store {
                 .strip_suffix(RECORD)
         }) {
             // A launch links its log before it makes its spares, and
-            // removals take the spares before the log.
-            !id.is_empty() && !self.exists(id, LOG)
+            // removals take the spares before the log. A room its
+            // supervisor still locks is kept, though the log was deleted
+            // by hand: the job's end goes there.
+            !id.is_empty() && !self.exists(id, LOG) && !is_locked(&path)
         } else {
             false
         };

@@ -920,6 +920,56 @@ fn a_job_removed_while_it_runs_never_writes_over_the_next_job_of_its_id() {
     );
 }
 
+/// Property 9b: A job whose log alone was deleted while it ran (by hand, to
+/// free the disk it filled) is told truly all the same: it reads running
+/// while it runs, listings meanwhile included; a stop and a continue are
+/// recorded; runkill stops it and that is recorded; a job waiting for
+/// another still starts in its turn; and each end is recorded. Each read
+/// `lost` once it ended, its exit code gone (its supervisor took the
+/// missing log for a job removed whole, and a listing took its room).
+#[test]
+fn a_job_whose_log_was_deleted_still_has_its_end_recorded() {
+    let w = World::new();
+    let flag = w.root.join("go");
+    let script = format!(
+        "while [ ! -e {} ]; do sleep 0.02; done; exit 3",
+        flag.display()
+    );
+    let ended = w.start(&["sh", "-c", &script]);
+    let stopped = w.start(&["sh", "-c", &script]);
+    let killed = w.start(&["sleep", "300"]);
+    let waiting = w.start(&["--after", &ended, "sh", "-c", "exit 4"]);
+    for id in [&ended, &stopped, &killed, &waiting] {
+        std::fs::remove_file(w.state.join(format!("{id}.log"))).unwrap();
+    }
+    for (id, status) in [
+        (&ended, "running"),
+        (&stopped, "running"),
+        (&killed, "running"),
+        (&waiting, "waiting"),
+    ] {
+        assert_eq!(w.status(id), status, "{id}: {:?}", w.job(id));
+    }
+    for (signal, status) in [("STOP", "stopped"), ("CONT", "running")] {
+        let out = w.output("runkill", &["-s", signal, &stopped]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(w.status(&stopped), status);
+    }
+    let out = w.output("runkill", &[&killed]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let job = w.wait_end(&killed);
+    assert_eq!(field_str(&job, "status").as_deref(), Some("killed"));
+    assert_eq!(field_str(&job, "signal").as_deref(), Some("SIGTERM"));
+    std::fs::write(&flag, "").unwrap();
+    assert_eq!(w.output("runwait", &[&ended]).status.code(), Some(3));
+    for (id, code) in [(&ended, 3.0), (&stopped, 3.0), (&waiting, 4.0)] {
+        let job = w.wait_end(id);
+        let shown = (field_str(&job, "status"), field_num(&job, "exit_code"));
+        assert_eq!(shown, (Some("failed".into()), Some(code)), "{id}");
+    }
+    assert_eq!(files_of(&w, "."), vec![".index".to_string()]);
+}
+
 /// Property 10: A job stopped as it starts, at any moment after `run`
 /// returns (before its exec too), is shown stopped: its supervisor watches
 /// for the stop from the gate on, not only once the exec is done.
