@@ -29,6 +29,7 @@ use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::ExitStatus;
@@ -213,6 +214,12 @@ pub fn resolve(command: &[OsString]) -> Result<PathBuf> {
                 refused.get_or_insert(Error::new(code::NOT_EXECUTABLE, why));
                 continue;
             }
+            Ok(m) if !sys::may_execute(&file) && m.permissions().mode() & 0o111 == 0 => {
+                let name = crate::quote::shell_quote(program.as_encoded_bytes());
+                let why = format!("{name}: not executable (chmod +x {name})");
+                refused.get_or_insert(Error::new(code::NOT_EXECUTABLE, why));
+                continue;
+            }
             Ok(_) if !sys::may_execute(&file) => libc::EACCES,
             Ok(_) => return Ok(file),
         };
@@ -238,6 +245,11 @@ fn exec_error(program: &OsString, errno: i32) -> Error {
                 String::from_utf8_lossy(bytes)
             ),
         ),
+        // `run CUDA_VISIBLE_DEVICES=1 python train.py`, as a shell takes it.
+        libc::ENOENT if is_assignment(bytes) => Error::new(
+            code::NOT_FOUND,
+            format!("{name}: command not found; to set it for the job: run env {name} …"),
+        ),
         libc::ENOENT => Error::new(code::NOT_FOUND, format!("{name}: command not found")),
         libc::EISDIR => Error::new(code::NOT_EXECUTABLE, format!("{name}: is a directory")),
         libc::EACCES | libc::EPERM => {
@@ -251,6 +263,14 @@ fn exec_error(program: &OsString, errno: i32) -> Error {
             ),
         ),
     }
+}
+
+/// Whether `word` is a shell's variable assignment: `NAME=value`.
+fn is_assignment(word: &[u8]) -> bool {
+    let name = word.split(|&b| b == b'=').next().unwrap_or_default();
+    name.len() < word.len()
+        && name.first().is_some_and(|b| !b.is_ascii_digit())
+        && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
 }
 
 /// Read the report pipe until the job has passed its gate, or to its end:

@@ -246,10 +246,10 @@ fn missing_or_unexecutable_command_leaves_no_files() {
     std::fs::write(&script, "#!/bin/sh\necho hi\n").unwrap();
     let out = w.output("run", &[script.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(126));
-    assert!(
-        text(&out.stderr).ends_with(": permission denied\n"),
-        "{}",
-        text(&out.stderr)
+    let script = script.to_str().unwrap();
+    assert_eq!(
+        text(&out.stderr),
+        format!("run: {script}: not executable (chmod +x {script})\n")
     );
     let dir = w.root.to_str().unwrap().to_string();
     for (args, code, said) in [
@@ -260,6 +260,13 @@ fn missing_or_unexecutable_command_leaves_no_files() {
             127,
             "run: 'make && make install': command not found; to run a shell line: run sh -c 'make && make install'\n".to_string(),
         ),
+        (
+            vec!["CUDA_VISIBLE_DEVICES=1", "python3", "train.py"],
+            127,
+            "run: CUDA_VISIBLE_DEVICES=1: command not found; to set it for the job: run env CUDA_VISIBLE_DEVICES=1 …\n"
+                .to_string(),
+        ),
+        (vec!["=1", "x"], 127, "run: =1: command not found\n".to_string()),
         (
             vec!["cd", "build"],
             127,
