@@ -270,6 +270,8 @@ impl Store {
     /// one starting a job in the queue. With the id of its last job, if any.
     pub fn lock_queue(&self, name: &str) -> io::Result<(File, Option<String>)> {
         let path = self.queue_path(name);
+        // A symlink, FIFO or directory planted there is never used.
+        let planted = || io::Error::other("not a regular file; remove it to use the queue");
         let mut tries = 0;
         let mut file = loop {
             let file = OpenOptions::new()
@@ -278,9 +280,13 @@ impl Store {
                 .create(true)
                 .mode(0o600)
                 .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-                .open(&path)?;
+                .open(&path)
+                .map_err(|e| match e.raw_os_error() {
+                    Some(libc::ELOOP | libc::EISDIR) => planted(),
+                    _ => e,
+                })?;
             if !file.metadata()?.is_file() {
-                return Err(io::Error::from_raw_os_error(libc::EINVAL));
+                return Err(planted());
             }
             file.lock()?;
             // Unless runrm removed it meanwhile (`drop_queue`): then the

@@ -672,6 +672,43 @@ fn planted_symlinks_are_never_followed_by_runs_or_runlog() {
     );
 }
 
+/// A queue's file planted as a symlink, a FIFO or a directory is never
+/// used, and `run -Q` says so in one line that names the fix (it said
+/// "Invalid argument", "Too many levels of symbolic links", "Is a
+/// directory"); nothing of the job is made, and what was planted is left.
+#[test]
+fn a_planted_queue_file_is_refused_in_plain_words() {
+    let w = World::new();
+    w.ensure_state();
+    let target = w.root.join("target");
+    std::fs::write(&target, "mine\n").unwrap();
+    let queue = w.state.join(".queue-q");
+    for kind in ["symlink", "fifo", "dir"] {
+        match kind {
+            "symlink" => std::os::unix::fs::symlink(&target, &queue).unwrap(),
+            "fifo" => w.plant_fifo(".queue-q"),
+            _ => std::fs::create_dir(&queue).unwrap(),
+        }
+        let out = w.output("run", &["-Q", "q", "true"]);
+        assert_eq!(out.status.code(), Some(1), "{kind}");
+        assert_eq!(
+            text(&out.stderr),
+            format!(
+                "run: cannot lock the queue {}: not a regular file; remove it to use the queue\n",
+                queue.display()
+            ),
+            "{kind}"
+        );
+        assert_eq!(w.files(), vec![".queue-q".to_string()], "{kind}");
+        if kind == "dir" {
+            std::fs::remove_dir(&queue).unwrap();
+        } else {
+            std::fs::remove_file(&queue).unwrap();
+        }
+    }
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "mine\n");
+}
+
 #[test]
 fn empty_unknown_and_ambiguous_references_are_errors() {
     let w = World::new();
