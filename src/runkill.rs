@@ -189,7 +189,8 @@ fn settle(store: &Store, job: &Job, sig: i32) {
 fn note(store: &Store, job: &Job, sig: i32, more: &str) {
     let at = crate::time::human(&crate::time::local(std::time::SystemTime::now()));
     let sig = crate::sys::signal_name(sig);
-    let _ = store.add_to_log(job.id(), &format!("--- runkill: {sig} at {at}{more}"));
+    let says = Store::RUNKILL_SAYS;
+    let _ = store.add_to_log(job.id(), &format!("{says}{sig} at {at}{more}"));
 }
 
 /// What of the job is left running: see `Store::left_running`.

@@ -29,7 +29,7 @@ use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::ExitStatus;
@@ -452,6 +452,9 @@ fn detach_and_run(
 /// The reason of a waiting job that runkill stopped.
 const CANCELLED: &str = "cancelled while waiting";
 
+/// The reason of a job killed while the kernel's OOM killer ran.
+const OUT_OF_MEMORY: &str = "out of memory";
+
 /// Wait, with no wake-up, until every job `record` names has ended: a
 /// shared lock on each one's log, which comes once nothing of that job
 /// holds the log. (A job whose session outlives its log's lock is asked
@@ -722,6 +725,7 @@ fn run_job(
         send(report, PASSED_GATE, pid);
     }
     drop((gate_out, report));
+    let oom_kills = sys::oom_kills();
     // From here on the supervisor only waits: it need not hold run's pages.
     // (Its exec's outcome is read once it has ended: a job stopped before
     // its exec must be seen stopped meanwhile.)
@@ -780,7 +784,29 @@ fn run_job(
         .then(|| i32::from_le_bytes([failure[1], failure[2], failure[3], failure[4]]));
     record.reason = exec_failed.map(|errno| exec_failure(errno, args.file()));
     let why = record.reason.clone();
+    // A SIGKILL (or a shell's 137 for its child's) while the OOM killer
+    // ran is most likely its: said, since "SIGKILL" alone tells nothing.
+    // Not one of ours (a timeout's) or runkill's (it said so in the log).
+    let sigkilled = record.signal.as_deref() == Some("SIGKILL") || record.exit_code == Some(137);
+    if why.is_none()
+        && sigkilled
+        && !record.timed_out
+        && oom_kills.is_some_and(|before| sys::oom_kills().is_some_and(|now| now > before))
+        && !runkill_sent_kill(log)
+    {
+        record.reason = Some(OUT_OF_MEMORY.into());
+    }
     Some(finish(store, log, record, space, why, elapsed, ended))
+}
+
+/// Whether runkill said, in the log's last 4 KiB, that it sent SIGKILL.
+fn runkill_sent_kill(log: &File) -> bool {
+    let size = log.metadata().map_or(0, |m| m.len());
+    let from = size.saturating_sub(4096);
+    let mut tail = vec![0u8; (size - from) as usize];
+    let said = format!("{}SIGKILL at ", Store::RUNKILL_SAYS);
+    log.read_exact_at(&mut tail, from).is_ok()
+        && tail.windows(said.len()).any(|w| w == said.as_bytes())
 }
 
 /// A job that could not be started (no pipe, no fork, no record): if `run`

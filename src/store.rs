@@ -120,6 +120,10 @@ impl Store {
         self.dir.join(format!("{id}{suffix}"))
     }
 
+    /// How runkill's line in a job's log begins, before the signal's name:
+    /// `--- runkill: SIGTERM at …`.
+    pub const RUNKILL_SAYS: &str = "--- runkill: ";
+
     /// Add `line` to the end of job `id`'s log (see `add_line`); nothing
     /// if the log is not a regular file.
     pub fn add_to_log(&self, id: &str, line: &str) -> io::Result<()> {

@@ -1000,6 +1000,20 @@ pub fn boot_id() -> Option<String> {
     None
 }
 
+/// How many processes the kernel's OOM killer has killed since boot, of
+/// every memory cgroup (`oom_kill` in `/proc/vmstat`); elsewhere none.
+#[cfg(target_os = "linux")]
+pub fn oom_kills() -> Option<u64> {
+    let vmstat = std::fs::read_to_string("/proc/vmstat").ok()?;
+    let line = vmstat.lines().find_map(|l| l.strip_prefix("oom_kill "))?;
+    line.trim().parse().ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn oom_kills() -> Option<u64> {
+    None
+}
+
 /// The current directory's name where `getcwd` has none (it was removed):
 /// the kernel's, `/path (deleted)`. Elsewhere none.
 #[cfg(target_os = "linux")]

@@ -302,6 +302,128 @@ fn a_job_that_fills_the_disk_still_gets_its_end_recorded() {
     }
 }
 
+/// A memory cgroup of its own with a 32 MiB limit, for a job to move into
+/// (cgroup v2, else v1's memory controller); removed once dropped.
+#[cfg(target_os = "linux")]
+struct MemoryCgroup(std::path::PathBuf);
+
+#[cfg(target_os = "linux")]
+impl MemoryCgroup {
+    fn new() -> Option<MemoryCgroup> {
+        let name = format!("run-test-{}", std::process::id());
+        let v2 = std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
+            .is_ok_and(|c| c.split_whitespace().any(|c| c == "memory"));
+        let (dir, limits) = if v2 {
+            let dir = std::path::Path::new("/sys/fs/cgroup").join(name);
+            (
+                dir,
+                &[("memory.max", "33554432"), ("memory.swap.max", "0")][..],
+            )
+        } else {
+            let dir = std::path::Path::new("/sys/fs/cgroup/memory").join(name);
+            (
+                dir,
+                &[
+                    ("memory.limit_in_bytes", "33554432"),
+                    ("memory.memsw.limit_in_bytes", "33554432"),
+                ][..],
+            )
+        };
+        if !is_root() || std::fs::create_dir(&dir).is_err() {
+            println!("skipped: no memory cgroup can be made here (root, cgroup v1 or v2)");
+            return None;
+        }
+        let cgroup = MemoryCgroup(dir);
+        // The swap limits may not exist (no swap accounting).
+        for (i, (file, limit)) in limits.iter().enumerate() {
+            let set = std::fs::write(cgroup.0.join(file), limit);
+            if i == 0 && set.is_err() {
+                println!("skipped: cannot limit a memory cgroup here");
+                return None;
+            }
+        }
+        Some(cgroup)
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for MemoryCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// A job the kernel's OOM killer killed says so, where "SIGKILL" (or a
+/// shell's "exit 137") told nothing: in the listing, the record's reason,
+/// and the notification's title. A job runkill SIGKILLed while the OOM
+/// killer ran (it says so in the log) is not said to be out of memory.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_job_the_oom_killer_killed_is_said_to_be_out_of_memory() {
+    let Some(cgroup) = MemoryCgroup::new() else {
+        return;
+    };
+    let w = World::new();
+    let server = Server::start(&[Reply::Status(200), Reply::Status(200), Reply::Status(200)]);
+    let url = server.url("oom");
+    // Killed by runkill after the OOM kills below, begun before them.
+    let bystander = w.start(&["-t", &url, "-N", "bystander", "sleep", "300"]);
+    let procs = cgroup.0.join("cgroup.procs");
+    let into = format!("echo $$ > {};", procs.display());
+    let direct = w.start(&[
+        "-t",
+        &url,
+        "-N",
+        "direct",
+        "sh",
+        "-c",
+        &format!("{into} exec tail -n 1 /dev/zero"),
+    ]);
+    let piped = w.start(&[
+        "-t",
+        &url,
+        "-N",
+        "piped",
+        "sh",
+        "-c",
+        &format!("{into} head -c 400000000 /dev/zero | tail -n 1 > /dev/null"),
+    ]);
+    let mut titles = Vec::new();
+    for (id, status, how) in [
+        (&direct, "killed", "SIGKILL"),
+        (&piped, "failed", "exit 137"),
+    ] {
+        let job = w.wait_end(id);
+        assert_eq!(field_str(&job, "status").as_deref(), Some(status), "{id}");
+        assert_eq!(
+            field_str(&job, "reason").as_deref(),
+            Some("out of memory"),
+            "{id}"
+        );
+        let listed = text(&w.output("runs", &[id.as_str()]).stdout);
+        assert!(
+            listed.contains(&format!("out of memory, {how}")),
+            "{listed}"
+        );
+        titles.push(server.next().header("Title").unwrap().to_string());
+    }
+    let out = w.output("runkill", &["-s", "KILL", &bystander]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let job = w.wait_end(&bystander);
+    assert_eq!(field_str(&job, "signal").as_deref(), Some("SIGKILL"));
+    assert!(is_null(&job, "reason"), "{job:?}");
+    titles.push(server.next().header("Title").unwrap().to_string());
+    titles.sort();
+    assert_eq!(
+        titles,
+        [
+            "bystander killed (SIGKILL)",
+            "direct killed (out of memory, SIGKILL)",
+            "piped failed (out of memory, exit 137)",
+        ]
+    );
+}
+
 #[cfg(target_os = "linux")]
 fn fills_the_disk(w: &World) {
     let id = w.start(&["sh", "-c", "cat /dev/zero; exit 7"]);
