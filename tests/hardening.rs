@@ -48,8 +48,13 @@ fn fill(dir: &std::path::Path) {
         .status();
 }
 
+/// Held by the tests whose jobs die of SIGKILL and by the one that has the
+/// OOM killer kill: a SIGKILL while it ran would read `out of memory`.
+static SIGKILLS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn a_job_killed_by_sigkill_reads_killed_in_record_footer_and_notification() {
+    let _serial = SIGKILLS.lock().unwrap_or_else(|e| e.into_inner());
     let w = World::new();
     let server = Server::start(&[Reply::Status(200)]);
     let out = w
@@ -360,6 +365,7 @@ impl Drop for MemoryCgroup {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_job_the_oom_killer_killed_is_said_to_be_out_of_memory() {
+    let _serial = SIGKILLS.lock().unwrap_or_else(|e| e.into_inner());
     let Some(cgroup) = MemoryCgroup::new() else {
         return;
     };
