@@ -41,6 +41,16 @@ pub fn show(store: &Store, job: &Job, lines: Option<u64>, follow: bool) -> Resul
     };
     log.seek(SeekFrom::Start(start))
         .map_err(|e| Error::io("cannot read log", &path, e))?;
+    // Ctrl+C stops following, not the job: said, since it looks otherwise.
+    if follow && !job.status.is_finished() {
+        let id = crate::quote::escape(job.id());
+        let stop = if job.legacy {
+            String::new()
+        } else {
+            format!(" (runkill {id} stops it)")
+        };
+        crate::sys::say_on_interrupt(format!("\nrunlog: stopped following; {id} runs on{stop}\n"));
+    }
     let stdout = io::stdout();
     let mut out = stdout.lock();
     if !pump(&mut log, &mut out, &path)? {

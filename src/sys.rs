@@ -13,7 +13,9 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
 use std::time::Duration;
 
 fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
@@ -1191,20 +1193,39 @@ fn nap(timeout: std::time::Duration) -> bool {
     false
 }
 
+/// What SIGINT's handler says on stderr before it exits (see
+/// `say_on_interrupt`): a leaked string, set once its length is.
+static FAREWELL: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
+static FAREWELL_LEN: AtomicUsize = AtomicUsize::new(0);
+
 /// Make SIGINT end the process at once with status 130, the shell's code for
 /// an interrupt, instead of dying by the signal.
 pub fn exit_130_on_interrupt() {
     extern "C" fn on_interrupt(_: libc::c_int) {
-        // SAFETY: _exit is async-signal-safe.
-        unsafe { libc::_exit(130) }
+        let len = FAREWELL_LEN.load(Ordering::SeqCst);
+        // SAFETY: write and _exit are async-signal-safe; the text is leaked,
+        // `len` bytes long, and was stored before its length.
+        unsafe {
+            if len > 0 {
+                libc::write(2, FAREWELL.load(Ordering::SeqCst).cast(), len);
+            }
+            libc::_exit(130)
+        }
     }
-    // SAFETY: the handler only calls an async-signal-safe function.
+    // SAFETY: the handler only calls async-signal-safe functions.
     unsafe {
         libc::signal(
             libc::SIGINT,
             on_interrupt as *const () as libc::sighandler_t,
         )
     };
+}
+
+/// From now on an interrupt (see `exit_130_on_interrupt`) says `text` first.
+pub fn say_on_interrupt(text: String) {
+    let text: &'static mut str = Box::leak(text.into_boxed_str());
+    FAREWELL.store(text.as_mut_ptr(), Ordering::SeqCst);
+    FAREWELL_LEN.store(text.len(), Ordering::SeqCst);
 }
 
 /// Overwrite, in place, the values of the named variables in this process's

@@ -289,6 +289,7 @@ fn ctrl_c_stops_run_f_and_the_job_keeps_running() {
             ),
         ])
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut stdout = child.stdout.take().unwrap();
@@ -300,9 +301,13 @@ fn ctrl_c_stops_run_f_and_the_job_keeps_running() {
         seen.extend_from_slice(&buf[..n]);
     }
     assert!(kill("INT", &child.id().to_string()));
-    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
     let (id, job) = w.jobs().into_iter().next().unwrap();
     assert_eq!(field_str(&job, "status").unwrap(), "running");
+    // Said, since a Ctrl+C looks as if it stopped the job.
+    let said = format!("\n\nrunlog: stopped following; {id} runs on (runkill {id} stops it)\n");
+    assert!(text(&out.stderr).ends_with(&said), "{}", text(&out.stderr));
     std::fs::write(&flag, "").unwrap();
     assert_eq!(field_str(&w.wait_end(&id), "status").unwrap(), "done");
 }

@@ -351,13 +351,20 @@ fn ctrl_c_stops_watching_and_the_job_keeps_running() {
         .cmd("runlog")
         .arg(&id)
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let reader = read_until(&mut child, "---\n");
     assert!(kill("INT", &child.id().to_string()));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     let status = child.wait().unwrap();
     reader.join().unwrap();
     assert_eq!(status.code(), Some(130));
+    assert_eq!(
+        stderr,
+        format!("\nrunlog: stopped following; {id} runs on (runkill {id} stops it)\n")
+    );
     assert_eq!(w.status(&id), "running");
     open_gate(&w, "stop");
     assert_eq!(field_str(&w.wait_end(&id), "status").unwrap(), "done");
