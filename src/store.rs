@@ -131,7 +131,7 @@ impl Store {
             .read(true)
             .append(true)
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-            .open(self.path(id, ".log"))?;
+            .open(self.path(id, LOG))?;
         if log.metadata()?.is_file() {
             add_line(&log, line)?;
         }
@@ -542,10 +542,12 @@ impl Store {
     /// supervisor's record (its session, that session's start, this boot).
     pub fn keeps_id(&self, record: &Record, log: &File) -> bool {
         let id = &record.id;
-        let log_gone = matches!(fs::symlink_metadata(self.path(id, LOG)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound);
+        let log_gone = || {
+            matches!(fs::symlink_metadata(self.path(id, LOG)),
+                Err(e) if e.kind() == io::ErrorKind::NotFound)
+        };
         self.holds_id(id, log)
-            || log_gone
+            || log_gone()
                 && record.sid.is_some()
                 && self.read_record(id).is_ok_and(|on_disk| {
                     on_disk.is_some_and(|r| {

@@ -192,15 +192,16 @@ mod tests {
 /// once, as the listings show them (`1h30m`, `2d12h`); bare seconds; each
 /// number may have a fraction, as sleep(1)'s do (`1.5h`, `0.5`).
 pub fn parse_duration(text: &str) -> Option<Duration> {
-    let (mut total, mut rest, mut last) = (Duration::ZERO, text, u64::MAX);
     if text.is_empty() {
         return None;
     }
+    let (mut total, mut rest, mut last) = (Duration::ZERO, text, u64::MAX);
     while !rest.is_empty() {
         let at = rest
             .find(|c: char| !c.is_ascii_digit() && c != '.')
             .unwrap_or(rest.len());
         let scale = match rest[at..].chars().next() {
+            // Bare seconds: the whole text is one number.
             None if at == text.len() => 1,
             Some('d') => 86_400,
             Some('h') => 3600,
